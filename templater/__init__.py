@@ -1,0 +1,1 @@
+"""templater: lint, inspect and provision Coder-style workspace app templates."""
