@@ -51,6 +51,7 @@ class EvalError(Exception):
         super().__init__(message)
         self.message = message
         self.rule = rule
+        self.span: Any = None  # the innermost expression that failed, set as the error rises
 
 
 Number = Union[int, float]
