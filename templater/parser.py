@@ -48,11 +48,18 @@ from templater.syntax import (
 )
 from templater.values import normalize_number
 
-__all__ = ["parse_expression", "parse_file", "parse_template", "parse_text"]
+__all__ = [
+    "ParseError",
+    "parse_expression",
+    "parse_file",
+    "parse_template",
+    "parse_text",
+    "parse_variables_file",
+]
 
 
-class _BuildError(Exception):
-    """A construct the grammar accepts but HCL does not; reported as a syntax problem."""
+class ParseError(Exception):
+    """Text that is not valid HCL, with the place the parser could tell."""
 
     def __init__(self, message: str, span: Span) -> None:
         super().__init__(message)
@@ -117,13 +124,24 @@ def parse_file(path: str, text: str) -> ParsedFile:
         return _parse_json_file(path, text)
     try:
         body = parse_text(text, path)
-    except _BuildError as error:
+    except ParseError as error:
         return ParsedFile(path, None, SyntaxProblem(error.message, error.span))
     return ParsedFile(path, body, None)
 
 
+def parse_variables_file(path: str, text: str) -> ParsedFile:
+    """A ``.tfvars`` file (HCL attributes) or ``.tfvars.json`` file (one JSON object)."""
+    if not path.endswith(".json"):
+        return parse_file(path, text)
+    try:
+        document = _json_document(path, text)
+        return ParsedFile(path, _json_body(document, "locals"), None)
+    except ParseError as error:
+        return ParsedFile(path, None, SyntaxProblem(error.message, error.span))
+
+
 def parse_text(text: str, file: str) -> Body:
-    """Parse HCL native syntax; raises :class:`_BuildError` on a syntax error."""
+    """Parse HCL native syntax; raises :class:`ParseError` on a syntax error."""
     if text.startswith("\ufeff"):
         text = " " + text[1:]  # a byte-order mark, kept as one column so nothing moves
     if "<<" in text:
@@ -156,9 +174,9 @@ def _run_parser(text: str, file: str, line_shift: int, column_shift: int) -> Any
     try:
         return _parser().parse(text + "\n")
     except UnexpectedInput as error:
-        raise _BuildError(_describe_unexpected(error), _error_span(error, text, builder)) from None
+        raise ParseError(_describe_unexpected(error), _error_span(error, text, builder)) from None
     except RecursionError:
-        raise _BuildError(
+        raise ParseError(
             "expression nested too deeply", builder.span_at(1, 1)
         ) from None
     finally:
@@ -324,14 +342,14 @@ def _assemble(flat: list[_Flat], span: Span) -> list[TemplatePart]:
             current = []
         elif item.kind == "else":
             if not stack or stack[-1][0].kind != "if" or stack[-1][2] is not None:
-                raise _BuildError("%{else} without a matching %{if}", item.span)
+                raise ParseError("%{else} without a matching %{if}", item.span)
             opener, parent, _ = stack[-1]
             stack[-1] = (opener, parent, current)
             current = []
         else:
             wanted = "if" if item.kind == "endif" else "for"
             if not stack or stack[-1][0].kind != wanted:
-                raise _BuildError(f"%{{{item.kind}}} without a matching %{{{wanted}}}", item.span)
+                raise ParseError(f"%{{{item.kind}}} without a matching %{{{wanted}}}", item.span)
             opener, parent, then_parts = stack.pop()
             assert opener.expr is not None
             directive: TemplatePart
@@ -347,7 +365,7 @@ def _assemble(flat: list[_Flat], span: Span) -> list[TemplatePart]:
             current = parent
     if stack:
         opener = stack[-1][0]
-        raise _BuildError(f"%{{{opener.kind}}} is never closed with %{{end{opener.kind}}}", opener.span)
+        raise ParseError(f"%{{{opener.kind}}} is never closed with %{{end{opener.kind}}}", opener.span)
     return root
 
 
@@ -420,7 +438,7 @@ def _scan_template(text: str, file: str, line: int, column: int) -> list[_Flat]:
         flat.append(text[position:start])
         close = _closing_brace(text, mark.end())
         if close < 0:
-            raise _BuildError(f"unclosed {mark.group()}", locate.span(start, mark.end()))
+            raise ParseError(f"unclosed {mark.group()}", locate.span(start, mark.end()))
         inner_start, inner_end = mark.end(), close
         strip_left = text.startswith("~", inner_start)
         strip_right = close > inner_start and text[close - 1] == "~"
@@ -466,7 +484,7 @@ def _directive(
         first, second = for_match.group(1), for_match.group(2)
         key_var, value_var = (first, second) if second else (None, first)
         return _Directive("for", span, strip_left, strip_right, expr, key_var, value_var)
-    raise _BuildError(f"unknown template directive %{{{inner.strip()}}}", span)
+    raise ParseError(f"unknown template directive %{{{inner.strip()}}}", span)
 
 
 def _heredoc(token: Token, builder: _SyntaxBuilder, trim: bool) -> Expr:
@@ -620,7 +638,7 @@ class _SyntaxBuilder(Transformer):  # type: ignore[misc]
                 labels.append(child.value)
                 last = child
             elif isinstance(child, Template):
-                raise _BuildError("a block label must be a literal string", child.span)
+                raise ParseError("a block label must be a literal string", child.span)
         assert body is not None
         body.span = self._between(opening, closing)
         return Block(str(type_token), labels, body, self.span_of(type_token), self._between(type_token, last))
@@ -871,20 +889,25 @@ _JSON_TOP_LEVEL = {
 
 def _parse_json_file(path: str, text: str) -> ParsedFile:
     try:
-        body = _run_parser(f"x={text}", path, 0, -2)
-        value = body.attributes.get("x") if isinstance(body, Body) else None
-        if value is None or not isinstance(value.expr, ObjectExpr) or len(body.attributes) != 1:
-            span = value.expr.span if value else Span(path, 1, 1, 1, 2)
-            raise _BuildError("a .tf.json file must hold one JSON object", span)
-        return ParsedFile(path, _json_top_level(value.expr), None)
-    except _BuildError as error:
+        return ParsedFile(path, _json_top_level(_json_document(path, text)), None)
+    except ParseError as error:
         return ParsedFile(path, None, SyntaxProblem(error.message, error.span))
+
+
+def _json_document(path: str, text: str) -> ObjectExpr:
+    """The one object a JSON file holds, parsed by the HCL grammar (JSON is nearly HCL)."""
+    body = _run_parser(f"x={text}", path, 0, -2)
+    value = body.attributes.get("x") if isinstance(body, Body) else None
+    if value is None or not isinstance(value.expr, ObjectExpr) or len(body.attributes) != 1:
+        span = value.expr.span if value else Span(path, 1, 1, 1, 2)
+        raise ParseError("a JSON file here must hold one JSON object", span)
+    return value.expr
 
 
 def _json_key(key: Expr) -> str:
     if isinstance(key, Literal) and isinstance(key.value, str):
         return key.value
-    raise _BuildError("a JSON object key must be a literal string", key.span)
+    raise ParseError("a JSON object key must be a literal string", key.span)
 
 
 def _json_objects(value: Expr) -> list[ObjectExpr]:
@@ -893,7 +916,7 @@ def _json_objects(value: Expr) -> list[ObjectExpr]:
         return [value]
     if isinstance(value, TupleExpr) and all(isinstance(item, ObjectExpr) for item in value.items):
         return [item for item in value.items if isinstance(item, ObjectExpr)]
-    raise _BuildError("a JSON block must be an object or an array of objects", value.span)
+    raise ParseError("a JSON block must be an object or an array of objects", value.span)
 
 
 def _json_top_level(document: ObjectExpr) -> Body:
@@ -905,7 +928,7 @@ def _json_top_level(document: ObjectExpr) -> Body:
             continue
         labels = _JSON_TOP_LEVEL.get(key)
         if labels is None:
-            raise _BuildError(f'unsupported top-level JSON key "{key}"', key_expr.span)
+            raise ParseError(f'unsupported top-level JSON key "{key}"', key_expr.span)
         if key == "locals":
             for obj in _json_objects(value):
                 attributes.update(_json_body(obj, key).attributes)
@@ -923,7 +946,7 @@ def _json_labelled(
             for obj in _json_objects(value)
         ]
     if not isinstance(value, ObjectExpr):
-        raise _BuildError(f"{type} must be an object keyed by its label", value.span)
+        raise ParseError(f"{type} must be an object keyed by its label", value.span)
     blocks: list[Block] = []
     for key_expr, inner in value.items:
         blocks.extend(

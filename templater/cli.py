@@ -1,0 +1,136 @@
+"""The ``templater`` command line. Each command imports what it needs when it runs, so that
+start-up stays fast for the editor and pre-commit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from templater.evaluate import EvalOptions
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported on stderr, exit status 2."""
+
+
+def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("evaluation")
+    group.add_argument(
+        "--var", action="append", default=[], metavar="NAME=VALUE", help="set a root variable"
+    )
+    group.add_argument(
+        "--var-file", action="append", default=[], type=Path, metavar="FILE",
+        help="read root variables from a .tfvars or .tfvars.json file",
+    )
+    group.add_argument("--workspace", help="workspace name (data.coder_workspace.me.name)")
+    group.add_argument("--owner", help="workspace owner (data.coder_workspace_owner.me.name)")
+    group.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE",
+        help="value of a data.coder_parameter",
+    )
+
+
+def _evaluation_options(args: argparse.Namespace) -> EvalOptions:
+    from templater.evaluate import EvalOptions
+    from templater.inputs import InputOptions, parse_var_assignment
+
+    try:
+        variables = [parse_var_assignment(text) for text in args.var]
+        parameters = dict(parse_var_assignment(text, "--param") for text in args.param)
+    except ValueError as problem:
+        raise UsageError(str(problem)) from None
+    for path in args.var_file:
+        if not path.is_file():
+            raise UsageError(f"--var-file {path}: no such file")
+    return EvalOptions(
+        inputs=InputOptions(variables=variables, var_files=args.var_file),
+        workspace=args.workspace,
+        owner=args.owner,
+        parameters=parameters,
+    )
+
+
+def module_directories(paths: Sequence[str]) -> list[Path]:
+    """The module directories that PATH arguments name: a file stands for its directory."""
+    directories: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if path.is_file():
+            path = path.parent
+        elif not path.is_dir():
+            raise UsageError(f"{text}: no such file or directory")
+        if path not in directories:
+            directories.append(path)
+    return directories
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from templater.diagnostics import Severity
+    from templater.evaluate import evaluate_template
+    from templater.inspection import inspected, resource_json, resource_text
+
+    options = _evaluation_options(args)
+    results: list[dict[str, object]] = []
+    failed = False
+    for directory in module_directories(args.paths):
+        evaluation = evaluate_template(directory, options)
+        for diagnostic in evaluation.diagnostics:
+            span = diagnostic.span
+            print(
+                f"{span.file}:{span.line}:{span.column}: {diagnostic.severity.value}"
+                f"[{diagnostic.rule}] {diagnostic.message}",
+                file=sys.stderr,
+            )
+            failed = failed or diagnostic.severity is Severity.ERROR
+        for resource in inspected(evaluation):
+            if args.format == "json":
+                results.append(resource_json(resource))
+            else:
+                print(resource_text(resource), end="\n\n")
+    if args.format == "json":
+        json.dump(results, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="templater", description="Lint, inspect and provision Coder workspace app templates."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    inspect = commands.add_parser(
+        "inspect",
+        help="show the coder_agent and coder_app resources as the engine resolves them",
+        description="Evaluate templates as Terraform would and show every coder_agent and "
+        "coder_app with each attribute's value (unknown ones as such) and source position.",
+    )
+    inspect.add_argument("paths", nargs="+", metavar="PATH", help="template directory or file")
+    inspect.add_argument("--format", choices=("text", "json"), default="text")
+    _add_evaluation_options(inspect)
+    inspect.set_defaults(run=_inspect)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except UsageError as problem:
+        print(f"templater: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Values for a root module's variables, from every source Terraform reads, in its precedence."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from templater.diagnostics import Diagnostic, error
+from templater.loader import display_path, read_source
+from templater.parser import parse_variables_file
+from templater.syntax import Expr, Span
+
+
+@dataclass(frozen=True, slots=True)
+class RawInput:
+    """A value given as text (``--var``, ``TF_VAR_*``): a string, or HCL for complex types."""
+
+    text: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExprInput:
+    """A value written in a variables file, with its position."""
+
+    expr: Expr
+
+
+Input = RawInput | ExprInput
+
+
+@dataclass(frozen=True, slots=True)
+class InputOptions:
+    """What the user gave on the command line and in the environment."""
+
+    variables: Sequence[tuple[str, str]] = ()
+    var_files: Sequence[Path] = ()
+    environment: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+def parse_var_assignment(text: str, option: str = "--var") -> tuple[str, str]:
+    """``NAME=VALUE`` as given to ``--var``; raises ValueError with a message for the user."""
+    name, separator, value = text.partition("=")
+    name = name.strip()
+    if not separator or not name:
+        raise ValueError(f"{option} expects NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def collect_inputs(directory: Path, options: InputOptions) -> tuple[dict[str, Input], list[Diagnostic]]:
+    """Every variable value for the root module in ``directory``; later sources win, as in
+    Terraform: environment, terraform.tfvars(.json), *.auto.tfvars(.json), then the command
+    line's --var-file and --var in the order given."""
+    inputs: dict[str, Input] = {}
+    diagnostics: list[Diagnostic] = []
+    prefix = "TF_VAR_"
+    for key, value in options.environment.items():
+        if key.startswith(prefix) and len(key) > len(prefix):
+            inputs[key[len(prefix) :]] = RawInput(value, f"environment variable {key}")
+    files = [directory / "terraform.tfvars", directory / "terraform.tfvars.json"]
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        names = []
+    files += [
+        directory / name for name in names if name.endswith((".auto.tfvars", ".auto.tfvars.json"))
+    ]
+    for path in files:
+        if path.is_file():
+            _read_var_file(path, inputs, diagnostics)
+    for path in options.var_files:
+        _read_var_file(path, inputs, diagnostics)
+    for name, value in options.variables:
+        inputs[name] = RawInput(value, f"--var {name}")
+    return inputs, diagnostics
+
+
+def _read_var_file(path: Path, inputs: dict[str, Input], diagnostics: list[Diagnostic]) -> None:
+    shown = display_path(path)
+    try:
+        text = read_source(path)
+    except OSError as problem:
+        diagnostics.append(
+            error("syntax", f"cannot read variables file: {problem.strerror}", Span(shown, 1, 1, 1, 1))
+        )
+        return
+    parsed = parse_variables_file(shown, text)
+    if parsed.problem is not None:
+        diagnostics.append(error("syntax", parsed.problem.message, parsed.problem.span))
+        return
+    assert parsed.body is not None
+    for name, attribute in parsed.body.attributes.items():
+        inputs[name] = ExprInput(attribute.expr)
+    for block in parsed.body.blocks:
+        diagnostics.append(
+            error("syntax", "a variables file holds only NAME = VALUE assignments", block.span)
+        )
