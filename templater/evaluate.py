@@ -34,6 +34,7 @@ from templater.loader import (
     ParseFile,
     ResourceDecl,
     VariableDecl,
+    display_path,
     load_module,
 )
 from templater.parser import ParseError, parse_expression, parse_file, parse_template
@@ -66,6 +67,9 @@ class EvalOptions:
     owner: str | None = None
     parameters: Mapping[str, str] = field(default_factory=dict)
     access_url: str | None = None
+    # Whether the root module's own defaults must pass their validations: true when the
+    # directory is applied as a template, false when it is linted and may be a module.
+    validate_root_defaults: bool = False
 
 
 class ResolvedAttribute:
@@ -180,7 +184,8 @@ class _Run:
 
     def report_error(self, problem: EvalError, fallback: Span, resource: str | None = None) -> None:
         span = problem.span if isinstance(problem.span, Span) else fallback
-        self.report(Diagnostic(problem.rule, Severity.ERROR, problem.message, span, resource))
+        severity = Severity.INFO if problem.rule == _FILE_NOT_INSPECTED else Severity.ERROR
+        self.report(Diagnostic(problem.rule, severity, problem.message, span, resource))
 
     def load(self, directory: Path) -> Module:
         key = Path(os.path.normpath(directory))
@@ -211,7 +216,29 @@ class _Run:
         return evaluate(expr, Scope(None, variables, self.function_context(Path(filename).parent)))
 
     def function_context(self, directory: Path) -> FunctionContext:
-        return FunctionContext(base_dir=directory, render_template=self.render_template)
+        return FunctionContext(
+            base_dir=directory,
+            render_template=self.render_template,
+            read_text=lambda path: _read_present(path).decode("utf-8"),
+            read_bytes=_read_present,
+        )
+
+
+_FILE_NOT_INSPECTED = "file-not-inspected"
+
+
+def _read_present(path: Path) -> bytes:
+    """A file the template reads. One that is not there (scripts left out of a copy of the
+    template, say) makes what is read from it unknown, reported as info, like a module whose
+    source is not available: the template may still be right where it is applied."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise EvalError(
+            f"{display_path(path)} is not available locally; what the template reads from it "
+            "is unknown",
+            _FILE_NOT_INSPECTED,
+        ) from None
 
 
 @lru_cache(maxsize=256)
@@ -236,6 +263,9 @@ class _Instance:
     scope: Scope
     expanded: bool
     real: bool = True
+    # The template of a block known to have no instances: what fails only because of the values
+    # that made it empty (a null object behind `count = var.x != null ? 1 : 0`) is no error.
+    quiet: bool = False
 
 
 @dataclass(slots=True)
@@ -273,6 +303,7 @@ class _ModuleInstance(Scope):
         "constants",
         "expanded",
         "module",
+        "quiet",
         "run",
         "variables",
     )
@@ -285,9 +316,11 @@ class _ModuleInstance(Scope):
         call_path: tuple[str, ...],
         expanded: bool,
         address: str | None,
+        quiet: bool = False,
     ) -> None:
         functions = run.function_context(module.directory)
         super().__init__(None, {}, functions)
+        self.quiet = quiet
         self.run = run
         self.module = module
         self.call_path = call_path
@@ -357,7 +390,7 @@ class _ModuleInstance(Scope):
         try:
             value = evaluate(attribute.expr, self)
         except EvalError as problem:
-            self.run.report_error(problem, attribute.expr.span)
+            self._report_error(problem, attribute.expr.span)
             value = Unknown()
         finally:
             self._resolving.pop()
@@ -379,6 +412,10 @@ class _ModuleInstance(Scope):
             variables[name] = self._variable_value(declaration, given.get(name), caller)
         self.variables = variables
         for name, declaration in self.module.variables.items():
+            if caller is None and name not in given and not self.run.options.validate_root_defaults:
+                # A module checked on its own keeps defaults its callers are meant to override
+                # (`accept_license = false` with a validation that wants true).
+                continue
             self._validate(declaration, variables[name])
         return variables
 
@@ -411,7 +448,7 @@ class _ModuleInstance(Scope):
         try:
             return evaluate(expr, self.constants), (expr, self.constants)
         except EvalError as problem:
-            self.run.report_error(problem, expr.span)
+            self._report_error(problem, expr.span)
             return Unknown(), None
 
     def _call_inputs(
@@ -431,7 +468,7 @@ class _ModuleInstance(Scope):
             try:
                 value = evaluate(attribute.expr, instance.scope)
             except EvalError as problem:
-                self.run.report_error(problem, attribute.expr.span)
+                self._report_error(problem, attribute.expr.span)
                 value = Unknown()
             given[name] = (value, (attribute.expr, instance.scope))
         return given
@@ -440,9 +477,9 @@ class _ModuleInstance(Scope):
         if declaration.type is None:
             return ANY
         try:
-            return type_constraint(declaration.type.expr)
+            return type_constraint(declaration.type.expr, lambda expr: evaluate(expr, self.constants))
         except EvalError as problem:
-            self.run.report_error(problem, declaration.type.expr.span)
+            self._report_error(problem, declaration.type.expr.span)
             return ANY
 
     def _variable_value(
@@ -491,7 +528,7 @@ class _ModuleInstance(Scope):
             try:
                 verdict = evaluate(condition.expr, self)
             except EvalError as problem:
-                self.run.report_error(problem, condition.expr.span)
+                self._report_error(problem, condition.expr.span)
                 continue
             if verdict is False:
                 where = value_origin(origin[0], origin[1]) if origin else condition.expr.span
@@ -526,14 +563,14 @@ class _ModuleInstance(Scope):
             try:
                 instances = self._counted(evaluate(count.expr, self))
             except EvalError as problem:
-                self.run.report_error(problem, count.expr.span, address)
+                self._report_error(problem, count.expr.span, address)
                 instances = None
         else:
             assert for_each is not None
             try:
                 pairs = _for_each_pairs(evaluate(for_each.expr, self))
             except EvalError as problem:
-                self.run.report_error(problem, for_each.expr.span, address)
+                self._report_error(problem, for_each.expr.span, address)
                 pairs = None
             instances = None if pairs is None else [
                 _Instance(key, self.child({"each": {"key": key, "value": value}}), self.expanded)
@@ -542,8 +579,9 @@ class _ModuleInstance(Scope):
         if instances:
             return _Instances(instances, True)
         unknown = {"count": {"index": Unknown()}, "each": {"key": Unknown(), "value": Unknown()}}
-        template = _Instance(None, self.child(unknown), False, real=False)
-        return _Instances([template], instances is not None)
+        known = instances is not None
+        template = _Instance(None, self.child(unknown), False, real=False, quiet=known)
+        return _Instances([template], known)
 
     def _counted(self, number: Value) -> list[_Instance] | None:
         if isinstance(number, Unknown):
@@ -583,7 +621,12 @@ class _ModuleInstance(Scope):
         instances = self._instances(declaration.block.body, address)
         resolved = _ResolvedInstances(
             [
-                (instance, self._resolve_body(declaration.block, instance.scope, address + _key_suffix(instance.key)))
+                (
+                    instance,
+                    self._resolve_body(
+                        declaration.block, instance.scope, address + _key_suffix(instance.key), instance.quiet
+                    ),
+                )
                 for instance in instances.items
             ],
             instances.known,
@@ -634,7 +677,14 @@ class _ModuleInstance(Scope):
             return {"value": to_template_string(default)}
         return {}
 
-    def _resolve_body(self, block: Block, scope: Scope, address: str) -> ResolvedBlock:
+    def _report_error(
+        self, problem: EvalError, fallback: Span, resource: str | None = None, quiet: bool = False
+    ) -> None:
+        if (quiet or self.quiet) and problem.rule == "eval-error":
+            return
+        self.run.report_error(problem, fallback, resource)
+
+    def _resolve_body(self, block: Block, scope: Scope, address: str, quiet: bool) -> ResolvedBlock:
         attributes: dict[str, ResolvedAttribute] = {}
         for name, attribute in block.body.attributes.items():
             if name in _META_ATTRIBUTES:
@@ -642,7 +692,7 @@ class _ModuleInstance(Scope):
             try:
                 value = evaluate(attribute.expr, scope)
             except EvalError as problem:
-                self.run.report_error(problem, attribute.expr.span, address)
+                self._report_error(problem, attribute.expr.span, address, quiet)
                 value = Unknown()
             attributes[name] = ResolvedAttribute(name, value, attribute.expr, scope)
         blocks: list[ResolvedBlock] = []
@@ -650,12 +700,12 @@ class _ModuleInstance(Scope):
             if nested.type in _META_BLOCKS:
                 continue
             if nested.type == "dynamic":
-                blocks.extend(self._dynamic(nested, scope, address))
+                blocks.extend(self._dynamic(nested, scope, address, quiet))
             else:
-                blocks.append(self._resolve_body(nested, scope, address))
+                blocks.append(self._resolve_body(nested, scope, address, quiet))
         return ResolvedBlock(block.type, list(block.labels), block.span, attributes, blocks)
 
-    def _dynamic(self, block: Block, scope: Scope, address: str) -> list[ResolvedBlock]:
+    def _dynamic(self, block: Block, scope: Scope, address: str, quiet: bool) -> list[ResolvedBlock]:
         if len(block.labels) != 1:
             self.run.report(error("syntax", "a dynamic block needs one label: the block type", block.span))
             return []
@@ -682,16 +732,16 @@ class _ModuleInstance(Scope):
             collection = evaluate(for_each.expr, scope)
             pairs = None if isinstance(collection, Unknown) else list(iterate(collection))
         except EvalError as problem:
-            self.run.report_error(problem, for_each.expr.span, address)
+            self._report_error(problem, for_each.expr.span, address, quiet)
             pairs = None
         if pairs is None:
             unknown_scope = scope.child({iterator: {"key": Unknown(), "value": Unknown()}})
-            template = self._resolve_body(content, unknown_scope, address)
+            template = self._resolve_body(content, unknown_scope, address, quiet)
             return [ResolvedBlock(label, [], block.span, template.attributes, template.blocks, True)]
         results = []
         for key, value in pairs:
             inner = scope.child({iterator: {"key": key, "value": value}})
-            resolved = self._resolve_body(content, inner, address)
+            resolved = self._resolve_body(content, inner, address, quiet)
             results.append(ResolvedBlock(label, [], block.span, resolved.attributes, resolved.blocks))
         return results
 
@@ -729,6 +779,7 @@ class _ModuleInstance(Scope):
                     (*self.call_path, call.name),
                     instance.expanded,
                     address + _key_suffix(instance.key),
+                    self.quiet or instance.quiet,
                 )
             children.append((instance, child))
         result = _ChildInstances(children, instances.known and directory is not None)
@@ -769,7 +820,7 @@ class _ModuleInstance(Scope):
                 try:
                     self._outputs[name] = evaluate(attribute.expr, self)
                 except EvalError as problem:
-                    self.run.report_error(problem, attribute.expr.span)
+                    self._report_error(problem, attribute.expr.span)
                     self._outputs[name] = Unknown()
         return self._outputs
 
