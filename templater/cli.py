@@ -26,13 +26,20 @@ def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
         "--var", action="append", default=[], metavar="NAME=VALUE", help="set a root variable"
     )
     group.add_argument(
-        "--var-file", action="append", default=[], type=Path, metavar="FILE",
+        "--var-file",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
         help="read root variables from a .tfvars or .tfvars.json file",
     )
     group.add_argument("--workspace", help="workspace name (data.coder_workspace.me.name)")
     group.add_argument("--owner", help="workspace owner (data.coder_workspace_owner.me.name)")
     group.add_argument(
-        "--param", action="append", default=[], metavar="NAME=VALUE",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="value of a data.coder_parameter",
     )
 

@@ -27,7 +27,7 @@ from templater.expressions import (
     value_origin,
 )
 from templater.functions import FunctionContext
-from templater.inputs import ExprInput, InputOptions, RawInput, collect_inputs
+from templater.inputs import ExprInput, InputOptions, collect_inputs
 from templater.loader import (
     Module,
     ModuleCallDecl,
@@ -39,18 +39,18 @@ from templater.loader import (
 )
 from templater.parser import ParseError, parse_expression, parse_file, parse_template
 from templater.syntax import Block, Body, Expr, Span, Variable
-from templater.types import ANY, TypeSpec, convert
 from templater.typeexpr import type_constraint
+from templater.types import ANY, TypeSpec, convert
 from templater.values import EvalError, Unknown, Value, is_wholly_known, render, to_template_string
 
 __all__ = [
     "EvalOptions",
-    "iter_attributes",
     "Evaluation",
     "ResolvedAttribute",
     "ResolvedBlock",
     "ResolvedResource",
     "evaluate_template",
+    "iter_attributes",
 ]
 
 _META_ATTRIBUTES = frozenset({"count", "for_each", "depends_on", "provider"})
@@ -352,10 +352,14 @@ class _ModuleInstance(Scope):
         if name == "module":
             return Namespace("module", self._module_output)
         if name == "data":
-            return Namespace("data", lambda type: Namespace(f"data.{type}", lambda n: self._data(type, n)))
+            return Namespace(
+                "data", lambda type: Namespace(f"data.{type}", lambda n: self._data(type, n))
+            )
         if name in ("count", "each", "self"):
             where = {"count": "count", "each": "for_each", "self": "a provisioner"}[name]
-            raise EvalError(f'"{name}" can only be used in a block that has {where}', "reference-undeclared")
+            raise EvalError(
+                f'"{name}" can only be used in a block that has {where}', "reference-undeclared"
+            )
         if name in self.module.resource_types:
             return Namespace(name, lambda n: self._resource(name, n))
         return Namespace(name, lambda n: self._undeclared_resource(name, n))
@@ -403,10 +407,7 @@ class _ModuleInstance(Scope):
         self, caller: tuple[ModuleCallDecl, _Instance, _ModuleInstance] | None
     ) -> _Variables:
         given: dict[str, tuple[Value, Origin | None]] = {}
-        if caller is None:
-            given = self._root_inputs()
-        else:
-            given = self._call_inputs(*caller)
+        given = self._root_inputs() if caller is None else self._call_inputs(*caller)
         variables: _Variables = {}
         for name, declaration in self.module.variables.items():
             variables[name] = self._variable_value(declaration, given.get(name), caller)
@@ -477,7 +478,9 @@ class _ModuleInstance(Scope):
         if declaration.type is None:
             return ANY
         try:
-            return type_constraint(declaration.type.expr, lambda expr: evaluate(expr, self.constants))
+            return type_constraint(
+                declaration.type.expr, lambda expr: evaluate(expr, self.constants)
+            )
         except EvalError as problem:
             self._report_error(problem, declaration.type.expr.span)
             return ANY
@@ -512,7 +515,9 @@ class _ModuleInstance(Scope):
         except EvalError as problem:
             where = origin[0].span if origin else declaration.block.span
             self.run.report(
-                error("eval-error", f'invalid value for variable "{name}": {problem.message}', where)
+                error(
+                    "eval-error", f'invalid value for variable "{name}": {problem.message}', where
+                )
             )
             value = Unknown()
         return value, origin
@@ -535,7 +540,7 @@ class _ModuleInstance(Scope):
                 self.run.report(
                     error(
                         "variable-validation",
-                        f'var.{declaration.name} = {render(value)}: {self._message(validation)}',
+                        f"var.{declaration.name} = {render(value)}: {self._message(validation)}",
                         where,
                     )
                 )
@@ -572,10 +577,16 @@ class _ModuleInstance(Scope):
             except EvalError as problem:
                 self._report_error(problem, for_each.expr.span, address)
                 pairs = None
-            instances = None if pairs is None else [
-                _Instance(key, self.child({"each": {"key": key, "value": value}}), self.expanded)
-                for key, value in pairs
-            ]
+            instances = (
+                None
+                if pairs is None
+                else [
+                    _Instance(
+                        key, self.child({"each": {"key": key, "value": value}}), self.expanded
+                    )
+                    for key, value in pairs
+                ]
+            )
         if instances:
             return _Instances(instances, True)
         unknown = {"count": {"index": Unknown()}, "each": {"key": Unknown(), "value": Unknown()}}
@@ -605,7 +616,9 @@ class _ModuleInstance(Scope):
     def _data(self, type: str, name: str) -> Value:
         declaration = self.module.data.get((type, name))
         if declaration is None:
-            raise EvalError(f'data source "{type}" "{name}" is not declared', "reference-undeclared")
+            raise EvalError(
+                f'data source "{type}" "{name}" is not declared', "reference-undeclared"
+            )
         return self._reference_value(declaration)
 
     def _resolved(self, declaration: ResourceDecl) -> _ResolvedInstances:
@@ -624,7 +637,10 @@ class _ModuleInstance(Scope):
                 (
                     instance,
                     self._resolve_body(
-                        declaration.block, instance.scope, address + _key_suffix(instance.key), instance.quiet
+                        declaration.block,
+                        instance.scope,
+                        address + _key_suffix(instance.key),
+                        instance.quiet,
                     ),
                 )
                 for instance in instances.items
@@ -652,17 +668,23 @@ class _ModuleInstance(Scope):
             attributes.update(self._data_attributes(declaration, attributes))
         return ResourceObject(address, attributes)
 
-    def _data_attributes(self, declaration: ResourceDecl, configured: dict[str, Value]) -> dict[str, Value]:
+    def _data_attributes(
+        self, declaration: ResourceDecl, configured: dict[str, Value]
+    ) -> dict[str, Value]:
         options = self.run.options
         if declaration.type == "coder_workspace":
             return {
-                "name": options.workspace if options.workspace else Unknown(f"{declaration.address}.name"),
+                "name": options.workspace
+                if options.workspace
+                else Unknown(f"{declaration.address}.name"),
                 "start_count": 1,
                 "transition": "start",
                 "access_url": options.access_url or Unknown(f"{declaration.address}.access_url"),
             }
         if declaration.type == "coder_workspace_owner":
-            return {"name": options.owner if options.owner else Unknown(f"{declaration.address}.name")}
+            return {
+                "name": options.owner if options.owner else Unknown(f"{declaration.address}.name")
+            }
         if declaration.type == "coder_parameter":
             parameter = configured.get("name", declaration.name)
             if isinstance(parameter, str) and parameter in options.parameters:
@@ -705,14 +727,20 @@ class _ModuleInstance(Scope):
                 blocks.append(self._resolve_body(nested, scope, address, quiet))
         return ResolvedBlock(block.type, list(block.labels), block.span, attributes, blocks)
 
-    def _dynamic(self, block: Block, scope: Scope, address: str, quiet: bool) -> list[ResolvedBlock]:
+    def _dynamic(
+        self, block: Block, scope: Scope, address: str, quiet: bool
+    ) -> list[ResolvedBlock]:
         if len(block.labels) != 1:
-            self.run.report(error("syntax", "a dynamic block needs one label: the block type", block.span))
+            self.run.report(
+                error("syntax", "a dynamic block needs one label: the block type", block.span)
+            )
             return []
         label = block.labels[0]
         contents = block.body.blocks_of("content")
         if len(contents) != 1:
-            self.run.report(error("syntax", f'dynamic "{label}" needs one content block', block.span))
+            self.run.report(
+                error("syntax", f'dynamic "{label}" needs one content block', block.span)
+            )
             return []
         iterator = label
         iterator_attribute = block.body.attributes.get("iterator")
@@ -737,12 +765,16 @@ class _ModuleInstance(Scope):
         if pairs is None:
             unknown_scope = scope.child({iterator: {"key": Unknown(), "value": Unknown()}})
             template = self._resolve_body(content, unknown_scope, address, quiet)
-            return [ResolvedBlock(label, [], block.span, template.attributes, template.blocks, True)]
+            return [
+                ResolvedBlock(label, [], block.span, template.attributes, template.blocks, True)
+            ]
         results = []
         for key, value in pairs:
             inner = scope.child({iterator: {"key": key, "value": value}})
             resolved = self._resolve_body(content, inner, address, quiet)
-            results.append(ResolvedBlock(label, [], block.span, resolved.attributes, resolved.blocks))
+            results.append(
+                ResolvedBlock(label, [], block.span, resolved.attributes, resolved.blocks)
+            )
         return results
 
     # module calls
@@ -789,13 +821,19 @@ class _ModuleInstance(Scope):
     def _module_directory(self, call: ModuleCallDecl) -> Path | None:
         source = call.source or ""
         if len(self.call_path) >= _MAX_MODULE_DEPTH:
-            self.run.report(error("eval-error", "modules call each other too deeply", call.source_span))
+            self.run.report(
+                error("eval-error", "modules call each other too deeply", call.source_span)
+            )
             return None
         if source.startswith(("./", "../")):
             directory = Path(os.path.normpath(self.module.directory / source))
             if not directory.is_dir():
                 self.run.report(
-                    error("eval-error", f'module directory "{source}" does not exist', call.source_span)
+                    error(
+                        "eval-error",
+                        f'module directory "{source}" does not exist',
+                        call.source_span,
+                    )
                 )
                 return None
             return directory
@@ -855,7 +893,9 @@ class _ModuleInstance(Scope):
                     child.evaluate_all()
 
 
-def _collected(body: Body, values: dict[int | str | None, Value], known: bool, address: str) -> Value:
+def _collected(
+    body: Body, values: dict[int | str | None, Value], known: bool, address: str
+) -> Value:
     """A counted block's value: a list by count, a map by for_each key, or the one value."""
     if "count" in body.attributes:
         return list(values.values()) if known else Unknown(address)
@@ -894,4 +934,3 @@ def iter_attributes(block: ResolvedBlock) -> Iterator[ResolvedAttribute]:
     yield from block.attributes.values()
     for nested in block.blocks:
         yield from iter_attributes(nested)
-

@@ -125,7 +125,9 @@ def evaluate(expr: Expr, scope: Scope) -> Value:
     """The value of ``expr``; raises :class:`EvalError` when it has none."""
     value = _eval(expr, scope)
     if isinstance(value, Namespace):
-        raise _located(EvalError(f'"{value.name}" must be followed by an attribute name'), expr.span)
+        raise _located(
+            EvalError(f'"{value.name}" must be followed by an attribute name'), expr.span
+        )
     return value
 
 
@@ -270,7 +272,7 @@ def to_bool(value: Value, what: str = "a bool") -> bool:
     if isinstance(value, bool):
         return value
     if value in ("true", "false"):
-        return value == "true"
+        return bool(value == "true")
     shown = "null" if value is None else f"{type_name(value)} {render(value)}"
     raise EvalError(f"{what} is required, got {shown}")
 
@@ -432,7 +434,9 @@ def _for(expr: ForExpr, scope: Scope) -> Value:
             grouped.setdefault(name, []).append(item)
         elif name in grouped:
             raise _located(
-                EvalError(f'two elements have the key "{name}"; add ... after the value to group them'),
+                EvalError(
+                    f'two elements have the key "{name}"; add ... after the value to group them'
+                ),
                 expr.key_expr.span,
             )
         else:

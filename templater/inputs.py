@@ -49,7 +49,9 @@ def parse_var_assignment(text: str, option: str = "--var") -> tuple[str, str]:
     return name, value
 
 
-def collect_inputs(directory: Path, options: InputOptions) -> tuple[dict[str, Input], list[Diagnostic]]:
+def collect_inputs(
+    directory: Path, options: InputOptions
+) -> tuple[dict[str, Input], list[Diagnostic]]:
     """Every variable value for the root module in ``directory``; later sources win, as in
     Terraform: environment, terraform.tfvars(.json), *.auto.tfvars(.json), then the command
     line's --var-file and --var in the order given."""
@@ -83,7 +85,9 @@ def _read_var_file(path: Path, inputs: dict[str, Input], diagnostics: list[Diagn
         text = read_source(path)
     except OSError as problem:
         diagnostics.append(
-            error("syntax", f"cannot read variables file: {problem.strerror}", Span(shown, 1, 1, 1, 1))
+            error(
+                "syntax", f"cannot read variables file: {problem.strerror}", Span(shown, 1, 1, 1, 1)
+            )
         )
         return
     parsed = parse_variables_file(shown, text)

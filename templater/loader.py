@@ -139,7 +139,11 @@ def load_module(directory: Path, parse: ParseFile) -> Module:
                 _add_local(module, attribute)
             for duplicate in parsed.body.duplicates:
                 module.diagnostics.append(
-                    error("syntax", f'attribute "{duplicate.name}" is defined twice', duplicate.name_span)
+                    error(
+                        "syntax",
+                        f'attribute "{duplicate.name}" is defined twice',
+                        duplicate.name_span,
+                    )
                 )
     return module
 
@@ -148,7 +152,9 @@ def _sort_blocks(module: Module, blocks: list[Block]) -> None:
     for block in blocks:
         for duplicate in block.body.duplicates:
             module.diagnostics.append(
-                error("syntax", f'attribute "{duplicate.name}" is defined twice', duplicate.name_span)
+                error(
+                    "syntax", f'attribute "{duplicate.name}" is defined twice', duplicate.name_span
+                )
             )
         kind = block.type
         if kind in ("resource", "data"):
@@ -242,7 +248,11 @@ def _add_module_call(module: Module, block: Block) -> None:
 
 def _labels_wrong(module: Module, block: Block, wanted: int) -> None:
     module.diagnostics.append(
-        error("syntax", f'a "{block.type}" block needs {wanted} label(s), found {len(block.labels)}', block.span)
+        error(
+            "syntax",
+            f'a "{block.type}" block needs {wanted} label(s), found {len(block.labels)}',
+            block.span,
+        )
     )
 
 

@@ -8,6 +8,7 @@ every node gets its span straight from the tokens and no intermediate tree is bu
 from __future__ import annotations
 
 import bisect
+import builtins
 import os
 import re
 import tempfile
@@ -176,9 +177,7 @@ def _run_parser(text: str, file: str, line_shift: int, column_shift: int) -> Any
     except UnexpectedInput as error:
         raise ParseError(_describe_unexpected(error), _error_span(error, text, builder)) from None
     except RecursionError:
-        raise ParseError(
-            "expression nested too deeply", builder.span_at(1, 1)
-        ) from None
+        raise ParseError("expression nested too deeply", builder.span_at(1, 1)) from None
     finally:
         builder.file, builder.line_shift, builder.column_shift = saved
 
@@ -193,12 +192,29 @@ def _end_of(text: str, line: int, column: int) -> tuple[int, int]:
 # ----------------------------------------------------------------------------- errors
 
 _TERMINAL_TEXT = {
-    "LBRACE": "{", "RBRACE": "}", "LSQB": "[", "RSQB": "]", "LPAR": "(", "RPAR": ")",
-    "EQ": "=", "COLON": ":", "COMMA": ",", "DOT": ".", "QMARK": "?", "DBLQUOTE": '"',
-    "NAME": "a name", "NL_OR_COMMENT": "a new line", "INT_LITERAL": "a number",
-    "FLOAT_LITERAL": "a number", "INTERP_START": "${", "FOR_OBJECT_ARROW": "=>",
-    "ELLIPSIS": "...", "$END": "end of file", "HEREDOC_TEMPLATE": "a heredoc",
-    "HEREDOC_TEMPLATE_TRIM": "a heredoc", "STRING_CHARS": "text",
+    "LBRACE": "{",
+    "RBRACE": "}",
+    "LSQB": "[",
+    "RSQB": "]",
+    "LPAR": "(",
+    "RPAR": ")",
+    "EQ": "=",
+    "COLON": ":",
+    "COMMA": ",",
+    "DOT": ".",
+    "QMARK": "?",
+    "DBLQUOTE": '"',
+    "NAME": "a name",
+    "NL_OR_COMMENT": "a new line",
+    "INT_LITERAL": "a number",
+    "FLOAT_LITERAL": "a number",
+    "INTERP_START": "${",
+    "FOR_OBJECT_ARROW": "=>",
+    "ELLIPSIS": "...",
+    "$END": "end of file",
+    "HEREDOC_TEMPLATE": "a heredoc",
+    "HEREDOC_TEMPLATE_TRIM": "a heredoc",
+    "STRING_CHARS": "text",
 }
 _EXPRESSION_STARTS = frozenset({"NAME", "INT_LITERAL", "DBLQUOTE", "LSQB", "LBRACE", "LPAR"})
 
@@ -216,7 +232,7 @@ def _describe_unexpected(error: UnexpectedInput) -> str:
             found = "new line"
         else:
             found = repr(str(token).strip() or token.type)
-        if _EXPRESSION_STARTS <= error.expected:
+        if error.expected >= _EXPRESSION_STARTS:
             return f"unexpected {found}; expected an expression"
         expected = sorted({_TERMINAL_TEXT.get(name, name.lower()) for name in error.expected})
         hint = ", ".join(expected[:6]) + (", …" if len(expected) > 6 else "")
@@ -360,12 +376,16 @@ def _assemble(flat: list[_Flat], span: Span) -> list[TemplatePart]:
                 else:
                     directive = IfDirective(opener.expr, then_parts, current, whole)
             else:
-                directive = ForDirective(opener.key_var, opener.value_var, opener.expr, current, whole)
+                directive = ForDirective(
+                    opener.key_var, opener.value_var, opener.expr, current, whole
+                )
             parent.append(directive)
             current = parent
     if stack:
         opener = stack[-1][0]
-        raise ParseError(f"%{{{opener.kind}}} is never closed with %{{end{opener.kind}}}", opener.span)
+        raise ParseError(
+            f"%{{{opener.kind}}} is never closed with %{{end{opener.kind}}}", opener.span
+        )
     return root
 
 
@@ -448,7 +468,9 @@ def _scan_template(text: str, file: str, line: int, column: int) -> list[_Flat]:
             inner_end -= 1
         span = locate.span(start, close + 1)
         if mark.group() == "${":
-            expr = parse_expression(text[inner_start:inner_end], file, *locate.position(inner_start))
+            expr = parse_expression(
+                text[inner_start:inner_end], file, *locate.position(inner_start)
+            )
             flat.append(_StripInterpolation(expr, span, strip_left, strip_right))
         else:
             flat.append(
@@ -508,14 +530,15 @@ def _trim_indentation(flat: list[_Flat], body: str) -> list[_Flat]:
     width = min(indents, default=0)
     if width == 0:
         return flat
-    dedent = re.compile(rf"(^|\n)[ \t]{{0,{width}}}")
+    line_start = re.compile(rf"^[ \t]{{0,{width}}}")
+    after_newline = re.compile(rf"\n[ \t]{{0,{width}}}")
     trimmed: list[_Flat] = []
     at_line_start = True
     for item in flat:
         if isinstance(item, str):
             if at_line_start:
-                item = re.sub(rf"^[ \t]{{0,{width}}}", "", item)
-            item = dedent.sub(lambda match: match.group(1), item) if "\n" in item else item
+                item = line_start.sub("", item)
+            item = after_newline.sub("\n", item)
             at_line_start = item.endswith("\n") if item else at_line_start
         else:
             at_line_start = False
@@ -526,7 +549,16 @@ def _trim_indentation(flat: list[_Flat], body: str) -> list[_Flat]:
 # ----------------------------------------------------------------------------- escapes
 
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.S)
-_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f"}
+_SIMPLE_ESCAPES = {
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    '"': '"',
+    "\\": "\\",
+    "/": "/",
+    "b": "\b",
+    "f": "\f",
+}
 
 
 def _unescape(text: str) -> str:
@@ -564,7 +596,7 @@ def _exprs(children: list[Any]) -> list[Expr]:
     return [child for child in children if isinstance(child, Expr)]
 
 
-class _SyntaxBuilder(Transformer):  # type: ignore[misc]
+class _SyntaxBuilder(Transformer[Token, Any]):
     """LALR callbacks: one method per grammar rule of python-hcl2's ``hcl2.lark``."""
 
     def __init__(self) -> None:
@@ -582,10 +614,12 @@ class _SyntaxBuilder(Transformer):  # type: ignore[misc]
         return Span(self.file, shifted_line, shifted_column, shifted_line, shifted_column + 1)
 
     def span_of(self, token: Token) -> Span:
-        line, end_line = token.line + self.line_shift, token.end_line + self.line_shift
-        column = token.column + self.column_shift if token.line == 1 else token.column
-        end_column = token.end_column + self.column_shift if token.end_line == 1 else token.end_column
-        return Span(self.file, line, column, end_line, end_column)
+        # The lexer sets every position of the tokens it makes.
+        first, start = token.line or 1, token.column or 1
+        last, end = token.end_line or first, token.end_column or start
+        column = start + self.column_shift if first == 1 else start
+        end_column = end + self.column_shift if last == 1 else end
+        return Span(self.file, first + self.line_shift, column, last + self.line_shift, end_column)
 
     def _between(self, first: Any, last: Any) -> Span:
         start = first.span if isinstance(first, Node) else self.span_of(first)
@@ -641,7 +675,9 @@ class _SyntaxBuilder(Transformer):  # type: ignore[misc]
                 raise ParseError("a block label must be a literal string", child.span)
         assert body is not None
         body.span = self._between(opening, closing)
-        return Block(str(type_token), labels, body, self.span_of(type_token), self._between(type_token, last))
+        return Block(
+            str(type_token), labels, body, self.span_of(type_token), self._between(type_token, last)
+        )
 
     def new_line_or_comment(self, children: list[Any]) -> None:
         return None
@@ -700,7 +736,7 @@ class _SyntaxBuilder(Transformer):  # type: ignore[misc]
     def interpolation(self, children: list[Any]) -> Interpolation:
         return Interpolation(children[1], self._between(children[0], children[-1]))
 
-    def _markers(self, children: list[Any]) -> tuple[bool, bool, Span]:
+    def _markers(self, children: list[Any]) -> builtins.tuple[bool, bool, Span]:
         strip_left = isinstance(children[1], Token) and children[1].type == "STRIP_MARKER"
         strip_right = isinstance(children[-2], Token) and children[-2].type == "STRIP_MARKER"
         return strip_left, strip_right, self._between(children[0], children[-1])
@@ -723,7 +759,9 @@ class _SyntaxBuilder(Transformer):  # type: ignore[misc]
 
     def template_for_start(self, children: list[Any]) -> _Directive:
         left, right, span = self._markers(children)
-        names = [str(child) for child in children if isinstance(child, Token) and child.type == "NAME"]
+        names = [
+            str(child) for child in children if isinstance(child, Token) and child.type == "NAME"
+        ]
         key_var, value_var = (names[0], names[1]) if len(names) == 2 else (None, names[0])
         return _Directive("for", span, left, right, _exprs(children)[0], key_var, value_var)
 
@@ -744,7 +782,7 @@ class _SyntaxBuilder(Transformer):  # type: ignore[misc]
         operator, right = children[1]
         return BinaryOp(operator, left, right, left.span.to(right.span))
 
-    def binary_term(self, children: list[Any]) -> tuple[str, Expr]:
+    def binary_term(self, children: list[Any]) -> builtins.tuple[str, Expr]:
         return children[0], _exprs(children)[0]
 
     def binary_operator(self, children: list[Any]) -> str:
@@ -764,7 +802,7 @@ class _SyntaxBuilder(Transformer):  # type: ignore[misc]
         items = [child for child in children if isinstance(child, tuple)]
         return ObjectExpr(items, self._between(children[0], children[-1]))
 
-    def object_elem(self, children: list[Any]) -> tuple[Expr, Expr]:
+    def object_elem(self, children: list[Any]) -> builtins.tuple[Expr, Expr]:
         return children[0], children[-1]
 
     def object_elem_key(self, children: list[Any]) -> Expr:
@@ -781,13 +819,15 @@ class _SyntaxBuilder(Transformer):  # type: ignore[misc]
     # calls and traversals
 
     def function_call(self, children: list[Any]) -> FunctionCall:
-        names = [str(child) for child in children if isinstance(child, Token) and child.type == "NAME"]
+        names = [
+            str(child) for child in children if isinstance(child, Token) and child.type == "NAME"
+        ]
         arguments = next((child for child in children if isinstance(child, tuple)), ([], False))
         return FunctionCall(
             "::".join(names), arguments[0], arguments[1], self._between(children[0], children[-1])
         )
 
-    def arguments(self, children: list[Any]) -> tuple[list[Expr], bool]:
+    def arguments(self, children: list[Any]) -> builtins.tuple[list[Expr], bool]:
         expand = any(isinstance(child, Token) and child.type == "ELLIPSIS" for child in children)
         return _exprs(children), expand
 
@@ -799,10 +839,10 @@ class _SyntaxBuilder(Transformer):  # type: ignore[misc]
         obj, name = children
         return GetAttr(obj, str(name), obj.span.to(self.span_of(name)))
 
-    def braces_index(self, children: list[Any]) -> tuple[Expr, Span]:
+    def braces_index(self, children: list[Any]) -> builtins.tuple[Expr, Span]:
         return _exprs(children)[0], self.span_of(children[-1])
 
-    def short_index(self, children: list[Any]) -> tuple[Expr, Span]:
+    def short_index(self, children: list[Any]) -> builtins.tuple[Expr, Span]:
         token = children[-1]
         span = self.span_of(token)
         return Literal(int(token), span), span
@@ -818,7 +858,7 @@ class _SyntaxBuilder(Transformer):  # type: ignore[misc]
     attr_splat_expr_term = _splat
     full_splat_expr_term = _splat
 
-    def _splat_steps(self, children: list[Any]) -> tuple[list[str | Expr], Span]:
+    def _splat_steps(self, children: list[Any]) -> builtins.tuple[list[str | Expr], Span]:
         steps: list[str | Expr] = []
         end = self.span_of(children[0])
         for child in children[1:]:
@@ -836,7 +876,9 @@ class _SyntaxBuilder(Transformer):  # type: ignore[misc]
     # for expressions
 
     def for_intro(self, children: list[Any]) -> _ForIntro:
-        names = [str(child) for child in children if isinstance(child, Token) and child.type == "NAME"]
+        names = [
+            str(child) for child in children if isinstance(child, Token) and child.type == "NAME"
+        ]
         return _ForIntro(names, _exprs(children)[0])
 
     def for_cond(self, children: list[Any]) -> _ForCondition:
@@ -850,9 +892,13 @@ class _SyntaxBuilder(Transformer):  # type: ignore[misc]
 
     def _for(self, children: list[Any], is_object: bool) -> ForExpr:
         intro = next(child for child in children if isinstance(child, _ForIntro))
-        condition = next((child.expr for child in children if isinstance(child, _ForCondition)), None)
+        condition = next(
+            (child.expr for child in children if isinstance(child, _ForCondition)), None
+        )
         exprs = _exprs(children)
-        key_var, value_var = (intro.names[0], intro.names[1]) if len(intro.names) == 2 else (None, intro.names[0])
+        key_var, value_var = (
+            (intro.names[0], intro.names[1]) if len(intro.names) == 2 else (None, intro.names[0])
+        )
         grouping = any(isinstance(child, Token) and child.type == "ELLIPSIS" for child in children)
         key_expr = exprs[0] if is_object else None
         return ForExpr(
@@ -875,15 +921,38 @@ _BUILDER = _SyntaxBuilder()
 # Nested block types that Terraform's JSON syntax cannot tell from attributes without a schema.
 _JSON_BLOCK_TYPES = frozenset(
     {
-        "healthcheck", "validation", "lifecycle", "provisioner", "connection", "dynamic",
-        "content", "metadata", "display_apps", "resources_monitoring", "option", "precondition",
-        "postcondition", "required_providers", "backend", "memory", "volume",
+        "healthcheck",
+        "validation",
+        "lifecycle",
+        "provisioner",
+        "connection",
+        "dynamic",
+        "content",
+        "metadata",
+        "display_apps",
+        "resources_monitoring",
+        "option",
+        "precondition",
+        "postcondition",
+        "required_providers",
+        "backend",
+        "memory",
+        "volume",
     }
 )
 # Top-level keys and how many labels their blocks carry.
 _JSON_TOP_LEVEL = {
-    "resource": 2, "data": 2, "variable": 1, "output": 1, "module": 1, "provider": 1,
-    "locals": 0, "terraform": 0, "check": 1, "moved": 0, "import": 0,
+    "resource": 2,
+    "data": 2,
+    "variable": 1,
+    "output": 1,
+    "module": 1,
+    "provider": 1,
+    "locals": 0,
+    "terraform": 0,
+    "check": 1,
+    "moved": 0,
+    "import": 0,
 }
 
 
@@ -971,7 +1040,9 @@ def _json_body(obj: ObjectExpr, block_type: str) -> Body:
             continue
         if block_type == "variable" and name == "type" and isinstance(value, Literal):
             # JSON writes a type constraint as a string holding the type expression.
-            value = parse_expression(str(value.value), value.span.file, value.span.line, value.span.column + 1)
+            value = parse_expression(
+                str(value.value), value.span.file, value.span.line, value.span.column + 1
+            )
         attribute = Attribute(name, value, key_expr.span, key_expr.span.to(value.span))
         if name in attributes:
             duplicates.append(attribute)

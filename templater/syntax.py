@@ -7,7 +7,7 @@ parsed file pickles small and fast (the lint cache stores them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
 
 class Span(NamedTuple):
@@ -165,7 +165,15 @@ class ObjectExpr(Expr):
 class ForExpr(Expr):
     """``[for k, v in coll : value if cond]`` or ``{for k, v in coll : key => value... if cond}``."""
 
-    __slots__ = ("collection", "condition", "grouping", "key_expr", "key_var", "value_expr", "value_var")
+    __slots__ = (
+        "collection",
+        "condition",
+        "grouping",
+        "key_expr",
+        "key_var",
+        "value_expr",
+        "value_var",
+    )
 
     def __init__(
         self,
@@ -233,7 +241,7 @@ class ForDirective(Node):
         self.span = span
 
 
-TemplatePart = Union[str, Interpolation, IfDirective, ForDirective]
+TemplatePart = str | Interpolation | IfDirective | ForDirective
 
 
 class Template(Expr):
@@ -264,7 +272,9 @@ class Block(Node):
 
     __slots__ = ("body", "labels", "type", "type_span")
 
-    def __init__(self, type: str, labels: list[str], body: Body, type_span: Span, span: Span) -> None:
+    def __init__(
+        self, type: str, labels: list[str], body: Body, type_span: Span, span: Span
+    ) -> None:
         self.type = type
         self.labels = labels
         self.body = body

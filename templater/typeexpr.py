@@ -77,7 +77,8 @@ def _object(expr: ObjectExpr, constant: Callable[[Expr], Value]) -> TypeSpec:
 
 def _invalid(expr: Expr, reason: str = "") -> EvalError:
     problem = EvalError(
-        reason or "not a type constraint: use string, number, bool, any, list(…), set(…), "
+        reason
+        or "not a type constraint: use string, number, bool, any, list(…), set(…), "
         "map(…), tuple([…]) or object({…})"
     )
     problem.span = expr.span

@@ -8,7 +8,7 @@ unknowns; such a value is known but not wholly known, as in Terraform.
 from __future__ import annotations
 
 import math
-from typing import Any, Union
+from typing import Any
 
 Value = Any
 """A Terraform value: str, int, float, bool, None, list, dict or Unknown."""
@@ -54,7 +54,7 @@ class EvalError(Exception):
         self.span: Any = None  # the innermost expression that failed, set as the error rises
 
 
-Number = Union[int, float]
+Number = int | float
 
 
 def is_known(value: Value) -> bool:

@@ -50,7 +50,9 @@ APP_ON_PORT = (
 )
 
 
-def url_with(evaluate_files: Evaluate, files: dict[str, str], options: EvalOptions | None = None) -> object:
+def url_with(
+    evaluate_files: Evaluate, files: dict[str, str], options: EvalOptions | None = None
+) -> object:
     evaluation = evaluate_files({"main.tf": VARIABLE + APP_ON_PORT, **files}, options)
     assert errors(evaluation) == []
     return app_value(evaluation, "coder_app.a", "url")
@@ -61,7 +63,11 @@ def test_variable_default(evaluate_files: Evaluate) -> None:
 
 
 def test_variable_sources_in_terraform_precedence(evaluate_files: Evaluate) -> None:
-    files = {"terraform.tfvars": "port = 1001\n", "b.auto.tfvars": "port = 1003\n", "a.auto.tfvars": "port = 1002\n"}
+    files = {
+        "terraform.tfvars": "port = 1001\n",
+        "b.auto.tfvars": "port = 1003\n",
+        "a.auto.tfvars": "port = 1002\n",
+    }
     assert url_with(evaluate_files, files) == "http://localhost:1003"
 
 
@@ -73,8 +79,13 @@ def test_environment_is_below_files_and_command_line_above_all(
     assert url_with(evaluate_files, {}, EvalOptions(InputOptions(environment=environment))) == (
         "http://localhost:1500"
     )
-    options = EvalOptions(InputOptions(var_files=[tmp_path / "extra.tfvars"], environment=environment))
-    assert url_with(evaluate_files, {"terraform.tfvars": "port = 1001\n"}, options) == "http://localhost:2000"
+    options = EvalOptions(
+        InputOptions(var_files=[tmp_path / "extra.tfvars"], environment=environment)
+    )
+    assert (
+        url_with(evaluate_files, {"terraform.tfvars": "port = 1001\n"}, options)
+        == "http://localhost:2000"
+    )
     options = EvalOptions(
         InputOptions(variables=[("port", "3000")], var_files=[tmp_path / "extra.tfvars"])
     )
@@ -82,7 +93,10 @@ def test_environment_is_below_files_and_command_line_above_all(
 
 
 def test_tfvars_json(evaluate_files: Evaluate) -> None:
-    assert url_with(evaluate_files, {"terraform.tfvars.json": '{"port": 4000}'}) == "http://localhost:4000"
+    assert (
+        url_with(evaluate_files, {"terraform.tfvars.json": '{"port": 4000}'})
+        == "http://localhost:4000"
+    )
 
 
 def test_command_line_value_of_a_complex_type_is_hcl(evaluate_files: Evaluate) -> None:
@@ -100,7 +114,7 @@ def test_command_line_value_of_a_complex_type_is_hcl(evaluate_files: Evaluate) -
 def test_type_constraint_converts_and_fills_optional_attributes(evaluate_files: Evaluate) -> None:
     value = one_local(
         evaluate_files,
-        'jsonencode(var.o)',
+        "jsonencode(var.o)",
         **{
             "vars.tf": 'variable "o" {\n  type = object({ port = number, share = optional(string, "owner") })\n'
             + '  default = { port = "80" }\n}\n'
@@ -122,7 +136,9 @@ SLUG_VARIABLE = (
 
 
 def test_validation_failure_points_at_the_value(evaluate_files: Evaluate) -> None:
-    evaluation = evaluate_files({"main.tf": SLUG_VARIABLE}, EvalOptions(validate_root_defaults=True))
+    evaluation = evaluate_files(
+        {"main.tf": SLUG_VARIABLE}, EvalOptions(validate_root_defaults=True)
+    )
     [diagnostic] = evaluation.diagnostics
     assert diagnostic.rule == "variable-validation"
     assert "lower case only" in diagnostic.message
@@ -137,7 +153,10 @@ def test_a_module_checked_alone_may_keep_a_default_its_callers_override(
 
 def test_validation_of_a_module_input_points_at_the_input(evaluate_files: Evaluate) -> None:
     evaluation = evaluate_files(
-        {"main.tf": 'module "m" {\n  source = "./m"\n  slug = "Also_Bad"\n}\n', "m/main.tf": SLUG_VARIABLE}
+        {
+            "main.tf": 'module "m" {\n  source = "./m"\n  slug = "Also_Bad"\n}\n',
+            "m/main.tf": SLUG_VARIABLE,
+        }
     )
     [diagnostic] = evaluation.diagnostics
     assert diagnostic.rule == "variable-validation"
@@ -145,7 +164,9 @@ def test_validation_of_a_module_input_points_at_the_input(evaluate_files: Evalua
 
 
 def test_wrong_type_for_a_variable_is_an_error(evaluate_files: Evaluate) -> None:
-    evaluation = evaluate_files({"main.tf": 'variable "n" {\n  type = number\n  default = "abc"\n}\n'})
+    evaluation = evaluate_files(
+        {"main.tf": 'variable "n" {\n  type = number\n  default = "abc"\n}\n'}
+    )
     [diagnostic] = evaluation.diagnostics
     assert diagnostic.rule == "eval-error" and diagnostic.span.line == 3
 
@@ -155,7 +176,9 @@ def test_wrong_type_for_a_variable_is_an_error(evaluate_files: Evaluate) -> None
 
 def test_locals_resolve_in_dependency_order(evaluate_files: Evaluate) -> None:
     value = one_local(
-        evaluate_files, "local.c", **{"more.tf": 'locals {\n  c = "${local.b}!"\n  b = upper(local.a)\n  a = "x"\n}\n'}
+        evaluate_files,
+        "local.c",
+        **{"more.tf": 'locals {\n  c = "${local.b}!"\n  b = upper(local.a)\n  a = "x"\n}\n'},
     )
     assert value == "X!"
 
@@ -178,11 +201,11 @@ def test_cycle_between_locals_is_reported(evaluate_files: Evaluate) -> None:
         ('"${1 < 2 && !false} ${"a" == "a"} ${1 == "1"}"', "true true false"),
         ('true ? "t" : "f"', "t"),
         ('join(",", [for s in ["b", "a"] : upper(s) if s != "x"])', "B,A"),
-        ('jsonencode({for k, v in {a = 1, b = 2} : v => k})', '{"1":"a","2":"b"}'),
+        ("jsonencode({for k, v in {a = 1, b = 2} : v => k})", '{"1":"a","2":"b"}'),
         ('jsonencode({for s in ["a", "b", "a"] : s => s...})', '{"a":["a","a"],"b":["b"]}'),
         ('join(",", [{n = "x"}, {n = "y"}][*].n)', "x,y"),
         ('{a = ["p", "q"]}["a"][1]', "q"),
-        ('[1, 2, 3].1', 2),
+        ("[1, 2, 3].1", 2),
         ('<<EOT\nhello ${"world"}\nEOT', "hello world\n"),
         ('format("%s-%03d", "app", 7)', "app-007"),
         ("length(concat([[1], [2, 3]]...))", 3),
@@ -199,7 +222,9 @@ def test_file_and_templatefile_are_relative_to_the_module(evaluate_files: Evalua
         **{"run.sh.tftpl": "serve --port ${port}%{ for n in names } ${n}%{ endfor }\n"},
     )
     assert value == "serve --port 8080 a b\n"
-    assert one_local(evaluate_files, 'trimspace(file("note.txt"))', **{"note.txt": " hi \n"}) == "hi"
+    assert (
+        one_local(evaluate_files, 'trimspace(file("note.txt"))', **{"note.txt": " hi \n"}) == "hi"
+    )
 
 
 # ----------------------------------------------------------------------------- unknowns
@@ -207,7 +232,10 @@ def test_file_and_templatefile_are_relative_to_the_module(evaluate_files: Evalua
 
 def test_interpolated_agent_id_stays_the_unknown_agent_id(evaluate_files: Evaluate) -> None:
     evaluation = evaluate_files(
-        {"main.tf": AGENT + 'resource "coder_app" "a" {\n  agent_id = "${coder_agent.dev.id}"\n  slug = "a"\n}\n'}
+        {
+            "main.tf": AGENT
+            + 'resource "coder_app" "a" {\n  agent_id = "${coder_agent.dev.id}"\n  slug = "a"\n}\n'
+        }
     )
     value = app_value(evaluation, "coder_app.a", "agent_id")
     assert isinstance(value, Unknown) and value.origin == "coder_agent.dev.id"
@@ -219,7 +247,7 @@ def test_interpolated_agent_id_stays_the_unknown_agent_id(evaluate_files: Evalua
         'var.x == "" ? "a" : "b"',
         '"prefix-${var.x}"',
         "upper(var.x)",
-        "try(var.x, \"fallback\")",
+        'try(var.x, "fallback")',
         "can(var.x)",
         "[for s in var.l : s]",
         "var.l[0]",
@@ -263,7 +291,9 @@ def test_workspace_and_owner_and_parameters(evaluate_files: Evaluate) -> None:
     }
     assert isinstance(app_value(evaluate_files(files), "coder_app.a", "url"), Unknown)
     options = EvalOptions(workspace="dev", owner="alice", parameters={"region": "us"})
-    assert app_value(evaluate_files(files, options), "coder_app.a", "url") == "http://dev.alice/us/1"
+    assert (
+        app_value(evaluate_files(files, options), "coder_app.a", "url") == "http://dev.alice/us/1"
+    )
 
 
 # ----------------------------------------------------------------------------- count, for_each, dynamic
@@ -309,7 +339,10 @@ def test_dynamic_blocks_expand(evaluate_files: Evaluate) -> None:
         }
     )
     checks = resource(evaluation, "coder_app.a").body.blocks_of("healthcheck")
-    assert [(c.attributes["interval"].value, c.attributes["threshold"].value) for c in checks] == [(5, 1), (10, 2)]
+    assert [(c.attributes["interval"].value, c.attributes["threshold"].value) for c in checks] == [
+        (5, 1),
+        (10, 2),
+    ]
 
 
 # ----------------------------------------------------------------------------- modules
@@ -339,7 +372,16 @@ def test_local_module_inputs_outputs_and_addresses(evaluate_files: Evaluate) -> 
 
 
 def test_modules_laid_out_by_terraform_init(evaluate_files: Evaluate) -> None:
-    manifest = {"Modules": [{"Key": "", "Source": "", "Dir": "."}, {"Key": "web", "Source": "registry.coder.com/x/web/coder", "Dir": ".terraform/modules/web"}]}
+    manifest = {
+        "Modules": [
+            {"Key": "", "Source": "", "Dir": "."},
+            {
+                "Key": "web",
+                "Source": "registry.coder.com/x/web/coder",
+                "Dir": ".terraform/modules/web",
+            },
+        ]
+    }
     evaluation = evaluate_files(
         {
             "main.tf": AGENT
@@ -357,7 +399,7 @@ def test_remote_module_without_init_is_reported_once_and_unknown(evaluate_files:
     evaluation = evaluate_files(
         {
             "main.tf": 'module "x" {\n  source = "registry.coder.com/a/b/coder"\n}\n'
-            + 'locals {\n  u = module.x.url\n}\n'
+            + "locals {\n  u = module.x.url\n}\n"
         }
     )
     [diagnostic] = evaluation.diagnostics
@@ -366,7 +408,9 @@ def test_remote_module_without_init_is_reported_once_and_unknown(evaluate_files:
 
 
 def test_undeclared_reference_is_its_own_rule(evaluate_files: Evaluate) -> None:
-    evaluation = evaluate_files({"main.tf": 'locals {\n  a = var.nope\n  b = local.nope\n  c = coder_agent.x.id\n}\n'})
+    evaluation = evaluate_files(
+        {"main.tf": "locals {\n  a = var.nope\n  b = local.nope\n  c = coder_agent.x.id\n}\n"}
+    )
     rules = sorted(d.rule for d in evaluation.diagnostics)
     assert rules == ["reference-undeclared"] * 3
 
@@ -374,7 +418,9 @@ def test_undeclared_reference_is_its_own_rule(evaluate_files: Evaluate) -> None:
 # ----------------------------------------------------------------------------- positions and origins
 
 
-def test_origin_through_variable_default_local_module_input_and_conditional(evaluate_files: Evaluate) -> None:
+def test_origin_through_variable_default_local_module_input_and_conditional(
+    evaluate_files: Evaluate,
+) -> None:
     evaluation = evaluate_files(
         {
             "variables.tf": 'variable "share" {\n  default = "public"\n}\nvariable "on" {\n  default = true\n}\n',
@@ -408,4 +454,6 @@ def test_position_of_heredoc_value_and_tf_json_value(evaluate_files: Evaluate) -
     assert (url.span.line, url.span.column) == (8, 9)
     slug = resource(evaluation, "coder_app.j").attributes["slug"]
     assert slug.span == Span("extra.tf.json", 3, 11, 3, 14)
-    assert resource(evaluation, "coder_app.j").attributes["agent_id"].value == Unknown("coder_agent.dev.id")
+    assert resource(evaluation, "coder_app.j").attributes["agent_id"].value == Unknown(
+        "coder_agent.dev.id"
+    )

@@ -27,10 +27,7 @@ def attribute(body: Body, *path: str) -> Attribute:
 
 def test_every_node_keeps_line_and_columns() -> None:
     body = parse_text(
-        'resource "coder_app" "code" {\n'
-        '  slug = "code-server"\n'
-        "  url  = coder_agent.dev.id\n"
-        "}\n",
+        'resource "coder_app" "code" {\n  slug = "code-server"\n  url  = coder_agent.dev.id\n}\n',
         "main.tf",
     )
     block = body.blocks[0]
@@ -45,14 +42,7 @@ def test_every_node_keeps_line_and_columns() -> None:
 
 
 def test_heredoc_values_and_interpolation_positions() -> None:
-    text = (
-        "locals {\n"
-        "  script = <<-EOT\n"
-        "    echo ${var.port}\n"
-        "      indented\n"
-        "  EOT\n"
-        "}\n"
-    )
+    text = "locals {\n  script = <<-EOT\n    echo ${var.port} >log\n      indented\n  EOT\n}\n"
     expr = attribute(parse_text(text, "m.tf"), "locals", "script").expr
     assert isinstance(expr, Template)
     assert expr.parts[0] == "echo "
@@ -60,7 +50,8 @@ def test_heredoc_values_and_interpolation_positions() -> None:
     assert isinstance(interpolation, Interpolation)
     # `var.port` is on line 3 at column 12 of the file, not of the heredoc.
     assert interpolation.expr.span == Span("m.tf", 3, 12, 3, 20)
-    assert expr.parts[2] == "\n  indented\n"
+    # Only indentation goes: the blank after the interpolation stays.
+    assert expr.parts[2] == " >log\n  indented\n"
 
 
 def test_heredoc_closing_marker_with_trailing_blanks_is_accepted_in_place() -> None:
@@ -113,7 +104,7 @@ def test_unclosed_block_reports_end_of_file() -> None:
 
 def test_unclosed_template_directive_is_a_syntax_error() -> None:
     with pytest.raises(ParseError, match="never closed"):
-        parse_text('x = <<EOT\n%{ if true }\nEOT\n', "m.tf")
+        parse_text("x = <<EOT\n%{ if true }\nEOT\n", "m.tf")
 
 
 def test_tf_json_maps_to_blocks_with_positions() -> None:

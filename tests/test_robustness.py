@@ -15,7 +15,25 @@ from templater.parser import parse_file
 from .conftest import CORPUS, EXAMPLES, corpus_modules
 
 CORPUS_FILES = sorted(CORPUS.rglob("*.tf"))
-FRAGMENTS = ["{", "}", '"', "${", "%{", "<<EOT\n", "\n", "[", "]", "(", ")", "=", ",", "~", "\\", "\r\n", "..."]
+FRAGMENTS = [
+    "{",
+    "}",
+    '"',
+    "${",
+    "%{",
+    "<<EOT\n",
+    "\n",
+    "[",
+    "]",
+    "(",
+    ")",
+    "=",
+    ",",
+    "~",
+    "\\",
+    "\r\n",
+    "...",
+]
 
 
 @st.composite
@@ -42,7 +60,9 @@ def mangled_sources(draw: st.DrawFn) -> str:
 @pytest.mark.skipif(not CORPUS_FILES, reason="the shared corpus is not beside the repository")
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(source=mangled_sources())
-def test_mangled_files_give_diagnostics_not_exceptions(source: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_mangled_files_give_diagnostics_not_exceptions(
+    source: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     parsed = parse_file("main.tf", source)
     if parsed.problem is not None:
         span = parsed.problem.span
