@@ -18,7 +18,7 @@ from pathlib import Path
 from templater.diagnostics import Diagnostic, Severity, error
 from templater.expressions import (
     Namespace,
-    Origin,
+    Trace,
     ResourceObject,
     Scope,
     evaluate,
@@ -274,7 +274,7 @@ class _Instances:
     known: bool
 
 
-_Variables = dict[str, tuple[Value, Origin | None]]
+_Variables = dict[str, tuple[Value, Trace | None]]
 
 
 @dataclass(slots=True)
@@ -367,12 +367,12 @@ class _ModuleInstance(Scope):
     def _undeclared_resource(self, type: str, name: str) -> Value:
         raise EvalError(f'resource "{type}" "{name}" is not declared', "reference-undeclared")
 
-    def origin(self, kind: str, name: str) -> Origin | None:
+    def root_origin(self, kind: str, name: str) -> Trace | None:
         if kind == "var":
             entry = self.variables.get(name)
             return entry[1] if entry else None
         attribute = self.module.locals.get(name)
-        return (attribute.expr, self) if attribute is not None else None
+        return (attribute.expr, self, []) if attribute is not None and kind == "local" else None
 
     def _variable(self, name: str) -> Value:
         try:
@@ -406,7 +406,7 @@ class _ModuleInstance(Scope):
     def _resolve_variables(
         self, caller: tuple[ModuleCallDecl, _Instance, _ModuleInstance] | None
     ) -> _Variables:
-        given: dict[str, tuple[Value, Origin | None]] = {}
+        given: dict[str, tuple[Value, Trace | None]] = {}
         given = self._root_inputs() if caller is None else self._call_inputs(*caller)
         variables: _Variables = {}
         for name, declaration in self.module.variables.items():
@@ -420,11 +420,11 @@ class _ModuleInstance(Scope):
             self._validate(declaration, variables[name])
         return variables
 
-    def _root_inputs(self) -> dict[str, tuple[Value, Origin | None]]:
+    def _root_inputs(self) -> dict[str, tuple[Value, Trace | None]]:
         inputs, diagnostics = collect_inputs(self.module.directory, self.run.options.inputs)
         for diagnostic in diagnostics:
             self.run.report(diagnostic)
-        given: dict[str, tuple[Value, Origin | None]] = {}
+        given: dict[str, tuple[Value, Trace | None]] = {}
         for name, entry in inputs.items():
             declaration = self.module.variables.get(name)
             if declaration is None:
@@ -445,17 +445,17 @@ class _ModuleInstance(Scope):
             given[name] = self._constant(expr)
         return given
 
-    def _constant(self, expr: Expr) -> tuple[Value, Origin | None]:
+    def _constant(self, expr: Expr) -> tuple[Value, Trace | None]:
         try:
-            return evaluate(expr, self.constants), (expr, self.constants)
+            return evaluate(expr, self.constants), (expr, self.constants, [])
         except EvalError as problem:
             self._report_error(problem, expr.span)
             return Unknown(), None
 
     def _call_inputs(
         self, call: ModuleCallDecl, instance: _Instance, parent: _ModuleInstance
-    ) -> dict[str, tuple[Value, Origin | None]]:
-        given: dict[str, tuple[Value, Origin | None]] = {}
+    ) -> dict[str, tuple[Value, Trace | None]]:
+        given: dict[str, tuple[Value, Trace | None]] = {}
         for name, attribute in call.inputs.items():
             if name not in self.module.variables:
                 self.run.report(
@@ -471,7 +471,7 @@ class _ModuleInstance(Scope):
             except EvalError as problem:
                 self._report_error(problem, attribute.expr.span)
                 value = Unknown()
-            given[name] = (value, (attribute.expr, instance.scope))
+            given[name] = (value, (attribute.expr, instance.scope, []))
         return given
 
     def _type_of(self, declaration: VariableDecl) -> TypeSpec:
@@ -488,9 +488,9 @@ class _ModuleInstance(Scope):
     def _variable_value(
         self,
         declaration: VariableDecl,
-        given: tuple[Value, Origin | None] | None,
+        given: tuple[Value, Trace | None] | None,
         caller: tuple[ModuleCallDecl, _Instance, _ModuleInstance] | None,
-    ) -> tuple[Value, Origin | None]:
+    ) -> tuple[Value, Trace | None]:
         name = declaration.name
         if given is not None and given[0] is None and not declaration.nullable:
             given = None  # a non-nullable variable takes its default instead of null
@@ -522,7 +522,7 @@ class _ModuleInstance(Scope):
             value = Unknown()
         return value, origin
 
-    def _validate(self, declaration: VariableDecl, entry: tuple[Value, Origin | None]) -> None:
+    def _validate(self, declaration: VariableDecl, entry: tuple[Value, Trace | None]) -> None:
         value, origin = entry
         if not is_wholly_known(value):
             return
@@ -536,7 +536,7 @@ class _ModuleInstance(Scope):
                 self._report_error(problem, condition.expr.span)
                 continue
             if verdict is False:
-                where = value_origin(origin[0], origin[1]) if origin else condition.expr.span
+                where = value_origin(*origin) if origin else condition.expr.span
                 self.run.report(
                     error(
                         "variable-validation",
@@ -582,7 +582,11 @@ class _ModuleInstance(Scope):
                 if pairs is None
                 else [
                     _Instance(
-                        key, self.child({"each": {"key": key, "value": value}}), self.expanded
+                        key,
+                        self.child(
+                            {"each": {"key": key, "value": value}}, (for_each.expr, self, [key])
+                        ),
+                        self.expanded,
                     )
                     for key, value in pairs
                 ]

@@ -50,6 +50,7 @@ __all__ = [
     "Namespace",
     "ResourceObject",
     "Scope",
+    "Trace",
     "evaluate",
     "value_origin",
 ]
@@ -75,50 +76,57 @@ class ResourceObject(dict[str, Value]):
         self.address = address
 
 
-Origin = tuple[Expr, "Scope"]
-"""An expression and the scope it is evaluated in: where a value was written."""
+Trace = tuple[Expr, "Scope", list["str | Value"]]
+"""Where a value was written: an expression, its scope, and the steps into its value."""
 
 
 class Scope:
-    """Resolves root names; a child scope adds names (``count``, ``each``, ``for`` variables)."""
+    """Resolves names. The root scope (a module instance) resolves ``var``, ``local`` and the
+    rest; a child adds its own names (``count``, ``each``, ``for`` variables)."""
 
-    __slots__ = ("functions", "parent", "symbols")
+    __slots__ = ("each_origin", "functions", "parent", "symbols")
 
     def __init__(
         self,
         parent: Scope | None,
         symbols: dict[str, Value],
         functions: FunctionContext | None = None,
+        each_origin: Trace | None = None,
     ) -> None:
         self.parent = parent
         self.symbols = symbols
         resolved = functions if functions is not None else (parent.functions if parent else None)
         assert resolved is not None
         self.functions: FunctionContext = resolved
+        # For a for_each instance: the for_each expression and the step to this instance's value.
+        self.each_origin = each_origin
 
-    def child(self, symbols: dict[str, Value]) -> Scope:
-        return Scope(self, symbols)
+    def child(self, symbols: dict[str, Value], each_origin: Trace | None = None) -> Scope:
+        return Scope(self, symbols, each_origin=each_origin)
 
     def lookup(self, name: str) -> Value | Namespace:
-        scope: Scope | None = self
-        while scope is not None:
-            if name in scope.symbols:
-                return scope.symbols[name]
-            if type(scope) is not Scope:
+        scope = self
+        while name not in scope.symbols:
+            if scope.parent is None:
                 return scope.lookup_root(name)
             scope = scope.parent
-        raise EvalError(f'there is no variable named "{name}"', "reference-undeclared")
+        return scope.symbols[name]
 
     def lookup_root(self, name: str) -> Value | Namespace:
         """The module's own names; the plain scope of a template file has none."""
         raise EvalError(f'there is no variable named "{name}"', "reference-undeclared")
 
-    def origin(self, kind: str, name: str) -> Origin | None:
-        """Where the value of ``var.name`` or ``local.name`` was written, if in a file."""
-        scope: Scope | None = self
-        while scope is not None and type(scope) is Scope:
+    def origin(self, kind: str, name: str) -> Trace | None:
+        """Where the value of ``var.name``, ``local.name`` or ``each.value`` was written."""
+        scope = self
+        while scope.parent is not None:
+            if kind == "each" and scope.each_origin is not None:
+                return scope.each_origin
             scope = scope.parent
-        return scope.origin(kind, name) if scope is not None else None
+        return scope.root_origin(kind, name)
+
+    def root_origin(self, kind: str, name: str) -> Trace | None:
+        return None
 
 
 def evaluate(expr: Expr, scope: Scope) -> Value:
@@ -567,11 +575,13 @@ _HANDLERS: dict[type, Callable[[Any, Scope], Value | Namespace]] = {
 # ----------------------------------------------------------------------------- origins
 
 
-def value_origin(expr: Expr, scope: Scope, depth: int = 0) -> Span:
-    """Where the value of ``expr`` was written: follows references to variables and locals,
-    the chosen branch of a conditional and plain ``"${…}"`` wrappers, into the variable
-    default, the module input or the local that holds the literal."""
-    steps: list[str | Value] = []
+def value_origin(expr: Expr, scope: Scope, steps: list[str | Value] | None = None) -> Span:
+    """Where the value of ``expr`` (or of the element ``steps`` lead to) was written: follows
+    references to variables, locals and ``each.value``, the chosen branch of a conditional
+    and plain ``"${…}"`` wrappers, into the variable default, module input, local or
+    collection literal that holds it."""
+    steps = list(steps or [])
+    depth = 0
     while depth < 32:
         depth += 1
         if isinstance(expr, Parens):
@@ -621,16 +631,17 @@ def _reference_origin(
             except EvalError:
                 return None
         node = node.obj
-    if not isinstance(node, Variable) or node.name not in ("var", "local") or not trail:
+    if not isinstance(node, Variable) or node.name not in ("var", "local", "each") or not trail:
         return None
     trail.reverse()
     name = trail[0]
-    if not isinstance(name, str):
+    if not isinstance(name, str) or (node.name == "each" and name != "value"):
         return None
     origin = scope.origin(node.name, name)
     if origin is None:
         return None
-    return origin[0], origin[1], trail[1:] + steps
+    origin_expr, origin_scope, origin_steps = origin
+    return origin_expr, origin_scope, origin_steps + trail[1:] + steps
 
 
 def _literal_element(expr: ObjectExpr | TupleExpr, step: str | Value, scope: Scope) -> Expr | None:

@@ -1,0 +1,5 @@
+import sys
+
+from templater.cli import main
+
+sys.exit(main())
