@@ -18,9 +18,9 @@ from pathlib import Path
 from templater.diagnostics import Diagnostic, Severity, error
 from templater.expressions import (
     Namespace,
-    Trace,
     ResourceObject,
     Scope,
+    Trace,
     evaluate,
     iterate,
     to_number,

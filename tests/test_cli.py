@@ -13,7 +13,9 @@ import hcl2.parser
 from .conftest import EXAMPLES, ROOT
 
 
-def templater(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def templater(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "templater", *args],
         cwd=cwd,
@@ -49,8 +51,16 @@ def test_inspect_json_lists_expanded_apps_with_positions() -> None:
 
 def test_inspect_takes_variables_workspace_and_owner() -> None:
     result = templater(
-        "inspect", "--format", "json", "--var", "code_server_port=9000",
-        "--workspace", "dev", "--owner", "alice", str(EXAMPLES / "docker-code-server"),
+        "inspect",
+        "--format",
+        "json",
+        "--var",
+        "code_server_port=9000",
+        "--workspace",
+        "dev",
+        "--owner",
+        "alice",
+        str(EXAMPLES / "docker-code-server"),
     )
     assert result.returncode == 0, result.stderr
     app = next(r for r in json.loads(result.stdout) if r["address"] == "coder_app.code-server")
