@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import hcl2.parser
+import pytest
 
-from .conftest import EXAMPLES, ROOT
+from .conftest import CORPUS, EXAMPLES, ROOT, corpus_modules
 
 
 def templater(
@@ -99,3 +100,19 @@ def test_grammar_cache_lives_in_the_user_cache_directory(tmp_path: Path) -> None
     cached = list((tmp_path / "templater").glob("hcl2-*-grammar.bin"))
     assert len(cached) == 1 and cached[0].stat().st_size > 0
     assert not Path(hcl2.parser.__file__).with_name(".lark_cache.bin").exists()
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not beside the repository")
+def test_inspect_over_the_whole_corpus_and_examples_finds_every_app() -> None:
+    directories = [*corpus_modules(), *sorted(EXAMPLES.glob("*/"))]
+    result = templater("inspect", "--format", "json", *map(str, directories))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert " error[" not in result.stderr
+    resources = json.loads(result.stdout)
+    corpus_blocks = {
+        (entry["file"], entry["name"])
+        for entry in resources
+        if entry["type"] == "coder_app" and entry["module"] is None and str(CORPUS) in entry["file"]
+    }
+    assert len(corpus_blocks) == 38

@@ -1,9 +1,7 @@
 """Bad input never escapes as an exception: mangled corpus files give syntax or evaluation
-diagnostics, and the whole corpus evaluates without any error."""
+diagnostics, never a traceback."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,7 +10,7 @@ from hypothesis import strategies as st
 from templater.evaluate import evaluate_template
 from templater.parser import parse_file
 
-from .conftest import CORPUS, EXAMPLES, corpus_modules
+from .conftest import CORPUS
 
 CORPUS_FILES = sorted(CORPUS.rglob("*.tf"))
 FRAGMENTS = [
@@ -81,24 +79,3 @@ def test_mangled_files_give_diagnostics_not_exceptions(
             "module-not-inspected",
             "file-not-inspected",
         }
-
-
-def _modules() -> list[Path]:
-    return corpus_modules() + sorted(path.parent for path in EXAMPLES.rglob("main.tf"))
-
-
-@pytest.mark.skipif(not CORPUS_FILES, reason="the shared corpus is not beside the repository")
-def test_whole_corpus_and_examples_evaluate_without_errors() -> None:
-    apps = 0
-    blocks: set[tuple[str, str]] = set()
-    for directory in _modules():
-        evaluation = evaluate_template(directory)
-        problems = [d for d in evaluation.diagnostics if d.severity.value == "error"]
-        assert problems == [], f"{directory}: {problems}"
-        for found in evaluation.of_type("coder_app"):
-            apps += 1
-            if str(directory).startswith(str(CORPUS)) and not found.module_address:
-                blocks.add((found.span.file, found.name))
-    # The corpus holds 38 coder_app blocks (each directory evaluated on its own).
-    assert len(blocks) == 38
-    assert apps >= 38
