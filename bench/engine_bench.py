@@ -67,6 +67,7 @@ def generate_large_template(directory: Path, apps: int = 2000) -> int:
             f"  subdomain    = true\n"
             f'  share        = "owner"\n'
             f"  order        = {index}\n"
+            f'  group        = "Generated applications"\n'
             f"  healthcheck {{\n"
             f'    url       = "http://localhost:${{var.base_port + {index}}}/healthz"\n'
             f"    interval  = 5\n"
