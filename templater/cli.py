@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,6 +108,51 @@ def _inspect(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if failed else EXIT_OK
 
 
+def _color(stream: object) -> bool:
+    """Colour on a terminal, unless NO_COLOR asks otherwise; FORCE_COLOR forces it."""
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from templater.cache import default_cache_directory
+    from templater.lint import LintOptions, fails, lint_directories
+    from templater.reporters import render
+    from templater.rules import RULES
+
+    options = LintOptions(_evaluation_options(args), args.max_share)
+    directories = module_directories(args.paths or ["."])
+    cache = None if args.no_cache else default_cache_directory()
+    report = lint_directories(directories, options, cache, args.jobs)
+    sys.stdout.write(render(args.format, report, RULES, color=_color(sys.stdout)))
+    return EXIT_FINDINGS if fails(report.diagnostics, args.strict) else EXIT_OK
+
+
+def _rules(args: argparse.Namespace) -> int:
+    import difflib
+
+    from templater.rules import RULES
+
+    if args.rule is None:
+        width = max(len(rule_id) for rule_id in RULES)
+        for rule in sorted(RULES.values(), key=lambda r: r.id):
+            print(f"{rule.id.ljust(width)}  {rule.severity.value:<7}  {rule.summary}")
+        return EXIT_OK
+    explained = RULES.get(args.rule)
+    if explained is None:
+        close = difflib.get_close_matches(args.rule, RULES, n=1)
+        hint = f'; did you mean "{close[0]}"?' if close else "; `templater rules` lists them"
+        raise UsageError(f'there is no rule "{args.rule}"{hint}')
+    print(
+        f"{explained.id} ({explained.severity.value}): {explained.summary}\n\n{explained.explanation}"
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="templater", description="Lint, inspect and provision Coder workspace app templates."
@@ -123,6 +169,44 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--format", choices=("text", "json"), default="text")
     _add_evaluation_options(inspect)
     inspect.set_defaults(run=_inspect)
+
+    lint = commands.add_parser(
+        "lint",
+        help="check templates: JSON Schemas and semantic rules, with exact positions",
+        description="Evaluate templates as Terraform would and check every coder_app and "
+        "coder_agent. Exit status: 0 no error, 1 findings, 2 usage error or unreadable path.",
+    )
+    lint.add_argument(
+        "paths", nargs="*", metavar="PATH", help="template directory or file (default: .)"
+    )
+    lint.add_argument(
+        "--format",
+        choices=("text", "json", "sarif", "github"),
+        default="text",
+        help="output format (default: text)",
+    )
+    lint.add_argument("--strict", action="store_true", help="warnings fail the run too")
+    lint.add_argument(
+        "--max-share",
+        choices=("owner", "authenticated", "public"),
+        help="the most open share level this deployment allows",
+    )
+    lint.add_argument(
+        "--no-cache", action="store_true", help="parse every file again instead of using the cache"
+    )
+    lint.add_argument(
+        "--jobs", type=int, metavar="N", help="directories linted at once (default: the cores)"
+    )
+    _add_evaluation_options(lint)
+    lint.set_defaults(run=_lint)
+
+    rules = commands.add_parser(
+        "rules",
+        help="list the lint rules, or explain one",
+        description="List every lint rule with its severity, or explain one rule.",
+    )
+    rules.add_argument("rule", nargs="?", metavar="RULE", help="a rule ID to explain")
+    rules.set_defaults(run=_rules)
     return parser
 
 

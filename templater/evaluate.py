@@ -38,7 +38,7 @@ from templater.loader import (
     load_module,
 )
 from templater.parser import ParseError, parse_expression, parse_file, parse_template
-from templater.syntax import Block, Body, Expr, Span, Variable
+from templater.syntax import Attribute, Block, Body, Expr, Span, Variable
 from templater.typeexpr import type_constraint
 from templater.types import ANY, TypeSpec, convert
 from templater.values import EvalError, Unknown, Value, is_wholly_known, render, to_template_string
@@ -75,18 +75,30 @@ class EvalOptions:
 class ResolvedAttribute:
     """An attribute's value, where it is written, and where the value itself was written."""
 
-    __slots__ = ("_origin", "_scope", "expr", "name", "value")
+    __slots__ = ("_origin", "_scope", "attribute", "value")
 
-    def __init__(self, name: str, value: Value, expr: Expr, scope: Scope) -> None:
-        self.name = name
+    def __init__(self, attribute: Attribute, value: Value, scope: Scope) -> None:
+        self.attribute = attribute
         self.value = value
-        self.expr = expr
         self._scope = scope
         self._origin: Span | None = None
 
     @property
+    def name(self) -> str:
+        return self.attribute.name
+
+    @property
+    def expr(self) -> Expr:
+        return self.attribute.expr
+
+    @property
     def span(self) -> Span:
-        return self.expr.span
+        """The attribute's expression."""
+        return self.attribute.expr.span
+
+    @property
+    def name_span(self) -> Span:
+        return self.attribute.name_span
 
     @property
     def origin(self) -> Span:
@@ -130,6 +142,7 @@ class ResolvedResource:
     expanded: bool
     module_address: str
     span: Span
+    name_span: Span
     body: ResolvedBlock
 
     @property
@@ -720,7 +733,7 @@ class _ModuleInstance(Scope):
             except EvalError as problem:
                 self._report_error(problem, attribute.expr.span, address, quiet)
                 value = Unknown()
-            attributes[name] = ResolvedAttribute(name, value, attribute.expr, scope)
+            attributes[name] = ResolvedAttribute(attribute, value, scope)
         blocks: list[ResolvedBlock] = []
         for nested in block.body.blocks:
             if nested.type in _META_BLOCKS:
@@ -887,6 +900,7 @@ class _ModuleInstance(Scope):
                         instance.expanded,
                         self.address,
                         declaration.block.span,
+                        declaration.block.label_spans[1],
                         body,
                     )
                 )

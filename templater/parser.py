@@ -123,11 +123,33 @@ def parse_file(path: str, text: str) -> ParsedFile:
     """Parse one ``.tf`` or ``.tf.json`` file; a syntax error is returned, never raised."""
     if path.endswith(".json"):
         return _parse_json_file(path, text)
+    ignores = _ignore_comments(text)
     try:
         body = parse_text(text, path)
     except ParseError as error:
-        return ParsedFile(path, None, SyntaxProblem(error.message, error.span))
-    return ParsedFile(path, body, None)
+        return ParsedFile(path, None, SyntaxProblem(error.message, error.span), ignores)
+    return ParsedFile(path, body, None, ignores)
+
+
+_IGNORE_COMMENT = re.compile(
+    r"(?:#|//)\s*templater:ignore\s+([A-Za-z0-9_-]+(?:\s*,\s*[A-Za-z0-9_-]+)*)"
+)
+
+
+def _ignore_comments(text: str) -> dict[int, frozenset[str]]:
+    """Lines whose findings ``# templater:ignore RULE[,RULE]`` silences: the comment's own line
+    when it ends a line of code, the next line when it stands alone."""
+    if "templater:ignore" not in text:
+        return {}
+    ignores: dict[int, frozenset[str]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _IGNORE_COMMENT.search(line)
+        if match is None:
+            continue
+        rules = frozenset(name.strip() for name in match.group(1).split(","))
+        target = number + 1 if not line[: match.start()].strip() else number
+        ignores[target] = ignores.get(target, frozenset()) | rules
+    return ignores
 
 
 def parse_variables_file(path: str, text: str) -> ParsedFile:
@@ -655,6 +677,7 @@ class _SyntaxBuilder(Transformer[Token, Any]):
     def block(self, children: list[Any]) -> Block:
         type_token = children[0]
         labels: list[str] = []
+        label_spans: list[Span] = []
         last = type_token
         body: Body | None = None
         for child in children[1:]:
@@ -665,19 +688,21 @@ class _SyntaxBuilder(Transformer[Token, Any]):
                     closing = child
                 elif child.type not in ("NL_OR_COMMENT",):
                     labels.append(str(child))
+                    label_spans.append(self.span_of(child))
                     last = child
             elif isinstance(child, Body):
                 body = child
             elif isinstance(child, Literal) and isinstance(child.value, str):
                 labels.append(child.value)
+                label_spans.append(child.span)
                 last = child
             elif isinstance(child, Template):
                 raise ParseError("a block label must be a literal string", child.span)
         assert body is not None
         body.span = self._between(opening, closing)
-        return Block(
-            str(type_token), labels, body, self.span_of(type_token), self._between(type_token, last)
-        )
+        type_span = self.span_of(type_token)
+        header = self._between(type_token, last)
+        return Block(str(type_token), labels, body, type_span, header, label_spans)
 
     def new_line_or_comment(self, children: list[Any]) -> None:
         return None
@@ -1002,16 +1027,23 @@ def _json_top_level(document: ObjectExpr) -> Body:
             for obj in _json_objects(value):
                 attributes.update(_json_body(obj, key).attributes)
             continue
-        blocks.extend(_json_labelled(key, key_expr.span, value, [], labels))
+        blocks.extend(_json_labelled(key, key_expr.span, value, [], [], labels))
     return Body(attributes, blocks, [], document.span)
 
 
 def _json_labelled(
-    type: str, type_span: Span, value: Expr, labels: list[str], remaining: int
+    type: str,
+    type_span: Span,
+    value: Expr,
+    labels: list[str],
+    label_spans: list[Span],
+    remaining: int,
 ) -> list[Block]:
+    """The blocks of a JSON object nested one level per label: {"type": {"label": {body}}}."""
     if remaining == 0:
+        header = type_span.to(label_spans[-1]) if label_spans else type_span
         return [
-            Block(type, labels, _json_body(obj, type), type_span, type_span)
+            Block(type, labels, _json_body(obj, type), type_span, header, label_spans)
             for obj in _json_objects(value)
         ]
     if not isinstance(value, ObjectExpr):
@@ -1019,7 +1051,14 @@ def _json_labelled(
     blocks: list[Block] = []
     for key_expr, inner in value.items:
         blocks.extend(
-            _json_labelled(type, type_span, inner, [*labels, _json_key(key_expr)], remaining - 1)
+            _json_labelled(
+                type,
+                type_span,
+                inner,
+                [*labels, _json_key(key_expr)],
+                [*label_spans, key_expr.span],
+                remaining - 1,
+            )
         )
     return blocks
 
@@ -1034,9 +1073,9 @@ def _json_body(obj: ObjectExpr, block_type: str) -> Body:
             continue
         if name in _JSON_BLOCK_TYPES and block_type != "locals":
             if name == "dynamic":
-                blocks.extend(_json_labelled(name, key_expr.span, value, [], 1))
+                blocks.extend(_json_labelled(name, key_expr.span, value, [], [], 1))
             else:
-                blocks.extend(_json_labelled(name, key_expr.span, value, [], 0))
+                blocks.extend(_json_labelled(name, key_expr.span, value, [], [], 0))
             continue
         if block_type == "variable" and name == "type" and isinstance(value, Literal):
             # JSON writes a type constraint as a string holding the type expression.

@@ -6,7 +6,7 @@ parsed file pickles small and fast (the lint cache stores them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 
@@ -270,16 +270,23 @@ class Attribute(Node):
 class Block(Node):
     """``type "label" { body }``; ``span`` covers the header (type and labels)."""
 
-    __slots__ = ("body", "labels", "type", "type_span")
+    __slots__ = ("body", "label_spans", "labels", "type", "type_span")
 
     def __init__(
-        self, type: str, labels: list[str], body: Body, type_span: Span, span: Span
+        self,
+        type: str,
+        labels: list[str],
+        body: Body,
+        type_span: Span,
+        span: Span,
+        label_spans: list[Span],
     ) -> None:
         self.type = type
         self.labels = labels
         self.body = body
         self.type_span = type_span
         self.span = span
+        self.label_spans = label_spans
 
 
 class Body(Node):
@@ -313,8 +320,10 @@ class SyntaxProblem:
 
 @dataclass(slots=True)
 class ParsedFile:
-    """One source file: its body, or the syntax problem that stopped the parser."""
+    """One source file: its body, or the syntax problem that stopped the parser; and the rules
+    that ``# templater:ignore RULE[,RULE]`` comments silence, by line."""
 
     path: str
     body: Body | None
     problem: SyntaxProblem | None
+    ignores: dict[int, frozenset[str]] = field(default_factory=dict)
