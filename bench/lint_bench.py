@@ -64,7 +64,9 @@ def main() -> None:
         cache = Path(scratch)
         run_templater(["rules"], cache)  # builds the grammar cache once, outside the timings
         base, base_times = median_of(args.rounds, lambda: baseline_seconds(files))
-        cold, cold_times = median_of(args.rounds, lambda: run_templater([*lint, "--no-cache"], cache))
+        cold, cold_times = median_of(
+            args.rounds, lambda: run_templater([*lint, "--no-cache"], cache)
+        )
         run_templater(lint, cache)
         warm, warm_times = median_of(args.rounds, lambda: run_templater(lint, cache))
         one = [*lint[:3], str(args.corpus / TYPICAL_TEMPLATE)]
