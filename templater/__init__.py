@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from templater.diagnostics import Diagnostic, Severity
     from templater.evaluate import (
-        EvalOptions,
         Evaluation,
         ResolvedAttribute,
         ResolvedBlock,
         ResolvedResource,
         evaluate_template,
     )
-    from templater.inputs import InputOptions
+    from templater.options import EvalOptions, InputOptions, LintOptions
     from templater.parser import ParseError, parse_expression, parse_file, parse_template
     from templater.syntax import ParsedFile, Span, SyntaxProblem
     from templater.values import EvalError, Unknown, Value
@@ -27,13 +26,14 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "Diagnostic": "templater.diagnostics",
     "Severity": "templater.diagnostics",
-    "EvalOptions": "templater.evaluate",
+    "EvalOptions": "templater.options",
     "Evaluation": "templater.evaluate",
     "ResolvedAttribute": "templater.evaluate",
     "ResolvedBlock": "templater.evaluate",
     "ResolvedResource": "templater.evaluate",
     "evaluate_template": "templater.evaluate",
-    "InputOptions": "templater.inputs",
+    "InputOptions": "templater.options",
+    "LintOptions": "templater.options",
     "ParseError": "templater.parser",
     "parse_expression": "templater.parser",
     "parse_file": "templater.parser",
@@ -52,6 +52,7 @@ __all__ = [
     "EvalOptions",
     "Evaluation",
     "InputOptions",
+    "LintOptions",
     "ParseError",
     "ParsedFile",
     "ResolvedAttribute",

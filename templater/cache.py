@@ -21,12 +21,6 @@ from templater.syntax import ParsedFile
 _FORMAT = "1"
 
 
-def default_cache_directory() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("templater"))
-
-
 @cache
 def _code_version() -> bytes:
     """What a parse depends on: the parser's own source and the versions of its libraries."""

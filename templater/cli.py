@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from templater.evaluate import EvalOptions
+    from templater.options import EvalOptions
+    from templater.report import LintReport
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -46,8 +47,8 @@ def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _evaluation_options(args: argparse.Namespace) -> EvalOptions:
-    from templater.evaluate import EvalOptions
-    from templater.inputs import InputOptions, parse_var_assignment
+    from templater.inputs import parse_var_assignment
+    from templater.options import EvalOptions, InputOptions
 
     try:
         variables = [parse_var_assignment(text) for text in args.var]
@@ -119,17 +120,46 @@ def _color(stream: object) -> bool:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from templater.cache import default_cache_directory
-    from templater.lint import LintOptions, fails, lint_directories
-    from templater.reporters import render
-    from templater.rules import RULES
+    from templater.options import LintOptions
+    from templater.report import combine, fails
 
     options = LintOptions(_evaluation_options(args), args.max_share)
     directories = module_directories(args.paths or ["."])
-    cache = None if args.no_cache else default_cache_directory()
-    report = lint_directories(directories, options, cache, args.jobs)
-    sys.stdout.write(render(args.format, report, RULES, color=_color(sys.stdout)))
+    cache = None if args.no_cache else _cache_directory()
+    results = dict.fromkeys(directories)
+    if cache is not None:
+        # A warm run answers from the result cache without loading the engine at all.
+        from templater.resultcache import ResultCache
+
+        results = {
+            directory: ResultCache(cache).lookup(directory, options) for directory in directories
+        }
+    missing = [directory for directory, result in results.items() if result is None]
+    if missing:
+        from templater.lint import lint_directories
+
+        results.update(
+            zip(missing, lint_directories(missing, options, cache, args.jobs), strict=True)
+        )
+    report = combine(result for result in results.values() if result is not None)
+    sys.stdout.write(_render(args.format, report))
     return EXIT_FINDINGS if fails(report.diagnostics, args.strict) else EXIT_OK
+
+
+def _cache_directory() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("templater"))
+
+
+def _render(format: str, report: LintReport) -> str:
+    from templater.reporters import render
+
+    if format == "sarif":  # only SARIF describes the rules, and the catalogue loads the engine
+        from templater.rules import RULES
+
+        return render(format, report, RULES, color=False)
+    return render(format, report, {}, color=_color(sys.stdout))
 
 
 def _rules(args: argparse.Namespace) -> int:

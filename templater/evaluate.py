@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,8 +26,9 @@ from templater.expressions import (
     to_number,
     value_origin,
 )
+from templater.files import Files
 from templater.functions import FunctionContext
-from templater.inputs import ExprInput, InputOptions, collect_inputs
+from templater.inputs import ExprInput, collect_inputs
 from templater.loader import (
     Module,
     ModuleCallDecl,
@@ -37,6 +38,7 @@ from templater.loader import (
     display_path,
     load_module,
 )
+from templater.options import EvalOptions
 from templater.parser import ParseError, parse_expression, parse_file, parse_template
 from templater.syntax import Attribute, Block, Body, Expr, Span, Variable
 from templater.typeexpr import type_constraint
@@ -56,20 +58,6 @@ __all__ = [
 _META_ATTRIBUTES = frozenset({"count", "for_each", "depends_on", "provider"})
 _META_BLOCKS = frozenset({"lifecycle", "provisioner", "connection"})
 _MAX_MODULE_DEPTH = 16
-
-
-@dataclass(frozen=True, slots=True)
-class EvalOptions:
-    """What the user knows about the workspace the template is evaluated for."""
-
-    inputs: InputOptions = field(default_factory=InputOptions)
-    workspace: str | None = None
-    owner: str | None = None
-    parameters: Mapping[str, str] = field(default_factory=dict)
-    access_url: str | None = None
-    # Whether the root module's own defaults must pass their validations: true when the
-    # directory is applied as a template, false when it is linted and may be a module.
-    validate_root_defaults: bool = False
 
 
 class ResolvedAttribute:
@@ -162,10 +150,14 @@ class Evaluation:
 
 
 def evaluate_template(
-    directory: Path, options: EvalOptions | None = None, parse: ParseFile = parse_file
+    directory: Path,
+    options: EvalOptions | None = None,
+    parse: ParseFile = parse_file,
+    files: Files | None = None,
 ) -> Evaluation:
-    """Load the module in ``directory`` with every module it calls, and evaluate it all."""
-    run = _Run(directory, options or EvalOptions(), parse)
+    """Load the module in ``directory`` with every module it calls, and evaluate it all;
+    ``files`` is how it reads the file system."""
+    run = _Run(directory, options or EvalOptions(), parse, files or Files())
     module = run.load(directory)
     root = _ModuleInstance(run, module, None, (), True, None)
     root.evaluate_all()
@@ -178,10 +170,13 @@ def evaluate_template(
 class _Run:
     """State shared by every module instance of one evaluation."""
 
-    def __init__(self, directory: Path, options: EvalOptions, parse: ParseFile) -> None:
+    def __init__(
+        self, directory: Path, options: EvalOptions, parse: ParseFile, files: Files
+    ) -> None:
         self.root_directory = directory
         self.options = options
         self.parse = parse
+        self.files = files
         self.modules: dict[Path, Module] = {}
         self.resources: list[ResolvedResource] = []
         self.diagnostics: list[Diagnostic] = []
@@ -204,7 +199,7 @@ class _Run:
         key = Path(os.path.normpath(directory))
         module = self.modules.get(key)
         if module is None:
-            module = load_module(key, self.parse)
+            module = load_module(key, self.parse, self.files)
             self.modules[key] = module
             for diagnostic in module.diagnostics:
                 self.report(diagnostic)
@@ -216,7 +211,7 @@ class _Run:
             self._installed = {}
             manifest = self.root_directory / ".terraform" / "modules" / "modules.json"
             try:
-                entries = json.loads(manifest.read_text(encoding="utf-8")).get("Modules", [])
+                entries = json.loads(self.files.read_bytes(manifest)).get("Modules", [])
             except (OSError, ValueError, AttributeError):
                 entries = []
             for entry in entries if isinstance(entries, list) else []:
@@ -232,26 +227,26 @@ class _Run:
         return FunctionContext(
             base_dir=directory,
             render_template=self.render_template,
-            read_text=lambda path: _read_present(path).decode("utf-8"),
-            read_bytes=_read_present,
+            read_text=lambda path: self.read_present(path).decode("utf-8"),
+            read_bytes=self.read_present,
+            files=self.files,
         )
+
+    def read_present(self, path: Path) -> bytes:
+        """A file the template reads. One that is not there (scripts left out of a copy of the
+        template, say) makes what is read from it unknown, reported as info, like a module
+        whose source is not available: the template may still be right where it is applied."""
+        try:
+            return self.files.read_bytes(path)
+        except FileNotFoundError:
+            raise EvalError(
+                f"{display_path(path)} is not available locally; what the template reads from "
+                "it is unknown",
+                _FILE_NOT_INSPECTED,
+            ) from None
 
 
 _FILE_NOT_INSPECTED = "file-not-inspected"
-
-
-def _read_present(path: Path) -> bytes:
-    """A file the template reads. One that is not there (scripts left out of a copy of the
-    template, say) makes what is read from it unknown, reported as info, like a module whose
-    source is not available: the template may still be right where it is applied."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise EvalError(
-            f"{display_path(path)} is not available locally; what the template reads from it "
-            "is unknown",
-            _FILE_NOT_INSPECTED,
-        ) from None
 
 
 @lru_cache(maxsize=256)
@@ -342,8 +337,8 @@ class _ModuleInstance(Scope):
         self.constants = Scope(None, {}, functions)
         self.symbols = {
             "path": {
-                "module": str(module.directory.resolve()),
-                "root": str(run.root_directory.resolve()),
+                "module": os.path.abspath(module.directory),
+                "root": os.path.abspath(run.root_directory),
                 "cwd": str(Path.cwd()),
             },
             "terraform": {"workspace": "default"},
@@ -434,7 +429,9 @@ class _ModuleInstance(Scope):
         return variables
 
     def _root_inputs(self) -> dict[str, tuple[Value, Trace | None]]:
-        inputs, diagnostics = collect_inputs(self.module.directory, self.run.options.inputs)
+        inputs, diagnostics = collect_inputs(
+            self.module.directory, self.run.options.inputs, self.run.files
+        )
         for diagnostic in diagnostics:
             self.run.report(diagnostic)
         given: dict[str, tuple[Value, Trace | None]] = {}
@@ -844,7 +841,7 @@ class _ModuleInstance(Scope):
             return None
         if source.startswith(("./", "../")):
             directory = Path(os.path.normpath(self.module.directory / source))
-            if not directory.is_dir():
+            if not self.run.files.is_dir(directory):
                 self.run.report(
                     error(
                         "eval-error",
@@ -855,7 +852,7 @@ class _ModuleInstance(Scope):
                 return None
             return directory
         installed = self.run.installed_module(".".join((*self.call_path, call.name)))
-        if installed is not None and installed.is_dir():
+        if installed is not None and self.run.files.is_dir(installed):
             return installed
         self.run.report(
             Diagnostic(

@@ -18,13 +18,12 @@ import json
 import math
 import os
 import re
-import stat
 import struct
 import unicodedata
 import urllib.parse
 import zlib
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
@@ -32,6 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, NamedTuple, TypeVar
 
+from templater.files import Files
 from templater.types import (
     ANY,
     BOOL,
@@ -114,13 +114,15 @@ class FunctionContext:
 
     ``base_dir`` is the module directory, against which relative file paths resolve.
     ``render_template(text, variables, file_name)`` renders a template for ``templatefile``.
-    ``read_text`` and ``read_bytes`` read files, so a caller can cache or observe reads.
+    ``read_text`` and ``read_bytes`` read files, so a caller can cache or observe reads;
+    ``files`` answers the other questions about the file system (fileexists, fileset).
     """
 
     base_dir: Path
     render_template: Callable[[str, dict[str, Value], str], Value]
     read_text: Callable[[Path], str] = _read_utf8
     read_bytes: Callable[[Path], bytes] = Path.read_bytes
+    files: Files = field(default_factory=Files)
 
 
 FUNCTIONS: dict[str, Function] = {}
@@ -1833,31 +1835,18 @@ def _filebase64(ctx: FunctionContext, path: str) -> str:
 
 @_function("fileexists", Param("path", _string))
 def _fileexists(ctx: FunctionContext, path: str) -> bool:
-    try:
-        mode = _resolve(ctx, path).stat().st_mode
-    except FileNotFoundError:
-        return False
-    except OSError as err:
-        raise _Failure(f"failed to stat {render(path)}: {err.strerror or err}", arg=0) from None
-    if stat.S_ISREG(mode):
+    resolved = _resolve(ctx, path)
+    if ctx.files.is_file(resolved):
         return True
-    kind = "a directory, not a file" if stat.S_ISDIR(mode) else "not a regular file"
-    raise _Failure(f"{render(path)} is {kind}", arg=0)
+    if ctx.files.is_dir(resolved):
+        raise _Failure(f"{render(path)} is a directory, not a file", arg=0)
+    return False
 
 
 @_function("fileset", Param("path", _string), Param("pattern", _string))
 def _fileset(ctx: FunctionContext, path: str, pattern: str) -> list[str]:
-    root = _resolve(ctx, path)
     matcher = _glob(pattern)
-    found = []
-    for directory, _, files in os.walk(root):
-        relative = Path(directory).relative_to(root).as_posix()
-        prefix = "" if relative == "." else relative + "/"
-        for name in files:
-            candidate = prefix + name
-            if matcher.fullmatch(candidate) and os.path.isfile(os.path.join(directory, name)):
-                found.append(candidate)
-    return sorted(found)
+    return [name for name in ctx.files.walk_files(_resolve(ctx, path)) if matcher.fullmatch(name)]
 
 
 @lru_cache(maxsize=64)

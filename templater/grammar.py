@@ -98,6 +98,11 @@ def _parser() -> Lark:
     return parser
 
 
+def prepare() -> None:
+    """Load the grammar now (from the cache, or built and cached), before work is forked."""
+    _parser()
+
+
 def run(text: str, file: str, line_shift: int, column_shift: int) -> Any:
     builder = _BUILDER
     saved = builder.file, builder.line_shift, builder.column_shift

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from templater.diagnostics import Diagnostic, error
+from templater.files import Files
 from templater.loader import display_path, read_source
+from templater.options import InputOptions
 from templater.parser import parse_variables_file
 from templater.syntax import Expr, Span
 
@@ -31,15 +31,6 @@ class ExprInput:
 Input = RawInput | ExprInput
 
 
-@dataclass(frozen=True, slots=True)
-class InputOptions:
-    """What the user gave on the command line and in the environment."""
-
-    variables: Sequence[tuple[str, str]] = ()
-    var_files: Sequence[Path] = ()
-    environment: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-
-
 def parse_var_assignment(text: str, option: str = "--var") -> tuple[str, str]:
     """``NAME=VALUE`` as given to ``--var``; raises ValueError with a message for the user."""
     name, separator, value = text.partition("=")
@@ -50,7 +41,7 @@ def parse_var_assignment(text: str, option: str = "--var") -> tuple[str, str]:
 
 
 def collect_inputs(
-    directory: Path, options: InputOptions
+    directory: Path, options: InputOptions, files: Files
 ) -> tuple[dict[str, Input], list[Diagnostic]]:
     """Every variable value for the root module in ``directory``; later sources win, as in
     Terraform: environment, terraform.tfvars(.json), *.auto.tfvars(.json), then the command
@@ -61,28 +52,27 @@ def collect_inputs(
     for key, value in options.environment.items():
         if key.startswith(prefix) and len(key) > len(prefix):
             inputs[key[len(prefix) :]] = RawInput(value, f"environment variable {key}")
-    files = [directory / "terraform.tfvars", directory / "terraform.tfvars.json"]
-    try:
-        names = sorted(os.listdir(directory))
-    except OSError:
-        names = []
-    files += [
-        directory / name for name in names if name.endswith((".auto.tfvars", ".auto.tfvars.json"))
+    automatic = [directory / "terraform.tfvars", directory / "terraform.tfvars.json"] + [
+        directory / name
+        for name in files.list_dir(directory)
+        if name.endswith((".auto.tfvars", ".auto.tfvars.json"))
     ]
-    for path in files:
-        if path.is_file():
-            _read_var_file(path, inputs, diagnostics)
+    for path in automatic:
+        if files.is_file(path):
+            _read_var_file(path, files, inputs, diagnostics)
     for path in options.var_files:
-        _read_var_file(path, inputs, diagnostics)
+        _read_var_file(path, files, inputs, diagnostics)
     for name, value in options.variables:
         inputs[name] = RawInput(value, f"--var {name}")
     return inputs, diagnostics
 
 
-def _read_var_file(path: Path, inputs: dict[str, Input], diagnostics: list[Diagnostic]) -> None:
+def _read_var_file(
+    path: Path, files: Files, inputs: dict[str, Input], diagnostics: list[Diagnostic]
+) -> None:
     shown = display_path(path)
     try:
-        text = read_source(path)
+        text = read_source(path, files)
     except OSError as problem:
         diagnostics.append(
             error(

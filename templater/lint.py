@@ -6,26 +6,22 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from templater.cache import ParseCache
-from templater.diagnostics import Diagnostic, Severity
-from templater.evaluate import EvalOptions, Evaluation, ResolvedResource, evaluate_template
+from templater.diagnostics import Diagnostic
+from templater.evaluate import Evaluation, ResolvedResource, evaluate_template
+from templater.files import Files, RecordingFiles
 from templater.loader import ParseFile
+from templater.options import LintOptions
 from templater.parser import parse_file
-from templater.report import LintReport, build_report
+from templater.report import ModuleLint
+from templater.resultcache import ResultCache
 from templater.rules import RULES
 from templater.syntax import Span
 
 SHARE_LEVELS = ("owner", "authenticated", "public")
-
-
-@dataclass(frozen=True, slots=True)
-class LintOptions:
-    evaluation: EvalOptions = field(default_factory=EvalOptions)
-    # The most open share level the deployment allows (--max-share); None allows all.
-    max_share: str | None = None
 
 
 @dataclass(slots=True)
@@ -45,21 +41,14 @@ class LintContext:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ModuleLint:
-    """The findings for one template directory and what was looked at."""
-
-    directory: Path
-    diagnostics: list[Diagnostic]
-    files: int
-    apps: int
-
-
 def lint_module(
-    directory: Path, options: LintOptions | None = None, parse: ParseFile = parse_file
+    directory: Path,
+    options: LintOptions | None = None,
+    parse: ParseFile = parse_file,
+    files: Files | None = None,
 ) -> ModuleLint:
     options = options or LintOptions()
-    evaluation = evaluate_template(directory, options.evaluation, parse)
+    evaluation = evaluate_template(directory, options.evaluation, parse, files)
     managed = [r for r in evaluation.resources if r.mode == "managed"]
     context = LintContext(
         evaluation,
@@ -80,8 +69,8 @@ def lint_module(
         if diagnostic.rule
         not in ignores.get(diagnostic.span.file, {}).get(diagnostic.span.line, ())
     ]
-    files = sum(len(module.files) for module in evaluation.modules)
-    return ModuleLint(directory, kept, files, len(context.apps))
+    read = sum(len(module.files) for module in evaluation.modules)
+    return ModuleLint(directory, kept, read, len(context.apps))
 
 
 _INSTANCE_KEY = re.compile(r'\[(\d+|"(?:[^"\\]|\\.)*")\]$')
@@ -108,9 +97,15 @@ def _merge_instances(diagnostics: Iterable[Diagnostic]) -> Iterator[Diagnostic]:
             yield first
 
 
-def _lint_with_cache(directory: Path, options: LintOptions, cache: Path | None) -> ModuleLint:
-    parse = ParseCache(cache).parse if cache is not None else parse_file
-    return lint_module(directory, options, parse)
+def _lint_and_store(directory: Path, options: LintOptions, cache: Path | None) -> ModuleLint:
+    """Lint one directory; with a cache, through the parse cache, and keep the result with what
+    it was read from."""
+    if cache is None:
+        return lint_module(directory, options)
+    files = RecordingFiles()
+    result = lint_module(directory, options, ParseCache(cache).parse, files)
+    ResultCache(cache).store(directory, options, files.observations, result)
+    return result
 
 
 def lint_directories(
@@ -118,38 +113,28 @@ def lint_directories(
     options: LintOptions,
     cache: Path | None,
     jobs: int | None = None,
-) -> LintReport:
-    """Lint each template directory once, in parallel across cores when there are several;
-    a finding two directories share (a module linted alone and through its caller) counts once."""
+) -> list[ModuleLint]:
+    """Lint each template directory, in parallel across cores when there are several."""
     workers = min(len(directories), jobs or os.cpu_count() or 1)
     if workers <= 1:
-        results = [_lint_with_cache(directory, options, cache) for directory in directories]
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        return [_lint_and_store(directory, options, cache) for directory in directories]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-        # Forked workers inherit the loaded grammar and imports instead of paying for them again.
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else None)
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            results = list(
-                pool.map(
-                    _lint_with_cache,
-                    directories,
-                    [options] * len(directories),
-                    [cache] * len(directories),
-                )
+    from templater.grammar import prepare
+
+    # Forked workers inherit the loaded grammar and imports instead of paying for them again.
+    prepare()
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        count = len(directories)
+        return list(
+            pool.map(
+                _lint_and_store,
+                directories,
+                [options] * count,
+                [cache] * count,
+                chunksize=max(1, count // (workers * 4)),
             )
-    unique = {(d.rule, d.message, d.span): d for result in results for d in result.diagnostics}
-    return build_report(
-        unique.values(),
-        modules=len(results),
-        files=sum(result.files for result in results),
-        apps=sum(result.apps for result in results),
-    )
-
-
-def fails(diagnostics: Iterable[Diagnostic], strict: bool) -> bool:
-    """Whether the findings fail the run: any error, or any warning under --strict."""
-    failing = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
-    return any(d.severity in failing for d in diagnostics)
+        )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from templater.diagnostics import Diagnostic, error
+from templater.files import Files
 from templater.syntax import Attribute, Block, Literal, ParsedFile, Span
 
 ParseFile = Callable[[str, str], ParsedFile]
@@ -89,16 +89,12 @@ class Module:
         return {resource_type for resource_type, _ in self.resources}
 
 
-def module_files(directory: Path) -> list[Path]:
+def module_files(directory: Path, files: Files) -> list[Path]:
     """The files Terraform reads for a module: ``*.tf`` and ``*.tf.json`` directly in it."""
-    try:
-        names = sorted(os.listdir(directory))
-    except OSError:
-        return []
     return [
         directory / name
-        for name in names
-        if (name.endswith(".tf") or name.endswith(".tf.json")) and (directory / name).is_file()
+        for name in files.list_dir(directory)
+        if name.endswith((".tf", ".tf.json")) and files.is_file(directory / name)
     ]
 
 
@@ -110,19 +106,18 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def read_source(path: Path) -> str:
+def read_source(path: Path, files: Files) -> str:
     """A source file's text, newlines kept as written (positions count CR as a column)."""
-    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        return handle.read()
+    return files.read_bytes(path).decode("utf-8", errors="replace")
 
 
-def load_module(directory: Path, parse: ParseFile) -> Module:
+def load_module(directory: Path, parse: ParseFile, files: Files) -> Module:
     """Parse every file of the module in ``directory`` and sort its blocks."""
     module = Module(directory)
-    for path in module_files(directory):
+    for path in module_files(directory, files):
         shown = display_path(path)
         try:
-            text = read_source(path)
+            text = read_source(path, files)
         except OSError as problem:
             module.diagnostics.append(
                 error("syntax", f"cannot read file: {problem.strerror}", Span(shown, 1, 1, 1, 1))

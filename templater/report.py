@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from templater.diagnostics import Diagnostic, Severity
 
@@ -16,6 +17,16 @@ class Summary:
     errors: int
     warnings: int
     infos: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleLint:
+    """The findings for one template directory and what was looked at."""
+
+    directory: Path
+    diagnostics: list[Diagnostic]
+    files: int
+    apps: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +55,22 @@ def build_report(
         counts[Severity.INFO],
     )
     return LintReport(ordered, summary)
+
+
+def combine(results: Iterable[ModuleLint]) -> LintReport:
+    """One report for several directories; a finding two of them share (a module linted alone
+    and through its caller) counts once."""
+    results = list(results)
+    unique = {(d.rule, d.message, d.span): d for result in results for d in result.diagnostics}
+    return build_report(
+        unique.values(),
+        modules=len(results),
+        files=sum(result.files for result in results),
+        apps=sum(result.apps for result in results),
+    )
+
+
+def fails(diagnostics: Iterable[Diagnostic], strict: bool) -> bool:
+    """Whether the findings fail the run: any error, or any warning under --strict."""
+    failing = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
+    return any(d.severity in failing for d in diagnostics)

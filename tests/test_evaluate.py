@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from templater.evaluate import EvalOptions, Evaluation
-from templater.inputs import InputOptions
+from templater.evaluate import Evaluation
+from templater.options import EvalOptions, InputOptions
 from templater.syntax import Span
 from templater.values import Unknown
 
