@@ -1,0 +1,123 @@
+"""`templater lint` and `templater rules` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .test_cli import templater
+
+BROKEN = "examples/broken"
+
+
+def test_valid_examples_pass_and_summary_counts_them() -> None:
+    result = templater("lint", "examples/docker-code-server", "examples/module-app/main.tf")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("No problems in 2 modules (3 files, 3 apps)")
+
+
+def test_json_report_has_the_documented_shape() -> None:
+    result = templater("lint", "--format", "json", f"{BROKEN}/conflicts")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert list(report) == ["version", "diagnostics", "summary"]
+    first = report["diagnostics"][0]
+    assert list(first) == [
+        "rule",
+        "severity",
+        "message",
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "resource",
+    ]
+    assert first["file"] == f"{BROKEN}/conflicts/main.tf"
+    assert report["summary"] == {
+        "modules": 1,
+        "files": 1,
+        "apps": 4,
+        "errors": 4,
+        "warnings": 0,
+        "infos": 0,
+    }
+
+
+def test_text_report_shows_a_code_frame_without_colour_when_piped() -> None:
+    result = templater("lint", f"{BROKEN}/app-arguments")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    header = f"{BROKEN}/app-arguments/main.tf:9:18: error[app-slug-format]"
+    index = next(i for i, line in enumerate(lines) if line.startswith(header))
+    assert lines[index + 2].endswith(
+        'slug         = "Code_Server"                 # app-slug-format: lower case and hyphens only'
+    )
+    assert lines[index + 3].index("^") == lines[index + 2].index('"Code_Server"')
+    assert "\x1b[" not in result.stdout
+
+
+def test_warnings_pass_unless_strict() -> None:
+    directory = f"{BROKEN}/hostname-and-share"
+    assert templater("lint", directory).returncode == 0
+    assert templater("lint", "--strict", directory).returncode == 1
+
+
+def test_max_share_and_exact_hostname_check() -> None:
+    result = templater(
+        "lint",
+        "--format",
+        "json",
+        "--max-share",
+        "authenticated",
+        "--workspace",
+        "my-long-workspace-name",
+        "--owner",
+        "alice",
+        f"{BROKEN}/hostname-and-share",
+    )
+    rules = [d["rule"] for d in json.loads(result.stdout)["diagnostics"]]
+    assert rules == ["app-hostname-too-long", "app-share-above-max", "app-hidden-presentational"]
+    assert result.returncode == 1
+
+
+def test_files_of_one_module_are_linted_once(tmp_path: Path) -> None:
+    result = templater(
+        "lint",
+        "--format",
+        "json",
+        f"{BROKEN}/via-variable/main.tf",
+        f"{BROKEN}/via-variable/variables.tf",
+    )
+    report = json.loads(result.stdout)
+    assert report["summary"]["modules"] == 1
+    assert len(report["diagnostics"]) == len(
+        {(d["rule"], d["line"], d["file"]) for d in report["diagnostics"]}
+    )
+
+
+def test_github_format_annotations() -> None:
+    result = templater("lint", "--format", "github", f"{BROKEN}/agents")
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(
+        f"::error file={BROKEN}/agents/main.tf,line=2,endLine=2,col=24,endColumn=33,title=agent-name-format::"
+    )
+
+
+def test_usage_errors_exit_2() -> None:
+    assert templater("lint", "does/not/exist").returncode == 2
+    assert templater("lint", "--format", "xml", "examples").returncode == 2
+    assert templater("lint", "--max-share", "everyone", "examples").returncode == 2
+
+
+def test_rules_lists_and_explains() -> None:
+    listing = templater("rules")
+    assert listing.returncode == 0
+    assert any(
+        line.startswith("app-slug-format") and "error" in line
+        for line in listing.stdout.splitlines()
+    )
+    explained = templater("rules", "app-healthcheck-range")
+    assert explained.returncode == 0 and "initializing" in explained.stdout
+    unknown = templater("rules", "app-slug")
+    assert unknown.returncode == 2 and 'did you mean "app-slug-format"' in unknown.stderr
