@@ -26,6 +26,17 @@ def corpus_modules(corpus: Path) -> list[Path]:
     return sorted({path.parent for path in corpus.rglob("*.tf")})
 
 
+def corpus_files(modules: list[Path]) -> list[Path]:
+    return sorted(path for directory in modules for path in directory.glob("*.tf"))
+
+
+def bench_arguments(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--rounds", type=int, default=3)
+    return parser.parse_args()
+
+
 def baseline_seconds(files: list[Path]) -> float:
     import hcl2
     import hcl2.parser
@@ -101,13 +112,9 @@ def peak_memory(directory: Path) -> tuple[int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-
+    args = bench_arguments(__doc__.splitlines()[0])
     modules = corpus_modules(args.corpus)
-    files = sorted(path for directory in modules for path in directory.glob("*.tf"))
+    files = corpus_files(modules)
     size = sum(path.stat().st_size for path in files)
     print(f"corpus: {len(modules)} modules, {len(files)} .tf files, {size / 1024:.0f} KB")
 

@@ -10,7 +10,6 @@ resident set of the templater processes.
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import statistics
@@ -20,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine_bench import DEFAULT_CORPUS, baseline_seconds, corpus_modules
+from engine_bench import baseline_seconds, bench_arguments, corpus_files, corpus_modules
 
 TYPICAL_TEMPLATE = Path("coder-registry/registry/coder/templates/docker")
 
@@ -50,13 +49,9 @@ def median_of(rounds: int, measure: object) -> tuple[float, list[float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-
+    args = bench_arguments(__doc__.splitlines()[0])
     modules = corpus_modules(args.corpus)
-    files = sorted(path for directory in modules for path in directory.glob("*.tf"))
+    files = corpus_files(modules)
     print(f"corpus: {len(modules)} modules, {len(files)} .tf files")
     lint = ["lint", "--format", "json", *map(str, modules)]
 

@@ -24,16 +24,15 @@ _FORMAT = "1"
 @cache
 def _code_version() -> bytes:
     """What a parse depends on: the parser's own source and the versions of its libraries."""
-    digest = hashlib.blake2b(_FORMAT.encode(), digest_size=16)
     here = Path(__file__).parent
-    for name in ("parser.py", "syntax.py", "values.py"):
-        digest.update((here / name).read_bytes())
+    versions = []
     for distribution in ("python-hcl2", "lark"):
         try:
-            digest.update(metadata.version(distribution).encode())
+            versions.append(metadata.version(distribution))
         except metadata.PackageNotFoundError:
-            digest.update(distribution.encode())
-    return digest.digest()
+            versions.append(distribution)
+    sources = [here / name for name in ("grammar.py", "parser.py", "syntax.py", "values.py")]
+    return code_digest(sources, f"{_FORMAT} {' '.join(versions)}")
 
 
 class ParseCache:
@@ -52,26 +51,40 @@ class ParseCache:
 
     def parse(self, path: str, text: str) -> ParsedFile:
         entry = self._entry(path, text)
-        try:
-            with open(entry, "rb") as handle:
-                parsed = pickle.load(handle)
-            if isinstance(parsed, ParsedFile):
-                return parsed
-        except FileNotFoundError:
-            pass
-        except Exception:
-            pass
+        parsed = read_entry(entry)
+        if isinstance(parsed, ParsedFile):
+            return parsed
         parsed = parse_file(path, text)
-        self._store(entry, parsed)
+        write_entry(entry, parsed)
         return parsed
 
-    def _store(self, entry: Path, parsed: ParsedFile) -> None:
-        temporary = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-        try:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            with open(temporary, "wb") as handle:
-                pickle.dump(parsed, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, entry)
-        except OSError:
-            # A read-only or full cache directory only costs speed.
-            temporary.unlink(missing_ok=True)
+
+def read_entry(entry: Path) -> object:
+    """What a cache entry holds; None when there is none or it is damaged (then it is redone)."""
+    try:
+        with open(entry, "rb") as handle:
+            return pickle.load(handle)
+    except Exception:  # missing, truncated, or written by an incompatible version
+        return None
+
+
+def write_entry(entry: Path, value: object) -> None:
+    """Write an entry to a private file and rename it into place, so that a concurrent run
+    never reads half of one. A read-only or full cache directory only costs speed."""
+    temporary = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        with open(temporary, "wb") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, entry)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+
+
+def code_digest(paths: list[Path], salt: str) -> bytes:
+    """A digest of source files, so that a cache entry made by other code is never used."""
+    digest = hashlib.blake2b(salt.encode(), digest_size=16)
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.digest()

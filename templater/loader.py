@@ -38,14 +38,6 @@ class ResourceDecl:
         prefix = "data." if self.mode == "data" else ""
         return f"{prefix}{self.type}.{self.name}"
 
-    @property
-    def count(self) -> Attribute | None:
-        return self.block.body.attributes.get("count")
-
-    @property
-    def for_each(self) -> Attribute | None:
-        return self.block.body.attributes.get("for_each")
-
 
 @dataclass(slots=True)
 class ModuleCallDecl:
@@ -53,14 +45,6 @@ class ModuleCallDecl:
     block: Block
     source: str | None
     source_span: Span
-
-    @property
-    def count(self) -> Attribute | None:
-        return self.block.body.attributes.get("count")
-
-    @property
-    def for_each(self) -> Attribute | None:
-        return self.block.body.attributes.get("for_each")
 
     @property
     def inputs(self) -> dict[str, Attribute]:

@@ -18,6 +18,7 @@ import pickle
 from functools import cache
 from pathlib import Path
 
+from templater.cache import code_digest, write_entry
 from templater.files import Observation, unchanged
 from templater.options import LintOptions, cache_key_material
 from templater.report import ModuleLint
@@ -28,12 +29,10 @@ _FORMAT = "1"
 @cache
 def _code_version() -> bytes:
     """A digest of templater's own code and schemas: another version makes other entries."""
-    digest = hashlib.blake2b(_FORMAT.encode(), digest_size=16)
     package = Path(__file__).parent
-    for path in sorted([*package.rglob("*.py"), *package.joinpath("schemas").glob("*.json")]):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.digest()
+    return code_digest(
+        sorted([*package.rglob("*.py"), *package.joinpath("schemas").glob("*.json")]), _FORMAT
+    )
 
 
 class ResultCache:
@@ -72,12 +71,4 @@ class ResultCache:
         observations: list[Observation],
         result: ModuleLint,
     ) -> None:
-        entry = self._entry(module, options)
-        temporary = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-        try:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            with open(temporary, "wb") as handle:
-                pickle.dump((observations, result), handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, entry)
-        except OSError:
-            temporary.unlink(missing_ok=True)
+        write_entry(self._entry(module, options), (observations, result))

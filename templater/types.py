@@ -20,10 +20,10 @@ from templater.values import (
     Number,
     Unknown,
     Value,
-    format_number,
     is_number,
     normalize_number,
     render,
+    to_template_string,
     type_name,
 )
 
@@ -170,13 +170,9 @@ def convert(value: Value, spec: TypeSpec) -> Value:
 
 
 def _to_string(value: Value, spec: TypeSpec) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if is_number(value):
-        return format_number(value)
-    raise _mismatch(spec, value)
+    if value is None or isinstance(value, (list, dict)):
+        raise _mismatch(spec, value)
+    return to_template_string(value)
 
 
 def _to_number(value: Value, spec: TypeSpec) -> Number:

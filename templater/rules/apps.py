@@ -171,17 +171,19 @@ def check_agent_reference(context: LintContext) -> Iterator[Diagnostic]:
         )
 
 
-def _url(app: ResolvedResource) -> tuple[ResolvedAttribute, SplitResult] | None:
-    """The app's url, parsed, when the app is proxied (not external) and its url is known."""
-    if known(app, "external") is True:
-        return None
-    value = known(app, "url")
-    if not isinstance(value, str):
-        return None
-    try:
-        return app.attributes["url"], urlsplit(value)
-    except ValueError:
-        return app.attributes["url"], urlsplit("")
+def _proxied_urls(
+    context: LintContext,
+) -> Iterator[tuple[ResolvedResource, ResolvedAttribute, SplitResult]]:
+    """Each app that Coder proxies (not external) and whose url is known, with the url parsed."""
+    for app in context.apps:
+        value = known(app, "url")
+        if known(app, "external") is True or not isinstance(value, str):
+            continue
+        try:
+            url = urlsplit(value)
+        except ValueError:
+            url = urlsplit("")
+        yield app, app.attributes["url"], url
 
 
 @rule(
@@ -195,11 +197,7 @@ be `http://` or `https://` with a host and, usually, the port the app listens on
 """,
 )
 def check_url_format(context: LintContext) -> Iterator[Diagnostic]:
-    for app in context.apps:
-        parsed = _url(app)
-        if parsed is None:
-            continue
-        attribute, url = parsed
+    for app, attribute, url in _proxied_urls(context):
         if url.scheme.lower() not in ("http", "https") or not url.hostname:
             yield context.finding(
                 "app-url-format",
@@ -219,11 +217,7 @@ Coder reserves ports 0 to 8 for its agent and refuses to proxy them ("Coder rese
 """,
 )
 def check_url_port(context: LintContext) -> Iterator[Diagnostic]:
-    for app in context.apps:
-        parsed = _url(app)
-        if parsed is None:
-            continue
-        attribute, url = parsed
+    for app, attribute, url in _proxied_urls(context):
         try:
             port = url.port
         except ValueError:
@@ -327,11 +321,8 @@ can show healthy while it is down. localhost, 127.0.0.1 and ::1 count as the sam
 """,
 )
 def check_healthcheck_url(context: LintContext) -> Iterator[Diagnostic]:
-    for app in context.apps:
-        parsed = _url(app)
-        if parsed is None:
-            continue
-        served = _endpoint(parsed[1])
+    for app, url_attribute, url in _proxied_urls(context):
+        served = _endpoint(url)
         for healthcheck in app.body.blocks_of("healthcheck"):
             attribute = healthcheck.attributes.get("url")
             if attribute is None or not isinstance(attribute.value, str) or served is None:
@@ -341,7 +332,7 @@ def check_healthcheck_url(context: LintContext) -> Iterator[Diagnostic]:
                 yield context.finding(
                     "app-healthcheck-url-mismatch",
                     f"healthcheck url {render(attribute.value)} is not on the app's "
-                    f"{served[0]}://{served[1]}:{served[2]} (url {render(parsed[0].value)})",
+                    f"{served[0]}://{served[1]}:{served[2]} (url {render(url_attribute.value)})",
                     attribute.origin,
                     app,
                 )
