@@ -1,0 +1,7 @@
+resource "coder_agent" "main" {
+  os = "linux"
+}
+
+resource "coder_agent" "Main" {
+  os = "linux"
+}

@@ -1,0 +1,3 @@
+resource "coder_agent" "box" {
+  os = "linux"
+}

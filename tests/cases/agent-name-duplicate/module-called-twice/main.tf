@@ -1,0 +1,7 @@
+module "one" {
+  source = "./modules/box"
+}
+
+module "two" {
+  source = "./modules/box"
+}

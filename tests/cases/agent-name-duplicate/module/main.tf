@@ -1,0 +1,7 @@
+resource "coder_agent" "dev" {
+  os = "linux"
+}
+
+module "box" {
+  source = "./modules/box"
+}

@@ -1,0 +1,3 @@
+resource "coder_agent" "my_agent" { # templater:ignore agent-name-format
+  os = "linux"
+}

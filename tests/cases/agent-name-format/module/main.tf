@@ -1,0 +1,3 @@
+module "box" {
+  source = "./modules/box"
+}

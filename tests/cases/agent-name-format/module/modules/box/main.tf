@@ -1,0 +1,3 @@
+resource "coder_agent" "box_agent" {
+  os = "linux"
+}

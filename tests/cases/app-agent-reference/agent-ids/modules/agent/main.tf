@@ -1,0 +1,7 @@
+resource "coder_agent" "inner" {
+  os = "linux"
+}
+
+output "id" {
+  value = coder_agent.inner.id
+}

@@ -1,0 +1,14 @@
+variable "agent_id" {
+  type = string
+}
+
+resource "coder_app" "web" {
+  agent_id = var.agent_id
+  slug     = "web"
+}
+
+module "web" {
+  source   = "./modules/web"
+  agent_id = var.agent_id
+  slug     = "module-web"
+}

@@ -1,0 +1,4 @@
+variable "agent_id" {
+  type    = string
+  default = "main"
+}

@@ -1,0 +1,11 @@
+resource "coder_agent" "main" {
+  os = "linux"
+}
+
+resource "coder_app" "web" {
+  agent_id  = coder_agent.main.id
+  slug      = "web"
+  url       = "http://localhost:8080"
+  subdomain = "yes"
+  order     = 1.5
+}

@@ -1,0 +1,45 @@
+resource "coder_agent" "main" {
+  os = "linux"
+}
+
+variable "names" {
+  type = set(string)
+}
+
+resource "coder_app" "pair" {
+  count    = 2
+  agent_id = coder_agent.main.id
+  slug     = "pair-${count.index}"
+  url      = "http://localhost:8080"
+
+  healthcheck {
+    url       = "http://localhost:8080/healthz"
+    interval  = 5
+    threshold = 3
+  }
+
+  healthcheck {
+    url       = "http://localhost:8080/healthz"
+    interval  = 5
+    threshold = 3
+  }
+}
+
+resource "coder_app" "each" {
+  for_each = var.names
+  agent_id = coder_agent.main.id
+  slug     = each.key
+  url      = "http://localhost:8080"
+
+  healthcheck {
+    url       = "http://localhost:8080/healthz"
+    interval  = 5
+    threshold = 3
+  }
+
+  healthcheck {
+    url       = "http://localhost:8080/healthz"
+    interval  = 5
+    threshold = 3
+  }
+}

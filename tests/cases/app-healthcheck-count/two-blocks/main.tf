@@ -1,0 +1,21 @@
+resource "coder_agent" "main" {
+  os = "linux"
+}
+
+resource "coder_app" "web" {
+  agent_id = coder_agent.main.id
+  slug     = "web"
+  url      = "http://localhost:8080"
+
+  healthcheck {
+    url       = "http://localhost:8080/healthz"
+    interval  = 5
+    threshold = 3
+  }
+
+  healthcheck {
+    url       = "http://localhost:8080/healthz"
+    interval  = 5
+    threshold = 3
+  }
+}

@@ -1,0 +1,4 @@
+variable "interval" {
+  type    = number
+  default = 0
+}

@@ -1,0 +1,33 @@
+resource "coder_agent" "main" {
+  os = "linux"
+}
+
+variable "replicas" {
+  type = number
+}
+
+resource "coder_app" "pair" {
+  count    = 2
+  agent_id = coder_agent.main.id
+  slug     = "pair-${count.index}"
+  url      = "http://localhost:8080"
+
+  healthcheck {
+    url       = "http://localhost:9090/healthz"
+    interval  = 5
+    threshold = 3
+  }
+}
+
+resource "coder_app" "some" {
+  count    = var.replicas
+  agent_id = coder_agent.main.id
+  slug     = "some-${count.index}"
+  url      = "http://localhost:8080"
+
+  healthcheck {
+    url       = "http://localhost:9090/healthz"
+    interval  = 5
+    threshold = 3
+  }
+}

@@ -1,0 +1,4 @@
+variable "hidden" {
+  type    = bool
+  default = true
+}

@@ -1,0 +1,4 @@
+variable "icon" {
+  type    = string
+  default = "icon/jupyter.svg"
+}

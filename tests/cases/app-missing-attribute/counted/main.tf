@@ -1,0 +1,35 @@
+resource "coder_agent" "main" {
+  os = "linux"
+}
+
+variable "replicas" {
+  type = number
+}
+
+variable "checks" {
+  type = list(string)
+}
+
+resource "coder_app" "pair" {
+  count    = 2
+  agent_id = coder_agent.main.id
+}
+
+resource "coder_app" "some" {
+  count    = var.replicas
+  agent_id = coder_agent.main.id
+}
+
+resource "coder_app" "web" {
+  agent_id = coder_agent.main.id
+  slug     = "web"
+  url      = "http://localhost:8080"
+
+  dynamic "healthcheck" {
+    for_each = var.checks
+    content {
+      url      = "http://localhost:8080${healthcheck.value}"
+      interval = 5
+    }
+  }
+}

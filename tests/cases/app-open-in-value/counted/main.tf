@@ -1,0 +1,21 @@
+resource "coder_agent" "main" {
+  os = "linux"
+}
+
+variable "names" {
+  type = map(string)
+}
+
+resource "coder_app" "pair" {
+  count    = 2
+  agent_id = coder_agent.main.id
+  slug     = "pair-${count.index}"
+  open_in  = "window"
+}
+
+resource "coder_app" "each" {
+  for_each = var.names
+  agent_id = coder_agent.main.id
+  slug     = each.key
+  open_in  = "window"
+}

@@ -1,0 +1,3 @@
+variable "open_in" {
+  default = "new-tab"
+}

@@ -1,0 +1,13 @@
+resource "coder_agent" "main" {
+  os = "linux"
+}
+
+variable "share" {
+  type = string
+}
+
+resource "coder_app" "a" {
+  agent_id = coder_agent.main.id
+  slug     = "a"
+  share    = var.share
+}

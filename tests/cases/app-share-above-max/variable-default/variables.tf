@@ -1,0 +1,3 @@
+variable "share" {
+  default = "public"
+}

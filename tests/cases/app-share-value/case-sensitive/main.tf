@@ -1,0 +1,9 @@
+resource "coder_agent" "main" {
+  os = "linux"
+}
+
+resource "coder_app" "code" {
+  agent_id = coder_agent.main.id
+  slug     = "code"
+  share    = "Public"
+}

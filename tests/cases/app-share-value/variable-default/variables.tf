@@ -1,0 +1,4 @@
+variable "share" {
+  type    = string
+  default = "team"
+}

@@ -1,0 +1,15 @@
+resource "coder_agent" "main" {
+  os = "linux"
+}
+
+resource "coder_app" "notebook" {
+  count    = 2
+  agent_id = coder_agent.main.id
+  slug     = "notebook-${count.index}"
+}
+
+resource "coder_app" "tool" {
+  for_each = toset(["a", "b"])
+  agent_id = coder_agent.main.id
+  slug     = "tool-${each.key}"
+}

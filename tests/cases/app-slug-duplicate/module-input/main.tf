@@ -1,0 +1,14 @@
+resource "coder_agent" "main" {
+  os = "linux"
+}
+
+resource "coder_app" "code" {
+  agent_id = coder_agent.main.id
+  slug     = "code"
+}
+
+module "other" {
+  source   = "./modules/app"
+  agent_id = coder_agent.main.id
+  slug     = "code"
+}

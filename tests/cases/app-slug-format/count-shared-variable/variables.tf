@@ -1,0 +1,4 @@
+variable "slug" {
+  type    = string
+  default = "My_App"
+}

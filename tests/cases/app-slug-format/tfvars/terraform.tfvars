@@ -1,0 +1,1 @@
+slug = "Code_Server"

@@ -1,0 +1,4 @@
+variable "slug" {
+  type    = string
+  default = "Code_Server"
+}

@@ -1,0 +1,9 @@
+variable "agent_id" {
+  type = string
+}
+
+resource "coder_app" "web" {
+  agent_id = var.agent_id
+  slug     = "web"
+  display_nme = "Web"
+}

@@ -1,0 +1,14 @@
+resource "coder_agent" "main" {
+  os = "linux"
+}
+
+variable "external" {
+  type = bool
+}
+
+resource "coder_app" "desktop" {
+  agent_id = coder_agent.main.id
+  slug     = "desktop"
+  url      = "vscode://coder.coder-remote/open"
+  external = var.external
+}

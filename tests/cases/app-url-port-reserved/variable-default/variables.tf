@@ -1,0 +1,4 @@
+variable "url" {
+  type    = string
+  default = "http://localhost:7"
+}

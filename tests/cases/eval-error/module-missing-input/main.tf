@@ -1,0 +1,7 @@
+resource "coder_agent" "main" {
+  os = "linux"
+}
+
+module "web" {
+  source = "./modules/web"
+}

@@ -1,0 +1,9 @@
+resource "coder_agent" "main" {
+  os = "linux"
+}
+
+module "code-server" {
+  source   = "registry.coder.com/coder/code-server/coder"
+  version  = "1.0.0"
+  agent_id = coder_agent.main.id
+}

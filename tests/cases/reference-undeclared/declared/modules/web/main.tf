@@ -1,0 +1,7 @@
+variable "agent_id" {
+  type = string
+}
+
+output "slug" {
+  value = "web"
+}

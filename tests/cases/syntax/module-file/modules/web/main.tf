@@ -1,0 +1,3 @@
+resource "coder_app" "web" {
+  slug = = "web"
+}
