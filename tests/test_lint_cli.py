@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from .conftest import CORPUS, corpus_modules
 from .test_cli import templater
 
 BROKEN = "examples/broken"
@@ -121,3 +124,18 @@ def test_rules_lists_and_explains() -> None:
     assert explained.returncode == 0 and "initializing" in explained.stdout
     unknown = templater("rules", "app-slug")
     assert unknown.returncode == 2 and 'did you mean "app-slug-format"' in unknown.stderr
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not beside the repository")
+def test_whole_corpus_lints_clean() -> None:
+    directories = [str(path) for path in corpus_modules()]
+    result = templater("lint", "--format", "json", "--no-cache", *directories)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["summary"]["modules"] == len(directories)
+    problems = [d for d in report["diagnostics"] if d["severity"] != "info"]
+    assert problems == []
+    assert {d["rule"] for d in report["diagnostics"]} <= {
+        "module-not-inspected",
+        "file-not-inspected",
+    }
