@@ -81,7 +81,7 @@ def module_directories(paths: Sequence[str]) -> list[Path]:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from templater.diagnostics import Severity
+    from templater.diagnostics import Severity, merge_instances
     from templater.evaluate import evaluate_template
     from templater.inspection import inspected, resource_json, resource_text
 
@@ -90,7 +90,7 @@ def _inspect(args: argparse.Namespace) -> int:
     failed = False
     for directory in module_directories(args.paths):
         evaluation = evaluate_template(directory, options)
-        for diagnostic in evaluation.diagnostics:
+        for diagnostic in merge_instances(evaluation.diagnostics, evaluation.instance_counts()):
             span = diagnostic.span
             print(
                 f"{span.file}:{span.line}:{span.column}: {diagnostic.severity.value}"

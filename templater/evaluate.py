@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from templater.addresses import block_address, key_suffix
 from templater.diagnostics import Diagnostic, Severity, error
 from templater.expressions import (
     Namespace,
@@ -52,7 +52,6 @@ __all__ = [
     "ResolvedBlock",
     "ResolvedResource",
     "evaluate_template",
-    "iter_attributes",
 ]
 
 _META_ATTRIBUTES = frozenset({"count", "for_each", "depends_on", "provider"})
@@ -137,6 +136,11 @@ class ResolvedResource:
     def attributes(self) -> dict[str, ResolvedAttribute]:
         return self.body.attributes
 
+    @property
+    def block_address(self) -> str:
+        """The address of the block this is an instance of, in any module instance."""
+        return block_address(self.address)
+
 
 @dataclass(slots=True)
 class Evaluation:
@@ -147,6 +151,13 @@ class Evaluation:
 
     def of_type(self, *types: str) -> list[ResolvedResource]:
         return [resource for resource in self.resources if resource.type in types]
+
+    def instance_counts(self) -> dict[str, int]:
+        """How many instances each block has, across the instances of its modules."""
+        counts: dict[str, int] = {}
+        for resource in self.resources:
+            counts[resource.block_address] = counts.get(resource.block_address, 0) + 1
+        return counts
 
 
 def evaluate_template(
@@ -180,12 +191,12 @@ class _Run:
         self.modules: dict[Path, Module] = {}
         self.resources: list[ResolvedResource] = []
         self.diagnostics: list[Diagnostic] = []
-        self._seen: set[tuple[str, str, Span]] = set()
+        self._seen: set[tuple[str, str, Span, str | None]] = set()
         self._installed: dict[str, Path] | None = None
 
     def report(self, diagnostic: Diagnostic) -> None:
-        # Instances of one block share its expressions: report each finding once.
-        key = (diagnostic.rule, diagnostic.message, diagnostic.span)
+        # An expression evaluated again (a template file, a module called twice) fails again.
+        key = (diagnostic.rule, diagnostic.message, diagnostic.span, diagnostic.resource)
         if key not in self._seen:
             self._seen.add(key)
             self.diagnostics.append(diagnostic)
@@ -653,7 +664,7 @@ class _ModuleInstance(Scope):
                     self._resolve_body(
                         declaration.block,
                         instance.scope,
-                        address + _key_suffix(instance.key),
+                        address + key_suffix(instance.key),
                         instance.quiet,
                     ),
                 )
@@ -668,7 +679,7 @@ class _ModuleInstance(Scope):
         resolved = self._resolved(declaration)
         address = self._qualified(declaration.address)
         objects = {
-            instance.key: self._object(declaration, address + _key_suffix(instance.key), body)
+            instance.key: self._object(declaration, address + key_suffix(instance.key), body)
             for instance, body in resolved.items
             if instance.real
         }
@@ -824,7 +835,7 @@ class _ModuleInstance(Scope):
                     (call, instance, self),
                     (*self.call_path, call.name),
                     instance.expanded,
-                    address + _key_suffix(instance.key),
+                    address + key_suffix(instance.key),
                     self.quiet or instance.quiet,
                 )
             children.append((instance, child))
@@ -889,7 +900,7 @@ class _ModuleInstance(Scope):
             for instance, body in self._resolved(declaration).items:
                 self.run.resources.append(
                     ResolvedResource(
-                        address + _key_suffix(instance.key),
+                        address + key_suffix(instance.key),
                         declaration.mode,
                         declaration.type,
                         declaration.name,
@@ -934,18 +945,3 @@ def _for_each_pairs(collection: Value) -> list[tuple[str, Value]] | None:
     if collection is None:
         raise EvalError("for_each must not be null")
     raise EvalError(f"for_each needs a map or a set of strings, got {render(collection)}")
-
-
-def _key_suffix(key: int | str | None) -> str:
-    if key is None:
-        return ""
-    if isinstance(key, int):
-        return f"[{key}]"
-    return f'["{key}"]'
-
-
-def iter_attributes(block: ResolvedBlock) -> Iterator[ResolvedAttribute]:
-    """Every attribute of a block and of the blocks inside it."""
-    yield from block.attributes.values()
-    for nested in block.blocks:
-        yield from iter_attributes(nested)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from templater.cache import ParseCache
-from templater.diagnostics import Diagnostic
-from templater.evaluate import Evaluation, ResolvedResource, evaluate_template
+from templater.diagnostics import Diagnostic, merge_instances
+from templater.evaluate import Evaluation, ResolvedAttribute, ResolvedResource, evaluate_template
 from templater.files import Files, RecordingFiles
 from templater.loader import ParseFile
 from templater.options import LintOptions
@@ -40,6 +37,25 @@ class LintContext:
             rule, RULES[rule].severity, message, span, resource.address if resource else None
         )
 
+    def value_finding(
+        self,
+        rule: str,
+        message: str,
+        resource: ResolvedResource,
+        attribute: ResolvedAttribute,
+        label: str | None = None,
+    ) -> Diagnostic:
+        """A finding about an attribute's value, reported where the value is written; when that
+        is elsewhere (a default, a module input), the message says which attribute uses it."""
+        span = attribute.origin
+        if span != attribute.span:
+            use = attribute.span
+            message += (
+                f" (used by {resource.block_address}.{label or attribute.name}"
+                f" at {use.file}:{use.line}:{use.column})"
+            )
+        return self.finding(rule, message, span, resource)
+
 
 def lint_module(
     directory: Path,
@@ -65,36 +81,12 @@ def lint_module(
     }
     kept = [
         diagnostic
-        for diagnostic in _merge_instances(found)
+        for diagnostic in merge_instances(found, evaluation.instance_counts())
         if diagnostic.rule
         not in ignores.get(diagnostic.span.file, {}).get(diagnostic.span.line, ())
     ]
     read = sum(len(module.files) for module in evaluation.modules)
     return ModuleLint(directory, kept, read, len(context.apps))
-
-
-_INSTANCE_KEY = re.compile(r'\[(\d+|"(?:[^"\\]|\\.)*")\]$')
-
-
-def _merge_instances(diagnostics: Iterable[Diagnostic]) -> Iterator[Diagnostic]:
-    """One diagnostic per finding: the instances of a block share its source, so the same
-    finding at the same place is reported once, for the block when several instances have it."""
-    groups: dict[tuple[str, str, Span], list[Diagnostic]] = defaultdict(list)
-    for diagnostic in diagnostics:
-        groups[(diagnostic.rule, diagnostic.message, diagnostic.span)].append(diagnostic)
-    for group in groups.values():
-        first = group[0]
-        resources = {d.resource for d in group}
-        if len(resources) > 1 and first.resource is not None:
-            yield Diagnostic(
-                first.rule,
-                first.severity,
-                first.message,
-                first.span,
-                _INSTANCE_KEY.sub("", first.resource),
-            )
-        else:
-            yield first
 
 
 def _lint_and_store(directory: Path, options: LintOptions, cache: Path | None) -> ModuleLint:

@@ -10,6 +10,7 @@ from urllib.parse import SplitResult, urlsplit
 from templater.diagnostics import Diagnostic, Severity
 from templater.evaluate import ResolvedAttribute, ResolvedResource
 from templater.rules import rule
+from templater.rules.schema import typed_value
 from templater.values import Unknown, is_wholly_known, render
 
 if TYPE_CHECKING:
@@ -21,17 +22,23 @@ HOSTNAME_ROOM = 20
 
 
 def known(resource: ResolvedResource, name: str) -> Any:
-    """An attribute's value when it is set and wholly known; None otherwise."""
+    """An argument's value when it is set and wholly known, converted as Terraform passes it to
+    the provider (``subdomain = "true"`` is true); None otherwise."""
     attribute = resource.attributes.get(name)
     if attribute is None or not is_wholly_known(attribute.value):
         return None
-    return attribute.value
+    return typed_value(resource.type, name, attribute.value)
 
 
 def is_set(resource: ResolvedResource, name: str) -> bool:
-    """Whether the configuration gives the argument a value (null is not one)."""
+    """Whether the argument is known to have a value (null is none; unknown may be null)."""
+    return known(resource, name) is not None
+
+
+def is_unknown(resource: ResolvedResource, name: str) -> bool:
+    """Whether the argument is given a value that is not known yet."""
     attribute = resource.attributes.get(name)
-    return attribute is not None and attribute.value is not None
+    return attribute is not None and not is_wholly_known(attribute.value)
 
 
 def _existing(context: LintContext) -> list[ResolvedResource]:
@@ -57,11 +64,11 @@ def check_slug_duplicate(context: LintContext) -> Iterator[Diagnostic]:
             continue
         if slug in first:
             other = first[slug]
-            yield context.finding(
+            yield context.value_finding(
                 "app-slug-duplicate",
                 f'slug "{slug}" is already used by {other.address} ({other.span.file}:{other.span.line})',
-                app.attributes["slug"].origin,
                 app,
+                app.attributes["slug"],
             )
         else:
             first[slug] = app
@@ -87,11 +94,11 @@ def check_share_above_max(context: LintContext) -> Iterator[Diagnostic]:
     for app in context.apps:
         share = known(app, "share")
         if share in _SHARE_ORDER and _SHARE_ORDER[share] > _SHARE_ORDER[limit]:
-            yield context.finding(
+            yield context.value_finding(
                 "app-share-above-max",
                 f'share is "{share}", more open than this deployment allows ("{limit}")',
-                app.attributes["share"].origin,
                 app,
+                app.attributes["share"],
             )
 
 
@@ -130,7 +137,8 @@ def check_conflict(context: LintContext) -> Iterator[Diagnostic]:
 def _argument_span(app: ResolvedResource, name: str) -> Any:
     if is_set(app, name):
         return app.attributes[name].name_span
-    blocks = app.body.blocks_of(name)
+    # A dynamic block whose for_each is unknown may make none: it sets nothing for sure.
+    blocks = [block for block in app.body.blocks_of(name) if not block.repeated]
     return blocks[0].span if blocks else None
 
 
@@ -163,11 +171,11 @@ def check_agent_reference(context: LintContext) -> Iterator[Diagnostic]:
             shown = render(value)
         else:
             continue
-        yield context.finding(
+        yield context.value_finding(
             "app-agent-reference",
             f"agent_id is {shown}, not the id of a coder_agent; use coder_agent.NAME.id",
-            attribute.origin,
             app,
+            attribute,
         )
 
 
@@ -177,7 +185,9 @@ def _proxied_urls(
     """Each app that Coder proxies (not external) and whose url is known, with the url parsed."""
     for app in context.apps:
         value = known(app, "url")
-        if known(app, "external") is True or not isinstance(value, str):
+        if known(app, "external") is True or is_unknown(app, "external"):
+            continue
+        if not isinstance(value, str):
             continue
         try:
             url = urlsplit(value)
@@ -199,11 +209,11 @@ be `http://` or `https://` with a host and, usually, the port the app listens on
 def check_url_format(context: LintContext) -> Iterator[Diagnostic]:
     for app, attribute, url in _proxied_urls(context):
         if url.scheme.lower() not in ("http", "https") or not url.hostname:
-            yield context.finding(
+            yield context.value_finding(
                 "app-url-format",
                 f"url {render(attribute.value)} must be an absolute http or https URL with a host",
-                attribute.origin,
                 app,
+                attribute,
             )
 
 
@@ -223,11 +233,11 @@ def check_url_port(context: LintContext) -> Iterator[Diagnostic]:
         except ValueError:
             continue
         if port is not None and port < 9:
-            yield context.finding(
+            yield context.value_finding(
                 "app-url-port-reserved",
                 f"url uses port {port}; Coder reserves ports below 9 and will not proxy them",
-                attribute.origin,
                 app,
+                attribute,
             )
 
 
@@ -250,27 +260,23 @@ def check_hostname_length(context: LintContext) -> Iterator[Diagnostic]:
         slug = known(app, "slug")
         if known(app, "subdomain") is not True or not isinstance(slug, str):
             continue
-        span = app.attributes["slug"].origin
         if workspace and owner:
             label = f"{slug}--{workspace}--{owner}"
-            if len(label) > DNS_LABEL_LIMIT:
-                yield context.finding(
-                    "app-hostname-too-long",
-                    f'hostname label "{label}" is {len(label)} characters, '
-                    f"{len(label) - DNS_LABEL_LIMIT} over the limit of {DNS_LABEL_LIMIT}",
-                    span,
-                    app,
-                )
-            continue
-        room = DNS_LABEL_LIMIT - len(slug) - len("----")
-        if room < HOSTNAME_ROOM:
-            yield context.finding(
-                "app-hostname-too-long",
-                f'slug "{slug}" leaves {max(room, 0)} characters of the {DNS_LABEL_LIMIT}-character '
-                f"hostname label for workspace name and username together",
-                span,
-                app,
+            if len(label) <= DNS_LABEL_LIMIT:
+                continue
+            message = (
+                f'hostname label "{label}" is {len(label)} characters, '
+                f"{len(label) - DNS_LABEL_LIMIT} over the limit of {DNS_LABEL_LIMIT}"
             )
+        else:
+            room = DNS_LABEL_LIMIT - len(slug) - len("----")
+            if room >= HOSTNAME_ROOM:
+                continue
+            message = (
+                f'slug "{slug}" leaves {max(room, 0)} characters of the {DNS_LABEL_LIMIT}-character '
+                "hostname label for workspace name and username together"
+            )
+        yield context.value_finding("app-hostname-too-long", message, app, app.attributes["slug"])
 
 
 @rule(
@@ -329,10 +335,11 @@ def check_healthcheck_url(context: LintContext) -> Iterator[Diagnostic]:
                 continue
             checked = _endpoint(urlsplit(attribute.value))
             if checked is not None and checked[1] and checked != served:
-                yield context.finding(
+                yield context.value_finding(
                     "app-healthcheck-url-mismatch",
                     f"healthcheck url {render(attribute.value)} is not on the app's "
                     f"{served[0]}://{served[1]}:{served[2]} (url {render(url_attribute.value)})",
-                    attribute.origin,
                     app,
+                    attribute,
+                    "healthcheck.url",
                 )

@@ -85,6 +85,12 @@ def _converted(value: Any, schema: dict[str, Any]) -> Any:
         return value  # the schema's type keyword reports it
 
 
+def typed_value(resource_type: str, name: str, value: Any) -> Any:
+    """An argument's value as Terraform passes it to the provider: converted to the type the
+    schema gives the argument (``"true"`` → true), unchanged when it does not convert."""
+    return _converted(value, load_schema(resource_type).get("properties", {}).get(name, {}))
+
+
 def _located(
     block: ResolvedBlock, path: list[str | int]
 ) -> ResolvedAttribute | ResolvedBlock | list[ResolvedBlock]:
@@ -116,7 +122,9 @@ def _diagnostics(
     by_keyword: dict[str, str] = schema.get("x-rules", {})
     for error in _validator(resource.type).iter_errors(instance):
         problem = _Violation.of(error)
-        rule_id = problem.schema.get("x-rule") or by_keyword.get(problem.validator)
+        # A keyword the whole schema maps (type, required, …) wins over the property's own rule:
+        # `interval = "5s"` is a type error, not a range error.
+        rule_id = by_keyword.get(problem.validator) or problem.schema.get("x-rule")
         if rule_id is None:
             continue
         if problem.validator not in ("required", "additionalProperties") and not is_wholly_known(
@@ -177,13 +185,14 @@ def _report(
         return
     label = ".".join(str(step) for step in path if isinstance(step, str))
     if problem.validator == "maxItems" and isinstance(target, list):
-        span = target[int(problem.validator_value)].span
-        yield context.finding(rule_id, _message(problem, label), span, resource)
+        # A dynamic block whose for_each is unknown may make no block at all: count only others.
+        certain = [block for block in target if not block.repeated]
+        if len(certain) > int(problem.validator_value):
+            span = certain[int(problem.validator_value)].span
+            yield context.finding(rule_id, _message(problem, label), span, resource)
         return
     if isinstance(target, ResolvedAttribute):
-        yield context.finding(
-            rule_id, _message(problem, label) + _used_by(resource, target), target.origin, resource
-        )
+        yield context.value_finding(rule_id, _message(problem, label), resource, target, label)
     elif path == ["name"]:
         yield context.finding(rule_id, _message(problem, label), resource.name_span, resource)
 
@@ -205,16 +214,6 @@ def _message(problem: _Violation, label: str) -> str:
     if problem.validator == "maxLength":
         return f"{label} is {len(value)} characters long; Coder allows at most {problem.validator_value}"
     return f"{label}: {problem.message}"
-
-
-def _used_by(resource: ResolvedResource, attribute: ResolvedAttribute) -> str:
-    """Where the value is used, when the diagnostic points elsewhere (a default, an input)."""
-    if attribute.origin == attribute.span:
-        return ""
-    span = attribute.span
-    return (
-        f" (used by {resource.address}.{attribute.name} at {span.file}:{span.line}:{span.column})"
-    )
 
 
 # ----------------------------------------------------------------------------- the rules
