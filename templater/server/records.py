@@ -1,0 +1,135 @@
+"""The registry's records, shared by the store, the HTTP API and the planner.
+
+Plain frozen dataclasses: no database or HTTP types in them. A ``DesiredState`` is what an apply
+asks for; the store answers with ``WorkspaceState`` and ``AppRecord`` (the desired specs plus what
+the control plane keeps about them, such as health) and an ``ApplyResult``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+ROLES: tuple[str, ...] = ("admin", "member")
+
+SHARE_LEVELS: tuple[str, ...] = ("owner", "authenticated", "public")
+"""An app's ``share`` (SPEC §6); ``owner`` is the default."""
+
+HEALTH_DISABLED = "disabled"
+"""The health of an app without a healthcheck."""
+HEALTH_INITIALIZING = "initializing"
+"""The health of an app with a healthcheck, from when it is created or replaced (or gets a new
+healthcheck) until it is first checked."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    role: str
+    """``admin`` or ``member``."""
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Healthcheck:
+    url: str
+    interval: int
+    """Seconds between checks."""
+    threshold: int
+    """Consecutive failures before the app is unhealthy."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSpec:
+    name: str
+    address: str
+    """Where the control plane reaches the workspace (host name or IP address)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppSpec:
+    """One ``coder_app`` as applied: its attributes, the agent it belongs to, its subdomain label
+    and the URL templater serves it at (the last two computed by the caller)."""
+
+    slug: str
+    agent: str
+    url: str | None
+    command: str | None
+    display_name: str | None
+    icon: str | None
+    external: bool
+    subdomain: bool
+    share: str
+    order: int | None
+    hidden: bool
+    open_in: str | None
+    group: str | None
+    tooltip: str | None
+    healthcheck: Healthcheck | None
+    subdomain_label: str | None
+    access_url: str | None
+
+
+APP_SPEC_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AppSpec))
+"""The names of AppSpec's fields, in order."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppRecord(AppSpec):
+    """A stored app: its spec, where it lives and its health.
+
+    ``health_changed_at`` is when ``health`` last changed; None exactly when health is
+    ``disabled``."""
+
+    workspace: str
+    owner: str
+    health: str
+    health_changed_at: datetime | None
+
+    def spec(self) -> AppSpec:
+        """The app as it was applied, without what the control plane keeps about it."""
+        return AppSpec(**{name: getattr(self, name) for name in APP_SPEC_FIELDS})
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """What an apply asks for: a workspace's agents and apps, and the template files (name → text)
+    and variables they were produced from."""
+
+    source: dict[str, str]
+    variables: dict[str, str]
+    agents: tuple[AgentSpec, ...]
+    apps: tuple[AppSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceState:
+    """A stored workspace: agents by name, apps by slug (each sorted)."""
+
+    name: str
+    owner: str
+    version: int
+    source: dict[str, str]
+    variables: dict[str, str]
+    agents: tuple[AgentSpec, ...]
+    apps: tuple[AppRecord, ...]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What an apply changed, as addresses like ``agent.main`` and ``app.code-server`` (agents
+    first, then apps, each sorted by name), and the workspace's version after it.
+
+    The version moves whenever anything changed, the source or variables alone included; an apply
+    that changes nothing leaves it, with every tuple empty."""
+
+    version: int
+    created: tuple[str, ...]
+    updated: tuple[str, ...]
+    replaced: tuple[str, ...]
+    deleted: tuple[str, ...]
