@@ -22,7 +22,11 @@ class UsageError(Exception):
     """Bad command-line input: reported on stderr, exit status 2."""
 
 
-def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+class Failure(Exception):
+    """A command that could not do its job; its message is for the user (exit status 1)."""
+
+
+def add_evaluation_options(parser: argparse.ArgumentParser, workspace: bool = True) -> None:
     group = parser.add_argument_group("evaluation")
     group.add_argument(
         "--var", action="append", default=[], metavar="NAME=VALUE", help="set a root variable"
@@ -35,8 +39,9 @@ def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="read root variables from a .tfvars or .tfvars.json file",
     )
-    group.add_argument("--workspace", help="workspace name (data.coder_workspace.me.name)")
-    group.add_argument("--owner", help="workspace owner (data.coder_workspace_owner.me.name)")
+    if workspace:
+        group.add_argument("--workspace", help="workspace name (data.coder_workspace.me.name)")
+        group.add_argument("--owner", help="workspace owner (data.coder_workspace_owner.me.name)")
     group.add_argument(
         "--param",
         action="append",
@@ -46,7 +51,7 @@ def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _evaluation_options(args: argparse.Namespace) -> EvalOptions:
+def evaluation_options(args: argparse.Namespace) -> EvalOptions:
     from templater.inputs import parse_var_assignment
     from templater.options import EvalOptions, InputOptions
 
@@ -85,7 +90,7 @@ def _inspect(args: argparse.Namespace) -> int:
     from templater.evaluate import evaluate_template
     from templater.inspection import inspected, resource_json, resource_text
 
-    options = _evaluation_options(args)
+    options = evaluation_options(args)
     results: list[dict[str, object]] = []
     failed = False
     for directory in module_directories(args.paths):
@@ -123,7 +128,7 @@ def _lint(args: argparse.Namespace) -> int:
     from templater.options import LintOptions
     from templater.report import combine, fails
 
-    options = LintOptions(_evaluation_options(args), args.max_share)
+    options = LintOptions(evaluation_options(args), args.max_share)
     directories = module_directories(args.paths or ["."])
     cache = None if args.no_cache else _cache_directory()
     results = dict.fromkeys(directories)
@@ -197,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("paths", nargs="+", metavar="PATH", help="template directory or file")
     inspect.add_argument("--format", choices=("text", "json"), default="text")
-    _add_evaluation_options(inspect)
+    add_evaluation_options(inspect)
     inspect.set_defaults(run=_inspect)
 
     lint = commands.add_parser(
@@ -227,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument(
         "--jobs", type=int, metavar="N", help="directories linted at once (default: the cores)"
     )
-    _add_evaluation_options(lint)
+    add_evaluation_options(lint)
     lint.set_defaults(run=_lint)
 
     rules = commands.add_parser(
@@ -237,6 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rules.add_argument("rule", nargs="?", metavar="RULE", help="a rule ID to explain")
     rules.set_defaults(run=_rules)
+
+    from templater import cli_control
+
+    cli_control.add_commands(commands)
     return parser
 
 
@@ -248,6 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as problem:
         print(f"templater: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    except Failure as problem:
+        print(f"templater: {problem}", file=sys.stderr)
+        return EXIT_FINDINGS
     except BrokenPipeError:
         return EXIT_OK
     return status

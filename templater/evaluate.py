@@ -119,7 +119,10 @@ class ResolvedBlock:
 @dataclass(slots=True)
 class ResolvedResource:
     """One instance of a resource or data block, or the block itself when its instances are not
-    known (``expanded`` false: count or for_each unknown or empty; checked once, as a template)."""
+    known (``expanded`` false: count or for_each unknown or empty; checked once, as a template).
+
+    ``presence`` says whether it will exist: "certain", "none" (the template of a block whose
+    count, for_each or module count is known to make no instance), or "unknown"."""
 
     address: str
     mode: str
@@ -131,6 +134,7 @@ class ResolvedResource:
     span: Span
     name_span: Span
     body: ResolvedBlock
+    presence: str = "certain"
 
     @property
     def attributes(self) -> dict[str, ResolvedAttribute]:
@@ -910,6 +914,7 @@ class _ModuleInstance(Scope):
                         declaration.block.span,
                         declaration.block.label_spans[1],
                         body,
+                        _presence(instance, self),
                     )
                 )
         self.outputs()
@@ -917,6 +922,12 @@ class _ModuleInstance(Scope):
             for _, child in self._call_instances(call).items:
                 if child is not None:
                     child.evaluate_all()
+
+
+def _presence(instance: _Instance, module: _ModuleInstance) -> str:
+    if instance.quiet or module.quiet:
+        return "none"
+    return "certain" if instance.expanded else "unknown"
 
 
 def _collected(

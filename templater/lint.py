@@ -65,6 +65,15 @@ def lint_module(
 ) -> ModuleLint:
     options = options or LintOptions()
     evaluation = evaluate_template(directory, options.evaluation, parse, files)
+    diagnostics = check(evaluation, options)
+    read = sum(len(module.files) for module in evaluation.modules)
+    apps = sum(1 for r in evaluation.resources if r.mode == "managed" and r.type == "coder_app")
+    return ModuleLint(directory, diagnostics, read, apps)
+
+
+def check(evaluation: Evaluation, options: LintOptions) -> list[Diagnostic]:
+    """Every finding about an evaluated template: the engine's and the rules', one per finding,
+    less those that ignore comments silence."""
     managed = [r for r in evaluation.resources if r.mode == "managed"]
     context = LintContext(
         evaluation,
@@ -79,14 +88,12 @@ def lint_module(
     ignores = {
         parsed.path: parsed.ignores for module in evaluation.modules for parsed in module.files
     }
-    kept = [
+    return [
         diagnostic
         for diagnostic in merge_instances(found, evaluation.instance_counts())
         if diagnostic.rule
         not in ignores.get(diagnostic.span.file, {}).get(diagnostic.span.line, ())
     ]
-    read = sum(len(module.files) for module in evaluation.modules)
-    return ModuleLint(directory, kept, read, len(context.apps))
 
 
 def _lint_and_store(directory: Path, options: LintOptions, cache: Path | None) -> ModuleLint:

@@ -1,0 +1,280 @@
+"""The control-plane commands of the CLI: server, login, users, plan, apply, destroy, apps, url."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from templater.cli import (
+    EXIT_OK,
+    Failure,
+    UsageError,
+    add_evaluation_options,
+    evaluation_options,
+    module_directories,
+)
+
+if TYPE_CHECKING:
+    from templater.client import Client
+
+
+def _client() -> Client:
+    from templater.client import Client, load_credentials
+
+    return Client(load_credentials())
+
+
+def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Report the control plane's refusals and the workflow's stops as messages, not tracebacks."""
+
+    def run(args: argparse.Namespace) -> int:
+        from templater.client import ClientError
+
+        try:
+            return command(args)
+        except ClientError as problem:
+            raise Failure(problem.message) from None
+
+    return run
+
+
+def _server(args: argparse.Namespace) -> int:
+    from templater.server.serve import ServerConfigError, run, server_config
+
+    try:
+        config = server_config(
+            args.data_dir, args.listen, args.access_url, args.wildcard_access_url, args.database
+        )
+        return run(config)
+    except ServerConfigError as problem:
+        raise UsageError(str(problem)) from None
+
+
+def _login(args: argparse.Namespace) -> int:
+    from templater.client import Client, ClientError, Credentials, save_credentials
+
+    credentials = Credentials(args.url.rstrip("/"), args.token)
+    client = Client(credentials)
+    try:
+        user = client.me()
+    except ClientError as problem:
+        raise Failure(f"cannot sign in to {credentials.url}: {problem.message}") from None
+    finally:
+        client.close()
+    path = save_credentials(credentials)
+    print(
+        f"Signed in to {credentials.url} as {user.name} ({user.role}); credentials saved in {path}"
+    )
+    return EXIT_OK
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    role, token = _client().create_user(args.name, args.admin)
+    print(f"Created {role} {args.name}. Their token, shown only this once:")
+    print(token)
+    return EXIT_OK
+
+
+def _agent_addresses(pairs: list[str]) -> dict[str, str]:
+    addresses = {}
+    for pair in pairs:
+        name, separator, host = pair.partition("=")
+        if not separator or not name or not host:
+            raise UsageError(f"--agent-address expects NAME=HOST, got {pair!r}")
+        addresses[name] = host
+    return addresses
+
+
+def _template_directory(path: str) -> Path:
+    return module_directories([path])[0]
+
+
+def _planned(args: argparse.Namespace, client: Client) -> Any:
+    from templater.workflow import WorkflowError, make_plan
+
+    try:
+        return make_plan(
+            client,
+            _template_directory(args.path),
+            args.workspace,
+            args.owner,
+            evaluation_options(args),
+            _agent_addresses(args.agent_address),
+        )
+    except WorkflowError as problem:
+        raise Failure(str(problem)) from None
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from templater.workflow import show_plan
+
+    sys.stdout.write(show_plan(_planned(args, _client())))
+    return EXIT_OK
+
+
+def _confirmed(question: str) -> bool:
+    print(f"{question}\n  Only 'yes' will be accepted to approve.\n")
+    try:
+        answer = input("  Enter a value: ")
+    except EOFError:
+        answer = ""
+    return answer.strip() == "yes"
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from templater.workflow import apply_plan, show_plan
+
+    client = _client()
+    plan = _planned(args, client)
+    sys.stdout.write(show_plan(plan))
+    if not plan.changes:
+        return EXIT_OK
+    if not args.auto_approve and not _confirmed("Do you want to perform these actions?"):
+        raise Failure("Apply cancelled.")
+    sys.stdout.write(apply_plan(client, plan))
+    return EXIT_OK
+
+
+def _destroy(args: argparse.Namespace) -> int:
+    client = _client()
+    owner = args.owner or client.me().name
+    current = client.workspace(owner, args.workspace)
+    if current is None:
+        raise Failure(f"there is no workspace {owner}/{args.workspace}")
+    for agent in current.agents:
+        print(f"  - agent.{agent.name}")
+    for app in current.apps:
+        print(f"  - app.{app.slug}")
+    print(
+        f"\nPlan: 0 to add, 0 to change, 0 to replace, {len(current.agents) + len(current.apps)} to destroy."
+    )
+    if not args.auto_approve and not _confirmed(
+        f"Do you really want to destroy {owner}/{args.workspace}?"
+    ):
+        raise Failure("Destroy cancelled.")
+    client.destroy(owner, args.workspace, current.version)
+    print(f"Destroy complete! Workspace {owner}/{args.workspace} is gone.")
+    return EXIT_OK
+
+
+def _apps(args: argparse.Namespace) -> int:
+    apps = _client().apps(args.owner, args.workspace)
+    if args.json:
+        rows = [
+            {
+                "workspace": app.workspace,
+                "owner": app.owner,
+                "agent": app.agent,
+                "slug": app.slug,
+                "share": app.share,
+                "subdomain": app.subdomain,
+                "url": app.access_url,
+                "target": app.url,
+                "health": app.health,
+            }
+            for app in apps
+        ]
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("workspace", "agent", "slug", "share", "URL", "health", box=None)
+    for app in apps:
+        table.add_row(
+            f"{app.owner}/{app.workspace}",
+            app.agent,
+            app.slug,
+            app.share,
+            app.access_url or "",
+            app.health,
+        )
+    Console().print(table if apps else "No apps.")
+    return EXIT_OK
+
+
+def _url(args: argparse.Namespace) -> int:
+    client = _client()
+    owner = args.owner or client.me().name
+    for app in client.apps(owner, args.workspace):
+        if app.slug == args.slug:
+            if not app.access_url:
+                raise Failure(f"app {args.slug} is a command, not served at a URL")
+            print(app.access_url)
+            return EXIT_OK
+    raise Failure(f"workspace {owner}/{args.workspace} has no app {args.slug}")
+
+
+def add_commands(commands: Any) -> None:
+    """Add the control-plane commands to the CLI's subcommands."""
+    server = commands.add_parser(
+        "server",
+        help="run the control plane: registry, API, health monitor, app router",
+        description="Run the control plane on the embedded SQLite database (or PostgreSQL).",
+    )
+    server.add_argument("--data-dir", type=Path, help="where the database and admin token live")
+    server.add_argument(
+        "--listen", default="127.0.0.1:7080", help="HOST:PORT (default 127.0.0.1:7080)"
+    )
+    server.add_argument("--access-url", help="the URL users reach templater at")
+    server.add_argument(
+        "--wildcard-access-url",
+        help="hostname pattern for subdomain apps, such as *.apps.example.com",
+    )
+    server.add_argument("--database", help="postgresql://USER@HOST:PORT/NAME instead of SQLite")
+    server.set_defaults(run=_server)
+
+    login = commands.add_parser("login", help="sign in to a control plane with an API token")
+    login.add_argument("url", metavar="URL")
+    login.add_argument("--token", required=True)
+    login.set_defaults(run=_guarded(_login))
+
+    users = commands.add_parser("users", help="manage users (admins only)")
+    users_commands = users.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
+    create = users_commands.add_parser("create", help="create a user and print their token")
+    create.add_argument("name", metavar="NAME")
+    create.add_argument("--admin", action="store_true", help="an admin rather than a member")
+    create.set_defaults(run=_guarded(_create_user))
+
+    for name, handler, summary in (
+        ("plan", _plan, "show what applying a template to a workspace would change"),
+        ("apply", _apply, "provision a template's agents and apps into a workspace"),
+    ):
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument("path", metavar="PATH", help="template directory or file")
+        command.add_argument("--workspace", required=True, help="workspace name")
+        command.add_argument("--owner", help="workspace owner (default: you)")
+        command.add_argument(
+            "--agent-address",
+            action="append",
+            default=[],
+            metavar="NAME=HOST",
+            help="where the control plane reaches an agent (default 127.0.0.1)",
+        )
+        if name == "apply":
+            command.add_argument("--auto-approve", action="store_true", help="do not ask")
+        add_evaluation_options(command, workspace=False)
+        command.set_defaults(run=_guarded(handler))
+
+    destroy = commands.add_parser("destroy", help="remove a workspace's agents and apps")
+    destroy.add_argument("--workspace", required=True)
+    destroy.add_argument("--owner", help="workspace owner (default: you)")
+    destroy.add_argument("--auto-approve", action="store_true", help="do not ask")
+    destroy.set_defaults(run=_guarded(_destroy))
+
+    apps = commands.add_parser("apps", help="list apps with their URLs and health")
+    apps.add_argument("--workspace")
+    apps.add_argument("--owner")
+    apps.add_argument("--json", action="store_true", help="a JSON list instead of a table")
+    apps.set_defaults(run=_guarded(_apps))
+
+    url = commands.add_parser("url", help="print the URL an app is served at")
+    url.add_argument("workspace", metavar="WORKSPACE")
+    url.add_argument("slug", metavar="SLUG")
+    url.add_argument("--owner")
+    url.set_defaults(run=_guarded(_url))

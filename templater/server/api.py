@@ -1,0 +1,244 @@
+"""The control plane's HTTP API (``/api/v1``): users, workspaces, their agents and apps.
+
+Every route but health and the OpenAPI document authenticates, with ``Authorization: Bearer``
+or the ``Templater-Session-Token`` header; members see and change only their own workspaces,
+admins everything. Errors are JSON ``{"message": ...}``.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the routes' annotations at
+# definition time, and the dependency they name is local to create_app.
+import re
+from dataclasses import dataclass, replace
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from templater.hostnames import (
+    HostnameError,
+    WildcardPattern,
+    app_label,
+    label_overflow,
+    path_app_url,
+)
+from templater.server.records import (
+    AgentSpec,
+    ApplyResult,
+    AppRecord,
+    AppSpec,
+    DesiredState,
+    User,
+    WorkspaceState,
+)
+from templater.server.store import Store, StoreError, VersionConflict
+
+SESSION_HEADER = "Templater-Session-Token"
+_WORKSPACE_NAME = re.compile(r"[a-z0-9](-?[a-z0-9])*")
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """Where the control plane serves apps: its access URL and the wildcard for subdomains."""
+
+    access_url: str
+    wildcard: WildcardPattern | None = None
+
+    def locate(self, app: AppSpec, workspace: str, owner: str) -> AppSpec:
+        """The app with its hostname label and the URL templater serves it at."""
+        if app.external:
+            return replace(app, subdomain_label=None, access_url=app.url)
+        if app.command is not None and app.url is None:
+            return replace(app, subdomain_label=None, access_url=None)
+        if app.subdomain and self.wildcard is not None:
+            label = app_label(app.slug, workspace, owner)
+            access = urlsplit(self.access_url)
+            host = self.wildcard.host_for(label)
+            if self.wildcard.port is None and access.port is not None:
+                host += f":{access.port}"  # as Coder does: app hosts share the access URL's port
+            return replace(app, subdomain_label=label, access_url=f"{access.scheme}://{host}/")
+        return replace(
+            app,
+            subdomain_label=None,
+            access_url=path_app_url(self.access_url, owner, workspace, app.slug),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyRequest:
+    """An apply: the state the workspace must have, and the version it was planned against
+    (0 when the workspace did not exist)."""
+
+    expected_version: int
+    source: dict[str, str]
+    variables: dict[str, str]
+    agents: tuple[AgentSpec, ...]
+    apps: tuple[AppSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    name: str
+    admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedUser:
+    name: str
+    role: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Destroyed:
+    deleted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    status: str
+
+
+def _fail(status: int, message: str) -> HTTPException:
+    return HTTPException(status_code=status, detail=message)
+
+
+def create_app(store: Store, deployment: Deployment) -> FastAPI:
+    app = FastAPI(
+        title="templater control plane",
+        version="1",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+        return JSONResponse({"message": str(error.detail)}, error.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()
+        ]
+        return JSONResponse({"message": "invalid request: " + "; ".join(problems)}, 422)
+
+    def current_user(
+        authorization: Annotated[str | None, Header()] = None,
+        session_token: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
+    ) -> User:
+        token = session_token
+        if authorization is not None:
+            scheme, _, value = authorization.partition(" ")
+            if scheme.lower() == "bearer" and value.strip():
+                token = value.strip()
+        if not token:
+            raise _fail(401, f"sign in: send Authorization: Bearer TOKEN or {SESSION_HEADER}")
+        user = store.user_by_token(token)
+        if user is None:
+            raise _fail(401, "the token is not valid")
+        return user
+
+    Authenticated = Annotated[User, Depends(current_user)]
+
+    def may_act_for(user: User, owner: str) -> None:
+        if user.role != "admin" and user.name != owner:
+            raise _fail(403, f"{user.name} can only see and change their own workspaces")
+
+    @app.get("/api/v1/health", tags=["health"])
+    def health() -> Health:
+        return Health("ok")
+
+    @app.get("/api/v1/users/me", tags=["users"])
+    def me(user: Authenticated) -> User:
+        return user
+
+    @app.post("/api/v1/users", status_code=201, tags=["users"])
+    def create_user(new: NewUser, user: Authenticated) -> CreatedUser:
+        if user.role != "admin":
+            raise _fail(403, "only admins create users")
+        try:
+            created, token = store.create_user(new.name, "admin" if new.admin else "member")
+        except StoreError as problem:
+            raise _fail(409 if "exists" in str(problem) else 422, str(problem)) from None
+        return CreatedUser(created.name, created.role, token)
+
+    @app.get("/api/v1/workspaces", tags=["workspaces"])
+    def list_workspaces(
+        user: Authenticated, owner: Annotated[str | None, Query()] = None
+    ) -> list[WorkspaceState]:
+        if user.role != "admin":
+            may_act_for(user, owner or user.name)
+            owner = user.name
+        return store.list_workspaces(owner)
+
+    @app.get("/api/v1/workspaces/{owner}/{name}", tags=["workspaces"])
+    def get_workspace(owner: str, name: str, user: Authenticated) -> WorkspaceState:
+        may_act_for(user, owner)
+        state = store.get_workspace(owner, name)
+        if state is None:
+            raise _fail(404, f"there is no workspace {owner}/{name}")
+        return state
+
+    @app.put("/api/v1/workspaces/{owner}/{name}", tags=["workspaces"])
+    def apply(owner: str, name: str, request: ApplyRequest, user: Authenticated) -> ApplyResult:
+        may_act_for(user, owner)
+        if not _WORKSPACE_NAME.fullmatch(name) or len(name) > 32:
+            raise _fail(
+                422,
+                f'workspace name "{name}" must be 1 to 32 lower-case letters and digits joined '
+                "by single hyphens: it becomes part of app hostnames",
+            )
+        try:
+            apps = tuple(deployment.locate(spec, name, owner) for spec in request.apps)
+        except HostnameError as problem:
+            raise _fail(422, f"cannot give an app a hostname: {problem}") from None
+        for spec in apps:
+            over = label_overflow(spec.subdomain_label or "")
+            if over:
+                raise _fail(
+                    422,
+                    f'app "{spec.slug}": hostname label "{spec.subdomain_label}" is {over} '
+                    "characters over the 63 a DNS label may have; shorten the slug, the "
+                    "workspace name or the username",
+                )
+        desired = DesiredState(request.source, request.variables, request.agents, apps)
+        try:
+            return store.apply(owner, name, request.expected_version, desired)
+        except VersionConflict as problem:
+            raise _fail(409, str(problem)) from None
+        except StoreError as problem:
+            raise _fail(422, str(problem)) from None
+
+    @app.delete("/api/v1/workspaces/{owner}/{name}", tags=["workspaces"])
+    def destroy(
+        owner: str,
+        name: str,
+        user: Authenticated,
+        expected_version: Annotated[int | None, Query()] = None,
+    ) -> Destroyed:
+        may_act_for(user, owner)
+        try:
+            deleted = store.destroy(owner, name, expected_version)
+        except VersionConflict as problem:
+            raise _fail(409, str(problem)) from None
+        if not deleted:
+            raise _fail(404, f"there is no workspace {owner}/{name}")
+        return Destroyed(True)
+
+    @app.get("/api/v1/apps", tags=["apps"])
+    def list_apps(
+        user: Authenticated,
+        owner: Annotated[str | None, Query()] = None,
+        workspace: Annotated[str | None, Query()] = None,
+    ) -> list[AppRecord]:
+        if user.role != "admin":
+            may_act_for(user, owner or user.name)
+            owner = user.name
+        return store.list_apps(owner, workspace)
+
+    return app

@@ -1,0 +1,334 @@
+"""The control plane and the operator's workflow, as a new user runs them: a real server process
+on a loopback port with a real SQLite file, and the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import EXAMPLES, ROOT
+
+VALID_EXAMPLES = sorted(path for path in EXAMPLES.glob("*/") if any(path.glob("*.tf")))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+    admin_token: str
+    home: Path
+
+    def run(
+        self, *args: str, token: str | None = None, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """The CLI as a user in their own home directory, signed in with ``token``."""
+        environment = {
+            **os.environ,
+            "XDG_CONFIG_HOME": str(self.home / "config"),
+            "XDG_CACHE_HOME": str(self.home / "cache"),
+            "TEMPLATER_URL": self.url,
+            "TEMPLATER_TOKEN": token or self.admin_token,
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "templater", *args],
+            cwd=ROOT,
+            env=environment,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def api(self, token: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+def start_server(data_dir: Path, home: Path, *extra: str) -> Server:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "templater",
+            "server",
+            "--data-dir",
+            str(data_dir),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--wildcard-access-url",
+            "*.apps.localhost",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"server exited: {process.stderr.read() if process.stderr else ''}"
+            )
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise AssertionError("server did not start")
+    token = (data_dir / "admin-token").read_text().strip()
+    return Server(url, data_dir, process, token, home)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    running = start_server(tmp_path / "data", tmp_path / "home")
+    yield running
+    running.process.terminate()
+    running.process.wait(timeout=30)
+
+
+def new_user(server: Server, name: str, *flags: str) -> str:
+    created = server.run("users", "create", name, *flags)
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip().splitlines()[-1]
+
+
+def test_walkthrough_as_a_new_user(server: Server, tmp_path: Path) -> None:
+    alice = new_user(server, "alice")
+    template = tmp_path / "docker"
+    shutil.copytree(EXAMPLES / "docker-code-server", template)
+
+    applied = server.run(
+        "apply", str(template / "main.tf"), "--workspace", "dev", "--auto-approve", token=alice
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert "+ agent.main" in applied.stdout and "+ app.code-server" in applied.stdout
+    assert "Apply complete! Resources: 3 added" in applied.stdout
+
+    listed = server.run("apps", "--json", token=alice)
+    apps = {app["slug"]: app for app in json.loads(listed.stdout)}
+    assert set(apps) == {"code-server", "docs"}
+    code = apps["code-server"]
+    assert (
+        code["url"]
+        == f"http://code-server--dev--alice.apps.localhost:{server.url.rsplit(':', 1)[1]}/"
+    )
+    assert (code["workspace"], code["owner"], code["agent"], code["health"]) == (
+        "dev",
+        "alice",
+        "main",
+        "initializing",
+    )
+    assert apps["docs"]["url"] == "https://coder.com/docs"
+
+    again = server.run("apply", str(template), "--workspace", "dev", "--auto-approve", token=alice)
+    assert again.returncode == 0 and "No changes." in again.stdout
+
+    main = template / "main.tf"
+    main.write_text(
+        main.read_text().replace('display_name = "Documentation"', 'display_name = "Coder docs"')
+    )
+    planned = server.run("plan", str(template), "--workspace", "dev", token=alice)
+    assert planned.returncode == 0, planned.stderr
+    assert "~ app.docs" in planned.stdout
+    assert 'display_name = "Documentation" -> "Coder docs"' in planned.stdout
+    assert "Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy." in planned.stdout
+
+    url = server.run("url", "dev", "code-server", token=alice)
+    assert url.stdout.strip() == code["url"]
+
+    destroyed = server.run("destroy", "--workspace", "dev", "--auto-approve", token=alice)
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert json.loads(server.run("apps", "--json", token=alice).stdout) == []
+
+
+@pytest.mark.parametrize("example", VALID_EXAMPLES, ids=lambda path: path.name)
+def test_plan_apply_destroy_cycle_on_every_example(server: Server, example: Path) -> None:
+    workspace = f"ws-{example.name}"[:30]
+    planned = server.run("plan", str(example), "--workspace", workspace)
+    assert planned.returncode == 0, planned.stderr
+    assert "to add" in planned.stdout
+    assert (
+        server.run("apply", str(example), "--workspace", workspace, "--auto-approve").returncode
+        == 0
+    )
+    assert "No changes." in server.run("plan", str(example), "--workspace", workspace).stdout
+    assert server.run("destroy", "--workspace", workspace, "--auto-approve").returncode == 0
+    assert server.run("apps", "--json", "--workspace", workspace).stdout.strip() == "[]"
+
+
+def test_apply_asks_before_changing_anything(server: Server) -> None:
+    refused = server.run(
+        "apply", str(EXAMPLES / "counted-apps"), "--workspace", "ask", stdin="no\n"
+    )
+    assert refused.returncode == 1 and "Apply cancelled." in refused.stderr
+    assert server.run("apps", "--json").stdout.strip() == "[]"
+    accepted = server.run(
+        "apply", str(EXAMPLES / "counted-apps"), "--workspace", "ask", stdin="yes\n"
+    )
+    assert accepted.returncode == 0, accepted.stderr
+
+
+def test_a_template_with_errors_is_never_applied(server: Server) -> None:
+    refused = server.run(
+        "apply", str(EXAMPLES / "broken" / "app-arguments"), "--workspace", "bad", "--auto-approve"
+    )
+    assert refused.returncode == 1
+    assert "error[app-slug-format]" in refused.stderr
+    assert "nothing was planned" in refused.stderr
+
+
+def test_hostname_too_long_is_an_error_at_plan(server: Server) -> None:
+    owner = new_user(server, "a-rather-long-username")
+    planned = server.run(
+        "plan",
+        str(EXAMPLES / "broken" / "hostname-and-share"),
+        "--workspace",
+        "my-long-workspace-name",
+        token=owner,
+    )
+    assert planned.returncode == 1
+    assert "error[app-hostname-too-long]" in planned.stderr
+
+
+def test_members_only_reach_their_own_workspaces(server: Server) -> None:
+    alice, bob = new_user(server, "alice"), new_user(server, "bob")
+    assert (
+        server.run(
+            "apply",
+            str(EXAMPLES / "module-app"),
+            "--workspace",
+            "dev",
+            "--auto-approve",
+            token=alice,
+        ).returncode
+        == 0
+    )
+
+    with server.api(bob) as api:
+        assert api.get("/api/v1/workspaces/alice/dev").status_code == 403
+        assert api.delete("/api/v1/workspaces/alice/dev").status_code == 403
+        assert api.get("/api/v1/apps", params={"owner": "alice"}).status_code == 403
+        assert api.get("/api/v1/apps").json() == []
+        assert api.post("/api/v1/users", json={"name": "mallory"}).status_code == 403
+    plan = server.run(
+        "plan", str(EXAMPLES / "module-app"), "--workspace", "dev", "--owner", "alice", token=bob
+    )
+    assert (
+        plan.returncode == 1 and "bob can only see and change their own workspaces" in plan.stderr
+    )
+    destroy = server.run(
+        "destroy", "--workspace", "dev", "--owner", "alice", "--auto-approve", token=bob
+    )
+    assert destroy.returncode == 1
+
+    with server.api(None) as anonymous:
+        response = anonymous.get("/api/v1/workspaces/alice/dev")
+        assert response.status_code == 401 and "message" in response.json()
+    with server.api("tpl_not-a-token") as forged:
+        assert forged.get("/api/v1/users/me").status_code == 401
+    with server.api(server.admin_token) as admin:
+        assert admin.get("/api/v1/workspaces/alice/dev").json()["owner"] == "alice"
+
+
+def test_no_route_answers_without_authentication(server: Server) -> None:
+    with server.api(None) as anonymous:
+        document = anonymous.get("/api/v1/openapi.json")
+        assert document.status_code == 200
+        for path, operations in document.json()["paths"].items():
+            concrete = path.replace("{owner}", "alice").replace("{name}", "dev")
+            for method in operations:
+                response = anonymous.request(method.upper(), concrete)
+                expected = 200 if path == "/api/v1/health" else 401
+                assert response.status_code == expected, (method, path, response.text)
+
+
+def test_tokens_are_stored_as_hashes_only(server: Server) -> None:
+    token = new_user(server, "carol")
+    database = (server.data_dir / "templater.db").read_bytes()
+    assert token.encode() not in database
+    assert server.admin_token.encode() not in database
+    mode = stat.S_IMODE((server.data_dir / "admin-token").stat().st_mode)
+    assert mode == 0o600
+
+
+def test_racing_applies_one_wins_one_conflicts(server: Server) -> None:
+    user = new_user(server, "dave")
+    body = {
+        "expected_version": 0,
+        "source": {},
+        "variables": {},
+        "agents": [{"name": "main", "address": "127.0.0.1"}],
+        "apps": [],
+    }
+
+    def apply(slug: str) -> int:
+        app = {
+            "slug": slug,
+            "agent": "main",
+            "url": "http://localhost:8080",
+            "command": None,
+            "display_name": None,
+            "icon": None,
+            "external": False,
+            "subdomain": True,
+            "share": "owner",
+            "order": None,
+            "hidden": False,
+            "open_in": None,
+            "group": None,
+            "tooltip": None,
+            "healthcheck": None,
+            "subdomain_label": None,
+            "access_url": None,
+        }
+        with server.api(user) as api:
+            return api.put("/api/v1/workspaces/dave/race", json={**body, "apps": [app]}).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(apply, ["first", "second"]))
+    assert statuses == [200, 409]
+    with server.api(user) as api:
+        state = api.get("/api/v1/workspaces/dave/race").json()
+    assert state["version"] == 1 and len(state["apps"]) == 1
+
+
+def test_bad_server_flags_are_refused_with_their_own_message(tmp_path: Path) -> None:
+    for flag, value, message in (
+        ("--wildcard-access-url", "https://*.apps.example.com", "scheme"),
+        ("--wildcard-access-url", "apps.*.example.com", "asterisk"),
+        ("--access-url", "not a url", "--access-url"),
+        ("--listen", "localhost", "--listen"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "templater", "server", "--data-dir", str(tmp_path), flag, value],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2, (flag, value, result.stderr)
+        assert message in result.stderr
