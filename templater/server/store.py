@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -535,6 +537,25 @@ def _insert_apps(
 # ----------------------------------------------------------------------------- store
 
 
+def _use_wal(cursor: Any) -> None:
+    """Switch a SQLite database to the WAL journal (once per file; it persists). The switch needs
+    the database to itself and SQLite does not wait for that (no busy handler), so retry while
+    other connections hold it, as long as a writer would wait."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            if str(cursor.fetchone()[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as problem:
+            busy = "locked" in str(problem) or "busy" in str(problem)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
@@ -564,8 +585,8 @@ def _engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-            cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            _use_wal(cursor)
         finally:
             cursor.close()
 
