@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -332,3 +333,105 @@ def test_bad_server_flags_are_refused_with_their_own_message(tmp_path: Path) -> 
         )
         assert result.returncode == 2, (flag, value, result.stderr)
         assert message in result.stderr
+
+
+def _many_apps(count: int, url_port: int) -> list[dict[str, object]]:
+    return [
+        {
+            "slug": f"app-{index}",
+            "agent": "main",
+            "url": f"http://localhost:{url_port + index}",
+            "command": None,
+            "display_name": f"App {index}",
+            "icon": "/icon/code.svg",
+            "external": False,
+            "subdomain": True,
+            "share": "owner",
+            "order": index,
+            "hidden": False,
+            "open_in": None,
+            "group": None,
+            "tooltip": None,
+            "healthcheck": {
+                "url": f"http://localhost:{url_port + index}/healthz",
+                "interval": 5,
+                "threshold": 3,
+            },
+            "subdomain_label": None,
+            "access_url": None,
+        }
+        for index in range(count)
+    ]
+
+
+def test_a_server_killed_mid_apply_restarts_with_the_old_state(tmp_path: Path) -> None:
+    running = start_server(tmp_path / "data", tmp_path / "home")
+    user = new_user(running, "erin")
+    agents = [{"name": "main", "address": "127.0.0.1"}]
+    old = {
+        "expected_version": 0,
+        "source": {},
+        "variables": {},
+        "agents": agents,
+        "apps": _many_apps(50, 10000),
+    }
+    with running.api(user) as api:
+        assert api.put("/api/v1/workspaces/erin/big", json=old).status_code == 200
+    new = {**old, "expected_version": 1, "apps": _many_apps(4000, 20000)}
+    outcomes = set()
+
+    def send(target: Server) -> None:
+        with target.api(user) as api, pytest.raises(httpx.HTTPError):
+            api.put("/api/v1/workspaces/erin/big", json=new)
+
+    for delay in (0.05, 0.2, 0.4):
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(send, running)
+            time.sleep(delay)
+            running.process.kill()  # SIGKILL: no chance to clean up
+            running.process.wait(timeout=30)
+            future.result(timeout=60)
+        running = start_server(tmp_path / "data", tmp_path / "home")
+        with running.api(user) as api:
+            state = api.get("/api/v1/workspaces/erin/big").json()
+        ports = {app["url"].rsplit(":", 1)[1][:1] for app in state["apps"]}
+        # Entirely the old state, or entirely the new one: never a mixture.
+        assert (state["version"], len(state["apps"]), ports) in ((1, 50, {"1"}), (2, 4000, {"2"}))
+        outcomes.add(state["version"])
+        if state["version"] == 2:
+            break
+    running.process.terminate()
+    running.process.wait(timeout=30)
+    assert 1 in outcomes  # at least one kill landed before the commit
+
+
+def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
+    running = start_server(tmp_path / "data", tmp_path / "home")
+    running.process.send_signal(signal.SIGTERM)
+    assert running.process.wait(timeout=30) == 0
+
+
+def test_schemathesis_finds_no_server_error(server: Server) -> None:
+    schemathesis = shutil.which("st")
+    if schemathesis is None:
+        pytest.skip("schemathesis is not installed")
+    new_user(server, "fuzz")
+    result = subprocess.run(
+        [
+            schemathesis,
+            "run",
+            f"{server.url}/api/v1/openapi.json",
+            "--header",
+            f"Authorization: Bearer {server.admin_token}",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "30",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]

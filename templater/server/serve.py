@@ -7,6 +7,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from urllib.parse import urlsplit
 
 ADMIN_TOKEN_FILE = "admin-token"
@@ -84,6 +85,14 @@ def _write_admin_token(path: Path, token: str) -> None:
 def run(config: ServerConfig) -> int:
     import uvicorn
 
+    class _GracefulServer(uvicorn.Server):
+        """Stops on SIGINT or SIGTERM as uvicorn does (requests in flight finish first), then
+        returns instead of dying by the signal, so the store closes and the status is 0."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
+
     from templater.hostnames import compile_wildcard
     from templater.server.api import Deployment, create_app
     from templater.server.store import Store, StoreError
@@ -111,9 +120,12 @@ def run(config: ServerConfig) -> int:
         f"(access URL {config.access_url})",
         file=sys.stderr,
     )
+    server = _GracefulServer(
+        uvicorn.Config(app, host=config.host, port=config.port, log_level="warning")
+    )
     try:
-        # uvicorn stops cleanly on SIGINT and SIGTERM: it finishes requests in flight first.
-        uvicorn.run(app, host=config.host, port=config.port, log_level="warning")
+        server.run()
     finally:
         store.close()
-    return 0
+    print("templater server stopped", file=sys.stderr)
+    return 0 if server.started else 1
