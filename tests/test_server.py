@@ -411,7 +411,7 @@ def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
     assert running.process.wait(timeout=30) == 0
 
 
-def test_schemathesis_finds_no_server_error(server: Server) -> None:
+def test_schemathesis_finds_no_server_error(server: Server, tmp_path: Path) -> None:
     schemathesis = shutil.which("st")
     if schemathesis is None:
         pytest.skip("schemathesis is not installed")
