@@ -430,6 +430,7 @@ def test_schemathesis_finds_no_server_error(server: Server, tmp_path: Path) -> N
             "--workers",
             "1",
         ],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=900,
