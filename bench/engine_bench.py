@@ -72,7 +72,8 @@ def generate_large_template(directory: Path, apps: int = 2000) -> int:
             f'resource "coder_app" "app_{index}" {{\n'
             f"  agent_id     = coder_agent.main.id\n"
             f'  slug         = "app-{index}"\n'
-            f'  display_name = "Application number {index} of the generated benchmark template, padded"\n'
+            f'  display_name = "Application number {index} of the benchmark template"\n'
+            f'  tooltip      = "Opens application {index}: a generated app for measuring the engine"\n'
             f'  icon         = "/icon/code.svg"\n'
             f'  url          = "http://localhost:${{var.base_port + {index}}}/?folder=/home/coder"\n'
             f"  subdomain    = true\n"

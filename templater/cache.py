@@ -15,6 +15,7 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+from templater.memory import paused_gc
 from templater.parser import parse_file
 from templater.syntax import ParsedFile
 
@@ -33,6 +34,13 @@ def _code_version() -> bytes:
             versions.append(distribution)
     sources = [here / name for name in ("grammar.py", "parser.py", "syntax.py", "values.py")]
     return code_digest(sources, f"{_FORMAT} {' '.join(versions)}")
+
+
+def default_cache_directory() -> Path:
+    """The user cache directory (honours XDG_CACHE_HOME)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("templater"))
 
 
 class ParseCache:
@@ -62,7 +70,7 @@ class ParseCache:
 def read_entry(entry: Path) -> object:
     """What a cache entry holds; None when there is none or it is damaged (then it is redone)."""
     try:
-        with open(entry, "rb") as handle:
+        with open(entry, "rb") as handle, paused_gc():
             return pickle.load(handle)
     except Exception:  # missing, truncated, or written by an incompatible version
         return None

@@ -125,12 +125,13 @@ def _color(stream: object) -> bool:
 
 
 def _lint(args: argparse.Namespace) -> int:
+    from templater.cache import default_cache_directory
     from templater.options import LintOptions
     from templater.report import combine, fails
 
     options = LintOptions(evaluation_options(args), args.max_share)
     directories = module_directories(args.paths or ["."])
-    cache = None if args.no_cache else _cache_directory()
+    cache = None if args.no_cache else default_cache_directory()
     results = dict.fromkeys(directories)
     if cache is not None:
         # A warm run answers from the result cache without loading the engine at all.
@@ -149,12 +150,6 @@ def _lint(args: argparse.Namespace) -> int:
     report = combine(result for result in results.values() if result is not None)
     sys.stdout.write(_render(args.format, report))
     return EXIT_FINDINGS if fails(report.diagnostics, args.strict) else EXIT_OK
-
-
-def _cache_directory() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("templater"))
 
 
 def _render(format: str, report: LintReport) -> str:

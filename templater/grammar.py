@@ -15,6 +15,7 @@ from typing import Any
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from templater.memory import paused_gc
 from templater.parser import (
     HEREDOC_OPENER,
     Directive,
@@ -108,7 +109,8 @@ def run(text: str, file: str, line_shift: int, column_shift: int) -> Any:
     saved = builder.file, builder.line_shift, builder.column_shift
     builder.file, builder.line_shift, builder.column_shift = file, line_shift, column_shift
     try:
-        return _parser().parse(text + "\n")
+        with paused_gc():
+            return _parser().parse(text + "\n")
     except UnexpectedInput as error:
         raise ParseError(_describe_unexpected(error), _error_span(error, text, builder)) from None
     except RecursionError:

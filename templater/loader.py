@@ -67,10 +67,8 @@ class Module:
     data: dict[tuple[str, str], ResourceDecl] = field(default_factory=dict)
     module_calls: dict[str, ModuleCallDecl] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
-
-    @property
-    def resource_types(self) -> set[str]:
-        return {resource_type for resource_type, _ in self.resources}
+    # The types of the managed resources, which references name as their first step.
+    resource_types: set[str] = field(default_factory=set)
 
 
 def module_files(directory: Path, files: Files) -> list[Path]:
@@ -148,6 +146,8 @@ def _sort_blocks(module: Module, blocks: list[Block]) -> None:
                 _duplicate(module, block, declaration.address)
             else:
                 table[key] = declaration
+                if mode == "managed":
+                    module.resource_types.add(declaration.type)
         elif kind == "variable":
             if len(block.labels) != 1:
                 _labels_wrong(module, block, 1)

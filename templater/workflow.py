@@ -43,7 +43,10 @@ class Plan:
 def _checked_template(directory: Path, options: EvalOptions) -> tuple[list[Diagnostic], Evaluation]:
     """Lint the template as it will be applied: workspace and owner known, so the hostname
     check is exact, and an error; the root module's defaults held to their validations."""
-    evaluation = evaluate_template(directory, replace(options, validate_root_defaults=True))
+    from templater.cache import ParseCache, default_cache_directory
+
+    parse = ParseCache(default_cache_directory()).parse
+    evaluation = evaluate_template(directory, replace(options, validate_root_defaults=True), parse)
     findings = [
         replace(d, severity=Severity.ERROR) if d.rule == "app-hostname-too-long" else d
         for d in check(evaluation, LintOptions(options))
