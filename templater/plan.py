@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from templater.changes import APP_REPLACED_BY, classify
 from templater.evaluate import Evaluation, ResolvedAttribute, ResolvedResource
 from templater.rules.schema import typed_value
 from templater.server.records import (
@@ -179,7 +180,7 @@ def diff(current: WorkspaceState | None, desired: DesiredState) -> list[Change]:
     changes += _compare("agent", before_agents, after_agents, replace_on=())
     before_apps = {app.slug: _app_fields(app) for app in current.apps} if current else {}
     after_apps = {app.slug: _app_fields(app) for app in desired.apps}
-    changes += _compare("app", before_apps, after_apps, replace_on=("agent",))
+    changes += _compare("app", before_apps, after_apps, replace_on=APP_REPLACED_BY)
     return changes
 
 
@@ -189,20 +190,16 @@ def _compare(
     after: dict[str, dict[str, Any]],
     replace_on: tuple[str, ...],
 ) -> list[Change]:
+    def forcing(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+        return [field for field in replace_on if old[field] != new[field]]
+
     changes = []
-    for name in sorted(before.keys() | after.keys()):
+    for action, name in classify(before, after, lambda old, new: bool(forcing(old, new))):
         old, new = before.get(name), after.get(name)
-        if old is None:
-            changes.append(Change("create", kind, name, None, new))
-        elif new is None:
-            changes.append(Change("delete", kind, name, old, None))
-        elif old != new:
-            forcing = [field for field in replace_on if old[field] != new[field]]
-            if forcing:
-                reason = f"{', '.join(forcing)} changes: forces replacement"
-                changes.append(Change("replace", kind, name, old, new, reason))
-            else:
-                changes.append(Change("update", kind, name, old, new))
+        reason = None
+        if action == "replace" and old is not None and new is not None:
+            reason = f"{', '.join(forcing(old, new))} changes: forces replacement"
+        changes.append(Change(action, kind, name, old, new, reason))
     return changes
 
 

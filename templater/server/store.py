@@ -29,6 +29,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
+from templater.changes import APP_REPLACED_BY, classify
 from templater.server.records import (
     APP_SPEC_FIELDS,
     HEALTH_DISABLED,
@@ -434,37 +435,37 @@ def _diff(
     rows untouched, changed ones updated in place (an app keeps its health unless its
     healthcheck changed), an app moved to another agent replaced (health reset)."""
     changes = _Changes()
-    wanted_agents = {agent.name: agent for agent in desired.agents}
-    agent_created, agent_updated, agent_deleted = [], [], []
-    for name in sorted(wanted_agents.keys() | current_agents.keys()):
-        wanted, stored = wanted_agents.get(name), current_agents.get(name)
-        if stored is None:
-            assert wanted is not None
-            changes.new_agents.append(wanted)
-            agent_created.append(f"agent.{name}")
-        elif wanted is None:
-            changes.delete_agent_ids.append(stored[0])
-            agent_deleted.append(f"agent.{name}")
-        elif wanted.address != stored[1]:
-            changes.agent_addresses.append({"b_id": stored[0], "address": wanted.address})
-            agent_updated.append(f"agent.{name}")
+    wanted_agents = {agent.name: agent.address for agent in desired.agents}
+    stored_agents = {name: address for name, (_, address) in current_agents.items()}
+    # Addresses by action, agents before apps, as the plan lists them.
+    done: dict[str, list[str]] = {"create": [], "update": [], "replace": [], "delete": []}
+    for action, name in classify(stored_agents, wanted_agents, lambda old, new: False):
+        if action == "create":
+            changes.new_agents.append(AgentSpec(name, wanted_agents[name]))
+        elif action == "delete":
+            changes.delete_agent_ids.append(current_agents[name][0])
+        else:
+            changes.agent_addresses.append(
+                {"b_id": current_agents[name][0], "address": wanted_agents[name]}
+            )
+        done[action].append(f"agent.{name}")
 
     wanted_apps = {app.slug: app for app in desired.apps}
-    app_created, app_updated, app_replaced, app_deleted = [], [], [], []
-    for slug in sorted(wanted_apps.keys() | current_apps.keys()):
+    stored_specs = {slug: stored.spec for slug, stored in current_apps.items()}
+
+    def moved(old: AppSpec, new: AppSpec) -> bool:
+        return any(getattr(old, field) != getattr(new, field) for field in APP_REPLACED_BY)
+
+    for action, slug in classify(stored_specs, wanted_apps, moved):
         spec, stored_app = wanted_apps.get(slug), current_apps.get(slug)
-        if stored_app is None:
+        if action in ("delete", "replace"):
+            assert stored_app is not None
+            changes.delete_app_ids.append(stored_app.id)
+        if action in ("create", "replace"):
             assert spec is not None
             changes.new_apps.append((spec, *_initial_health(spec, now)))
-            app_created.append(f"app.{slug}")
-        elif spec is None:
-            changes.delete_app_ids.append(stored_app.id)
-            app_deleted.append(f"app.{slug}")
-        elif spec.agent != stored_app.spec.agent:
-            changes.delete_app_ids.append(stored_app.id)
-            changes.new_apps.append((spec, *_initial_health(spec, now)))
-            app_replaced.append(f"app.{slug}")
-        elif spec != stored_app.spec:
+        if action == "update":
+            assert spec is not None and stored_app is not None
             if spec.healthcheck == stored_app.spec.healthcheck:
                 health, changed_at = stored_app.health, stored_app.health_changed_at
             else:
@@ -472,12 +473,12 @@ def _diff(
             changes.app_updates.append(
                 {"b_id": stored_app.id, **_app_values(spec, health, changed_at)}
             )
-            app_updated.append(f"app.{slug}")
+        done[action].append(f"app.{slug}")
 
-    changes.created = agent_created + app_created
-    changes.updated = agent_updated + app_updated
-    changes.replaced = app_replaced
-    changes.deleted = agent_deleted + app_deleted
+    changes.created = done["create"]
+    changes.updated = done["update"]
+    changes.replaced = done["replace"]
+    changes.deleted = done["delete"]
     return changes
 
 
