@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,3 +47,42 @@ def resource(evaluation: Evaluation, address: str) -> ResolvedResource:
 
 def corpus_modules() -> list[Path]:
     return sorted({path.parent for path in CORPUS.rglob("*.tf")})
+
+
+POSTGRES_URL = os.environ.get("TEMPLATER_TEST_POSTGRES_URL")
+"""A PostgreSQL server for the tests (`.ci/run` starts one), e.g.
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``."""
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(
+            POSTGRES_URL is None, reason="TEMPLATER_TEST_POSTGRES_URL is not set"
+        ),
+    ),
+]
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """The URL of a fresh schema on the test PostgreSQL server, dropped afterwards."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    assert POSTGRES_URL is not None
+    base = make_url(POSTGRES_URL)
+    if base.drivername == "postgresql":
+        base = base.set(drivername="postgresql+psycopg")
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import EXAMPLES, ROOT
+from .conftest import BACKENDS, EXAMPLES, ROOT, postgres_schema
 
 VALID_EXAMPLES = sorted(path for path in EXAMPLES.glob("*/") if any(path.glob("*.tf")))
 
@@ -104,12 +104,26 @@ def start_server(data_dir: Path, home: Path, *extra: str) -> Server:
     return Server(url, data_dir, process, token, home)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = start_server(tmp_path / "data", tmp_path / "home")
+def serving(tmp_path: Path, *extra: str) -> Iterator[Server]:
+    running = start_server(tmp_path / "data", tmp_path / "home", *extra)
     yield running
     running.process.terminate()
     running.process.wait(timeout=30)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    yield from serving(tmp_path)
+
+
+@pytest.fixture(params=BACKENDS)
+def any_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A server on the embedded SQLite database, and one on PostgreSQL when there is one."""
+    if request.param == "sqlite":
+        yield from serving(tmp_path)
+        return
+    with postgres_schema() as url:
+        yield from serving(tmp_path, "--database", url)
 
 
 def new_user(server: Server, name: str, *flags: str) -> str:
@@ -118,7 +132,8 @@ def new_user(server: Server, name: str, *flags: str) -> str:
     return created.stdout.strip().splitlines()[-1]
 
 
-def test_walkthrough_as_a_new_user(server: Server, tmp_path: Path) -> None:
+def test_walkthrough_as_a_new_user(any_server: Server, tmp_path: Path) -> None:
+    server = any_server
     alice = new_user(server, "alice")
     template = tmp_path / "docker"
     shutil.copytree(EXAMPLES / "docker-code-server", template)
@@ -277,7 +292,8 @@ def test_tokens_are_stored_as_hashes_only(server: Server) -> None:
     assert mode == 0o600
 
 
-def test_racing_applies_one_wins_one_conflicts(server: Server) -> None:
+def test_racing_applies_one_wins_one_conflicts(any_server: Server) -> None:
+    server = any_server
     user = new_user(server, "dave")
     body = {
         "expected_version": 0,

@@ -4,10 +4,8 @@ PostgreSQL test gets a schema of its own, dropped afterwards."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,7 +13,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from templater.server import store as store_module
 from templater.server.records import (
@@ -34,7 +31,7 @@ from templater.server.store import (
     VersionConflict,
 )
 
-POSTGRES_URL = os.environ.get("TEMPLATER_TEST_POSTGRES_URL")
+from .conftest import BACKENDS, postgres_schema
 
 
 @dataclass
@@ -69,23 +66,7 @@ class Database:
         self.engine.dispose()
 
 
-def _postgres_url() -> sa.URL:
-    assert POSTGRES_URL is not None
-    url = make_url(POSTGRES_URL)
-    return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(
-                POSTGRES_URL is None, reason="TEMPLATER_TEST_POSTGRES_URL is not set"
-            ),
-        ),
-    ]
-)
+@pytest.fixture(params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     if request.param == "sqlite":
         path = tmp_path / "templater.db"
@@ -94,25 +75,12 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         yield found
         found.close()
         return
-    base = _postgres_url()
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    in_schema = base.update_query_dict({"options": f"-csearch_path={schema}"})
-    found = Database(
-        "postgresql",
-        in_schema.render_as_string(hide_password=False),
-        sa.create_engine(in_schema),
-        [],
-    )
-    try:
-        yield found
-    finally:
-        found.close()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with postgres_schema() as url:
+        found = Database("postgresql", url, sa.create_engine(url), [])
+        try:
+            yield found
+        finally:
+            found.close()
 
 
 @pytest.fixture
