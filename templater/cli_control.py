@@ -184,7 +184,9 @@ def _apps(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("workspace", "agent", "slug", "share", "URL", "health", box=None)
+    table = Table(box=None)
+    for column in ("workspace", "agent", "slug", "share", "URL", "health"):
+        table.add_column(column, overflow="fold")  # a URL is never cut short
     for app in apps:
         table.add_row(
             f"{app.owner}/{app.workspace}",
