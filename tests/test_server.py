@@ -283,13 +283,21 @@ def test_no_route_answers_without_authentication(server: Server) -> None:
                 assert response.status_code == expected, (method, path, response.text)
 
 
-def test_tokens_are_stored_as_hashes_only(server: Server) -> None:
+def test_tokens_are_never_stored_or_logged_in_clear(server: Server) -> None:
     token = new_user(server, "carol")
-    database = (server.data_dir / "templater.db").read_bytes()
+    with server.api(token) as api:
+        assert api.get("/api/v1/users/me").json()["name"] == "carol"
+        assert (
+            api.get("/api/v1/apps", headers={"Templater-Session-Token": token}).status_code == 200
+        )
+    database = b"".join(path.read_bytes() for path in server.data_dir.glob("templater.db*"))
     assert token.encode() not in database
     assert server.admin_token.encode() not in database
     mode = stat.S_IMODE((server.data_dir / "admin-token").stat().st_mode)
     assert mode == 0o600
+    server.process.terminate()
+    _, log = server.process.communicate(timeout=30)
+    assert token not in log and server.admin_token not in log
 
 
 def test_racing_applies_one_wins_one_conflicts(any_server: Server) -> None:
