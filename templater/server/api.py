@@ -33,7 +33,7 @@ from templater.server.records import (
     User,
     WorkspaceState,
 )
-from templater.server.store import Store, StoreError, VersionConflict
+from templater.server.store import Store, StoreError, StoreUnavailable, VersionConflict
 
 SESSION_HEADER = "Templater-Session-Token"
 _WORKSPACE_NAME = re.compile(r"[a-z0-9](-?[a-z0-9])*")
@@ -119,6 +119,10 @@ def create_app(store: Store, deployment: Deployment) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
         return JSONResponse({"message": str(error.detail)}, error.status_code, headers=headers)
 
+    @app.exception_handler(StoreUnavailable)
+    async def unavailable(request: Request, error: StoreUnavailable) -> JSONResponse:
+        return JSONResponse({"message": f"the registry is unavailable: {error}"}, 503)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         problems = [
@@ -163,6 +167,8 @@ def create_app(store: Store, deployment: Deployment) -> FastAPI:
             raise _fail(403, "only admins create users")
         try:
             created, token = store.create_user(new.name, "admin" if new.admin else "member")
+        except StoreUnavailable:
+            raise
         except StoreError as problem:
             raise _fail(409 if "exists" in str(problem) else 422, str(problem)) from None
         return CreatedUser(created.name, created.role, token)
@@ -211,6 +217,8 @@ def create_app(store: Store, deployment: Deployment) -> FastAPI:
             return store.apply(owner, name, request.expected_version, desired)
         except VersionConflict as problem:
             raise _fail(409, str(problem)) from None
+        except StoreUnavailable:
+            raise
         except StoreError as problem:
             raise _fail(422, str(problem)) from None
 
