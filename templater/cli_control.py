@@ -19,7 +19,10 @@ from templater.cli import (
 )
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from templater.client import Client
+    from templater.server.records import AppRecord
 
 
 def _client() -> Client:
@@ -161,8 +164,27 @@ def _destroy(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _apps_table(apps: list[AppRecord]) -> Table:
+    from rich.table import Table
+
+    table = Table(box=None)
+    for column in ("workspace", "agent", "slug", "share", "URL", "health"):
+        table.add_column(column, overflow="fold")  # a URL is never cut short
+    for app in apps:
+        table.add_row(
+            f"{app.owner}/{app.workspace}",
+            app.agent,
+            app.slug,
+            app.share,
+            app.access_url or "",
+            app.health,
+        )
+    return table
+
+
 def _apps(args: argparse.Namespace) -> int:
-    apps = _client().apps(args.owner, args.workspace)
+    client = _client()
+    apps = client.apps(args.owner, args.workspace)
     if args.json:
         rows = [
             {
@@ -182,21 +204,19 @@ def _apps(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return EXIT_OK
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(box=None)
-    for column in ("workspace", "agent", "slug", "share", "URL", "health"):
-        table.add_column(column, overflow="fold")  # a URL is never cut short
-    for app in apps:
-        table.add_row(
-            f"{app.owner}/{app.workspace}",
-            app.agent,
-            app.slug,
-            app.share,
-            app.access_url or "",
-            app.health,
-        )
-    Console().print(table if apps else "No apps.")
+    if not args.watch:
+        Console().print(_apps_table(apps) if apps else "No apps.")
+        return EXIT_OK
+    from rich.live import Live
+
+    # Redraw on every change the server streams; Ctrl-C ends the watch.
+    with Live(_apps_table(apps), console=Console(), auto_refresh=False) as live:
+        try:
+            for _ in client.events():
+                live.update(_apps_table(client.apps(args.owner, args.workspace)), refresh=True)
+        except KeyboardInterrupt:
+            pass
     return EXIT_OK
 
 
@@ -273,6 +293,9 @@ def add_commands(commands: Any) -> None:
     apps.add_argument("--workspace")
     apps.add_argument("--owner")
     apps.add_argument("--json", action="store_true", help="a JSON list instead of a table")
+    apps.add_argument(
+        "--watch", action="store_true", help="keep the table up to date as health changes"
+    )
     apps.set_defaults(run=_guarded(_apps))
 
     url = commands.add_parser("url", help="print the URL an app is served at")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -127,6 +128,23 @@ class Client:
             f"/api/v1/workspaces/{owner}/{name}",
             params={"expected_version": expected_version},
         )
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """The server-sent events of ``/api/v1/events`` as they come, each as its JSON data."""
+        try:
+            with self._http.stream("GET", "/api/v1/events", timeout=None) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ClientError(str(response.json().get("message")), response.status_code)
+                data: list[str] = []
+                for line in response.iter_lines():
+                    if line.startswith("data:"):
+                        data.append(line[5:].strip())
+                    elif not line and data:
+                        yield json.loads("\n".join(data))
+                        data = []
+        except httpx.HTTPError as problem:
+            raise ClientError(f"lost the event stream from {self.url}: {problem}") from None
 
     def apps(self, owner: str | None, workspace: str | None) -> list[AppRecord]:
         params = {

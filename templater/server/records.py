@@ -133,3 +133,31 @@ class ApplyResult:
     updated: tuple[str, ...]
     replaced: tuple[str, ...]
     deleted: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HealthTarget:
+    """An app with a healthcheck, as the health monitor needs it: the URL to check, the agent
+    address to connect to instead of the URL's host, and the last known state."""
+
+    app_id: int
+    owner: str
+    workspace: str
+    slug: str
+    url: str
+    interval: int
+    threshold: int
+    address: str
+    health: str
+
+
+@dataclass(frozen=True, slots=True)
+class HealthEvent:
+    """A change of an app's health: to which state, why, and when."""
+
+    owner: str
+    workspace: str
+    slug: str
+    health: str
+    reason: str
+    at: datetime

@@ -42,6 +42,8 @@ from templater.server.records import (
     AppSpec,
     DesiredState,
     Healthcheck,
+    HealthEvent,
+    HealthTarget,
     User,
     WorkspaceState,
 )
@@ -212,6 +214,17 @@ apps = sa.Table(
     sa.UniqueConstraint("workspace_id", "slug"),
 )
 
+health_transitions = sa.Table(
+    "health_transitions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("app_id", sa.Integer, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("health", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("health_transitions_by_app", "app_id", "at"),
+)
+
 # AppSpec fields stored in a column of the same name; order, group, healthcheck and agent differ.
 _PLAIN_APP_FIELDS = (
     "url",
@@ -237,7 +250,12 @@ def _migration_1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[users, tokens, workspaces, agents, apps], checkfirst=False)
 
 
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1,)
+def _migration_2(conn: Connection) -> None:
+    """Every change of an app's health, with its reason."""
+    metadata.create_all(conn, tables=[health_transitions], checkfirst=False)
+
+
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1, _migration_2)
 """Step N (1-based) upgrades a database at schema version N-1 to version N."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -833,6 +851,105 @@ class Store:
                 )
             )
         return records
+
+    # --------------------------------------------------------------------- health
+
+    def health_targets(self) -> list[HealthTarget]:
+        """Every app with a healthcheck, with its agent's address and its last known health."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(
+                    apps.c.id,
+                    users.c.name.label("owner"),
+                    workspaces.c.name.label("workspace"),
+                    apps.c.slug,
+                    apps.c.healthcheck_url,
+                    apps.c.healthcheck_interval,
+                    apps.c.healthcheck_threshold,
+                    agents.c.address,
+                    apps.c.health,
+                )
+                .select_from(
+                    apps.join(agents, agents.c.id == apps.c.agent_id)
+                    .join(workspaces, workspaces.c.id == apps.c.workspace_id)
+                    .join(users, users.c.id == workspaces.c.owner_id)
+                )
+                .where(apps.c.healthcheck_url.is_not(None))
+                .order_by(apps.c.id)
+            )
+            return [HealthTarget(*row) for row in rows]
+
+    def record_health(self, changes: Sequence[tuple[int, str, str, datetime]]) -> list[HealthEvent]:
+        """Store changes of health — (app id, health, reason, time) — in one transaction, with
+        their history; a change for an app that is gone meanwhile is dropped. Answers the events
+        for the changes kept."""
+        if not changes:
+            return []
+        with self._write() as conn:
+            known = {
+                row.id: row
+                for row in conn.execute(
+                    sa.select(
+                        apps.c.id,
+                        apps.c.slug,
+                        workspaces.c.name.label("workspace"),
+                        users.c.name.label("owner"),
+                    )
+                    .select_from(
+                        apps.join(workspaces, workspaces.c.id == apps.c.workspace_id).join(
+                            users, users.c.id == workspaces.c.owner_id
+                        )
+                    )
+                    .where(apps.c.id.in_({app_id for app_id, *_ in changes}))
+                )
+            }
+            kept = [change for change in changes if change[0] in known]
+            if not kept:
+                return []
+            conn.execute(
+                sa.update(apps)
+                .where(apps.c.id == sa.bindparam("b_id"))
+                .values(health=sa.bindparam("b_health"), health_changed_at=sa.bindparam("b_at")),
+                [{"b_id": i, "b_health": h, "b_at": at} for i, h, _, at in kept],
+            )
+            conn.execute(
+                sa.insert(health_transitions),
+                [{"app_id": i, "health": h, "reason": r, "at": at} for i, h, r, at in kept],
+            )
+        return [
+            HealthEvent(known[i].owner, known[i].workspace, known[i].slug, h, r, at)
+            for i, h, r, at in kept
+        ]
+
+    def health_history(
+        self, owner: str, workspace: str, slug: str, limit: int = 20
+    ) -> list[HealthEvent] | None:
+        """An app's latest changes of health, newest first; None when there is no such app."""
+        with self._read() as conn:
+            app_id = conn.scalar(
+                sa.select(apps.c.id)
+                .select_from(
+                    apps.join(workspaces, workspaces.c.id == apps.c.workspace_id).join(
+                        users, users.c.id == workspaces.c.owner_id
+                    )
+                )
+                .where(users.c.name == owner, workspaces.c.name == workspace, apps.c.slug == slug)
+            )
+            if app_id is None:
+                return None
+            rows = conn.execute(
+                sa.select(
+                    health_transitions.c.health,
+                    health_transitions.c.reason,
+                    health_transitions.c.at,
+                )
+                .where(health_transitions.c.app_id == app_id)
+                .order_by(health_transitions.c.at.desc(), health_transitions.c.id.desc())
+                .limit(limit)
+            )
+            return [HealthEvent(owner, workspace, slug, *row) for row in rows]
+
+    # --------------------------------------------------------------------- workspaces
 
     def apply(
         self, owner: str, name: str, expected_version: int, desired: DesiredState

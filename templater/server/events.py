@@ -1,0 +1,68 @@
+"""The events the control plane streams to clients (``/api/v1/events``): each subscriber gets
+the changes of the workspaces it may see, as they happen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+
+from templater.server.records import HealthEvent, User
+
+# A subscriber that does not keep up loses its oldest events rather than slowing everyone.
+_QUEUE_LIMIT = 1000
+_KEEPALIVE_SECONDS = 15.0
+
+
+@dataclass(eq=False)
+class _Subscriber:
+    user: User
+    queue: asyncio.Queue[HealthEvent] = field(default_factory=lambda: asyncio.Queue(_QUEUE_LIMIT))
+
+    def may_see(self, event: HealthEvent) -> bool:
+        return self.user.is_admin or event.owner == self.user.name
+
+
+class EventBroker:
+    """Hands each published event to the subscribers allowed to see it. Used from the event
+    loop's thread only."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[_Subscriber] = set()
+
+    def publish(self, events: Iterable[HealthEvent]) -> None:
+        for event in events:
+            for subscriber in self._subscribers:
+                if subscriber.may_see(event):
+                    if subscriber.queue.full():
+                        subscriber.queue.get_nowait()
+                    subscriber.queue.put_nowait(event)
+
+    async def stream(self, user: User) -> AsyncIterator[str]:
+        """Server-sent events for ``user``: one ``health`` event per change, and a comment line
+        now and then so that proxies keep the connection open."""
+        subscriber = _Subscriber(user)
+        self._subscribers.add(subscriber)
+        try:
+            yield ": connected\n\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(subscriber.queue.get(), _KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield f"event: health\ndata: {json.dumps(event_json(event))}\n\n"
+        finally:
+            self._subscribers.discard(subscriber)
+
+
+def event_json(event: HealthEvent) -> dict[str, str]:
+    return {
+        "owner": event.owner,
+        "workspace": event.workspace,
+        "slug": event.slug,
+        "health": event.health,
+        "reason": event.reason,
+        "at": event.at.isoformat(),
+    }
