@@ -7,14 +7,19 @@ admins everything. Errors are JSON ``{"message": ...}``.
 
 # No `from __future__ import annotations` here: FastAPI reads the routes' annotations at
 # definition time, and the dependency they name is local to create_app.
+import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from templater.hostnames import (
@@ -24,12 +29,15 @@ from templater.hostnames import (
     label_overflow,
     path_app_url,
 )
+from templater.server.events import EventBroker
+from templater.server.health import HealthMonitor, Target, Transition
 from templater.server.records import (
     AgentSpec,
     ApplyResult,
     AppRecord,
     AppSpec,
     DesiredState,
+    HealthEvent,
     User,
     WorkspaceState,
 )
@@ -105,14 +113,40 @@ def _fail(status: int, message: str) -> HTTPException:
     return HTTPException(status_code=status, detail=message)
 
 
-def create_app(store: Store, deployment: Deployment) -> FastAPI:
+@dataclass(frozen=True, slots=True)
+class AppHealth:
+    """An app's health now, and its latest changes, newest first."""
+
+    health: str
+    changed_at: datetime | None
+    transitions: list[HealthEvent]
+
+
+def create_app(store: Store, deployment: Deployment, monitor_health: bool = True) -> FastAPI:
+    """The API on ``store``; with ``monitor_health``, the health monitor runs while it serves."""
+    broker = EventBroker()
+    watcher = _HealthWatcher(store, broker) if monitor_health else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if watcher is None:
+            yield
+            return
+        await watcher.start()
+        try:
+            yield
+        finally:
+            await watcher.stop()
+
     app = FastAPI(
         title="templater control plane",
         version="1",
         openapi_url="/api/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
+    app.state.events = broker
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -214,13 +248,18 @@ def create_app(store: Store, deployment: Deployment) -> FastAPI:
                 )
         desired = DesiredState(request.source, request.variables, request.agents, apps)
         try:
-            return store.apply(owner, name, request.expected_version, desired)
+            result = store.apply(owner, name, request.expected_version, desired)
         except VersionConflict as problem:
             raise _fail(409, str(problem)) from None
         except StoreUnavailable:
             raise
         except StoreError as problem:
             raise _fail(422, str(problem)) from None
+        if watcher is not None and (
+            result.created or result.updated or result.replaced or result.deleted
+        ):
+            watcher.refresh_from_thread()
+        return result
 
     @app.delete("/api/v1/workspaces/{owner}/{name}", tags=["workspaces"])
     def destroy(
@@ -236,7 +275,33 @@ def create_app(store: Store, deployment: Deployment) -> FastAPI:
             raise _fail(409, str(problem)) from None
         if not deleted:
             raise _fail(404, f"there is no workspace {owner}/{name}")
+        if watcher is not None:
+            watcher.refresh_from_thread()
         return Destroyed(True)
+
+    @app.get("/api/v1/workspaces/{owner}/{name}/apps/{slug}/health", tags=["apps"])
+    def app_health(owner: str, name: str, slug: str, user: Authenticated) -> AppHealth:
+        may_act_for(user, owner)
+        history = store.health_history(owner, name, slug)
+        current = next((app for app in store.list_apps(owner, name) if app.slug == slug), None)
+        if history is None or current is None:
+            raise _fail(404, f"workspace {owner}/{name} has no app {slug}")
+        return AppHealth(current.health, current.health_changed_at, history)
+
+    @app.get(
+        "/api/v1/events",
+        tags=["events"],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def events(user: Authenticated) -> StreamingResponse:
+        """Server-sent events: an app's health changed (``event: health``), for the workspaces
+        you may see."""
+        return StreamingResponse(
+            broker.stream(user),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     @app.get("/api/v1/apps", tags=["apps"])
     def list_apps(
@@ -250,3 +315,45 @@ def create_app(store: Store, deployment: Deployment) -> FastAPI:
         return store.list_apps(owner, workspace)
 
     return app
+
+
+class _HealthWatcher:
+    """Runs the health monitor over the registry's apps: the targets come from the store, the
+    changes of health go back to it (batched) and out to the event stream."""
+
+    def __init__(self, store: Store, broker: EventBroker) -> None:
+        self._store = store
+        self._broker = broker
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._monitor: HealthMonitor | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._monitor = HealthMonitor(self._report)
+        # The apps known at start-up are given first, so that their checks are spread over
+        # their first interval rather than all due at once.
+        await self.refresh()
+        await self._monitor.start()
+
+    async def stop(self) -> None:
+        if self._monitor is not None:
+            await self._monitor.stop()
+
+    async def refresh(self) -> None:
+        """Give the monitor the apps as they are now: added ones join, removed ones leave."""
+        targets = await run_in_threadpool(self._store.health_targets)
+        assert self._monitor is not None
+        self._monitor.update(
+            Target(t.app_id, t.url, t.address, t.interval, t.threshold, t.health) for t in targets
+        )
+
+    def refresh_from_thread(self) -> None:
+        """For a request handler running in a worker thread: refresh on the event loop."""
+        loop = self._loop
+        if loop is not None:
+            asyncio.run_coroutine_threadsafe(self.refresh(), loop)
+
+    async def _report(self, transitions: list[Transition]) -> None:
+        changes = [(t.key, t.state, t.reason, t.at) for t in transitions]
+        events = await run_in_threadpool(self._store.record_health, changes)
+        self._broker.publish(events)

@@ -18,7 +18,10 @@ _KEEPALIVE_SECONDS = 15.0
 @dataclass(eq=False)
 class _Subscriber:
     user: User
-    queue: asyncio.Queue[HealthEvent] = field(default_factory=lambda: asyncio.Queue(_QUEUE_LIMIT))
+    # None is the end of the stream: the server is stopping.
+    queue: asyncio.Queue[HealthEvent | None] = field(
+        default_factory=lambda: asyncio.Queue(_QUEUE_LIMIT)
+    )
 
     def may_see(self, event: HealthEvent) -> bool:
         return self.user.is_admin or event.owner == self.user.name
@@ -30,6 +33,13 @@ class EventBroker:
 
     def __init__(self) -> None:
         self._subscribers: set[_Subscriber] = set()
+
+    def close(self) -> None:
+        """End every stream, so that a stopping server does not wait for its clients."""
+        for subscriber in self._subscribers:
+            if subscriber.queue.full():
+                subscriber.queue.get_nowait()
+            subscriber.queue.put_nowait(None)
 
     def publish(self, events: Iterable[HealthEvent]) -> None:
         for event in events:
@@ -52,6 +62,8 @@ class EventBroker:
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
+                if event is None:
+                    return
                 yield f"event: health\ndata: {json.dumps(event_json(event))}\n\n"
         finally:
             self._subscribers.discard(subscriber)

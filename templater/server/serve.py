@@ -3,6 +3,7 @@ SQLite database by default."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from dataclasses import dataclass
@@ -92,6 +93,8 @@ def run(config: ServerConfig) -> int:
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             super().handle_exit(sig, frame)
             self._captured_signals.clear()
+            # Event streams never end by themselves: end them so that shutdown does not wait.
+            asyncio.get_running_loop().call_soon_threadsafe(app.state.events.close)
 
     from templater.hostnames import compile_wildcard
     from templater.server.api import Deployment, create_app
@@ -121,7 +124,13 @@ def run(config: ServerConfig) -> int:
         file=sys.stderr,
     )
     server = _GracefulServer(
-        uvicorn.Config(app, host=config.host, port=config.port, log_level="warning")
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level="warning",
+            timeout_graceful_shutdown=10,
+        )
     )
     try:
         server.run()

@@ -1,0 +1,207 @@
+"""The health monitor inside the real server: real apps on loopback ports, changes stored with
+their reasons, streamed to clients as they happen, and kept across a restart."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .test_server import Server, new_user, start_server
+
+
+class _App(BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:
+        self.send_response(type(self).status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def serve_app(status: int) -> ThreadingHTTPServer:
+    """A workspace app on a loopback port answering every request with ``status``."""
+    handler = type(f"App{status}", (_App,), {"status": status})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+@pytest.fixture
+def apps() -> Iterator[dict[str, ThreadingHTTPServer]]:
+    running = {"good": serve_app(200), "bad": serve_app(500)}
+    yield running
+    for httpd in running.values():
+        httpd.shutdown()
+
+
+def app_body(slug: str, port: int, interval: int = 1, threshold: int = 1) -> dict[str, Any]:
+    url = f"http://localhost:{port}/healthz"
+    return {
+        "slug": slug,
+        "agent": "main",
+        "url": f"http://localhost:{port}",
+        "command": None,
+        "display_name": None,
+        "icon": None,
+        "external": False,
+        "subdomain": False,
+        "share": "owner",
+        "order": None,
+        "hidden": False,
+        "open_in": None,
+        "group": None,
+        "tooltip": None,
+        "healthcheck": {"url": url, "interval": interval, "threshold": threshold},
+        "subdomain_label": None,
+        "access_url": None,
+    }
+
+
+def apply(
+    server: Server,
+    token: str,
+    owner: str,
+    workspace: str,
+    apps: list[dict[str, Any]],
+    version: int = 0,
+) -> None:
+    body = {
+        "expected_version": version,
+        "source": {},
+        "variables": {},
+        "agents": [{"name": "main", "address": "127.0.0.1"}],
+        "apps": apps,
+    }
+    with server.api(token) as api:
+        response = api.put(f"/api/v1/workspaces/{owner}/{workspace}", json=body)
+        assert response.status_code == 200, response.text
+
+
+def wait_for_health(
+    server: Server, token: str, path: str, health: str, seconds: float = 10
+) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    with server.api(token) as api:
+        while time.monotonic() < deadline:
+            state: dict[str, Any] = api.get(path).json()
+            if state["health"] == health:
+                return state
+            time.sleep(0.1)
+    raise AssertionError(f"{path} never became {health}: {state}")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    running = start_server(tmp_path / "data", tmp_path / "home")
+    yield running
+    running.process.terminate()
+    running.process.wait(timeout=30)
+
+
+def test_health_changes_are_checked_stored_with_reasons_and_streamed(
+    server: Server, apps: dict[str, ThreadingHTTPServer]
+) -> None:
+    alice = new_user(server, "alice")
+    bob = new_user(server, "bob")
+    received: dict[str, list[tuple[dict[str, Any], float]]] = {"alice": [], "bob": []}
+
+    def listen(name: str, token: str) -> None:
+        with (
+            httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as http,
+            http.stream("GET", "/api/v1/events", timeout=30) as response,
+        ):
+            for line in response.iter_lines():
+                if line.startswith("data:"):
+                    received[name].append((json.loads(line[5:]), time.time()))
+                    if len(received[name]) >= 2:
+                        return
+
+    listeners = [
+        threading.Thread(target=listen, args=(name, token), daemon=True)
+        for name, token in (("alice", alice), ("bob", bob))
+    ]
+    for listener in listeners:
+        listener.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    apply(
+        server,
+        alice,
+        "alice",
+        "dev",
+        [
+            app_body("good", apps["good"].server_address[1]),
+            app_body("bad", apps["bad"].server_address[1]),
+        ],
+    )
+    good = wait_for_health(
+        server, alice, "/api/v1/workspaces/alice/dev/apps/good/health", "healthy"
+    )
+    bad = wait_for_health(
+        server, alice, "/api/v1/workspaces/alice/dev/apps/bad/health", "unhealthy"
+    )
+    # The first check comes one interval (1 s) after the app is provisioned, not at once.
+    assert time.monotonic() - started >= 0.9
+    assert [(t["health"], t["reason"]) for t in good["transitions"]] == [("healthy", "status 200")]
+    assert [(t["health"], t["reason"]) for t in bad["transitions"]] == [("unhealthy", "status 500")]
+
+    listeners[0].join(timeout=10)
+    events = received["alice"]
+    assert {(event["slug"], event["health"]) for event, _ in events} == {
+        ("good", "healthy"),
+        ("bad", "unhealthy"),
+    }
+    for event, arrived in events:
+        assert arrived - datetime.fromisoformat(event["at"]).timestamp() < 1.0
+    assert received["bob"] == []  # bob sees nothing of alice's workspaces
+
+
+def test_last_known_health_survives_a_restart(
+    tmp_path: Path, apps: dict[str, ThreadingHTTPServer]
+) -> None:
+    running = start_server(tmp_path / "data", tmp_path / "home")
+    token = new_user(running, "carol")
+    apply(
+        running,
+        token,
+        "carol",
+        "dev",
+        [app_body("good", apps["good"].server_address[1], interval=5)],
+    )
+    path = "/api/v1/workspaces/carol/dev/apps/good/health"
+    wait_for_health(running, token, path, "healthy", seconds=15)
+    running.process.terminate()
+    running.process.wait(timeout=30)
+    restarted = start_server(tmp_path / "data", tmp_path / "home")
+    try:
+        with restarted.api(token) as api:
+            assert api.get(path).json()["health"] == "healthy"
+    finally:
+        restarted.process.terminate()
+        restarted.process.wait(timeout=30)
+
+
+def test_destroyed_apps_leave_the_schedule(
+    server: Server, apps: dict[str, ThreadingHTTPServer]
+) -> None:
+    token = new_user(server, "dave")
+    apply(server, token, "dave", "dev", [app_body("bad", apps["bad"].server_address[1])])
+    wait_for_health(server, token, "/api/v1/workspaces/dave/dev/apps/bad/health", "unhealthy")
+    with server.api(token) as api:
+        assert api.delete("/api/v1/workspaces/dave/dev").status_code == 200
+        apply(server, token, "dave", "dev", [app_body("bad", apps["good"].server_address[1])])
+    # The same slug re-created on a healthy port: a new app, whose first check says healthy.
+    state = wait_for_health(server, token, "/api/v1/workspaces/dave/dev/apps/bad/health", "healthy")
+    assert [t["health"] for t in state["transitions"]] == ["healthy"]
