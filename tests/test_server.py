@@ -126,6 +126,37 @@ def any_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serve
         yield from serving(tmp_path, "--database", url)
 
 
+def app_json(slug: str, port: int, healthcheck: tuple[int, int] | None = None) -> dict[str, object]:
+    """An app as the apply API takes it, served on ``port``; ``healthcheck`` is (interval,
+    threshold) for a check of ``/healthz`` on the same port."""
+    check = None
+    if healthcheck is not None:
+        check = {
+            "url": f"http://localhost:{port}/healthz",
+            "interval": healthcheck[0],
+            "threshold": healthcheck[1],
+        }
+    return {
+        "slug": slug,
+        "agent": "main",
+        "url": f"http://localhost:{port}",
+        "command": None,
+        "display_name": None,
+        "icon": None,
+        "external": False,
+        "subdomain": True,
+        "share": "owner",
+        "order": None,
+        "hidden": False,
+        "open_in": None,
+        "group": None,
+        "tooltip": None,
+        "healthcheck": check,
+        "subdomain_label": None,
+        "access_url": None,
+    }
+
+
 def new_user(server: Server, name: str, *flags: str) -> str:
     created = server.run("users", "create", name, *flags)
     assert created.returncode == 0, created.stderr
@@ -312,25 +343,7 @@ def test_racing_applies_one_wins_one_conflicts(any_server: Server) -> None:
     }
 
     def apply(slug: str) -> int:
-        app = {
-            "slug": slug,
-            "agent": "main",
-            "url": "http://localhost:8080",
-            "command": None,
-            "display_name": None,
-            "icon": None,
-            "external": False,
-            "subdomain": True,
-            "share": "owner",
-            "order": None,
-            "hidden": False,
-            "open_in": None,
-            "group": None,
-            "tooltip": None,
-            "healthcheck": None,
-            "subdomain_label": None,
-            "access_url": None,
-        }
+        app = app_json(slug, 8080)
         with server.api(user) as api:
             return api.put("/api/v1/workspaces/dave/race", json={**body, "apps": [app]}).status_code
 
@@ -360,32 +373,7 @@ def test_bad_server_flags_are_refused_with_their_own_message(tmp_path: Path) -> 
 
 
 def _many_apps(count: int, url_port: int) -> list[dict[str, object]]:
-    return [
-        {
-            "slug": f"app-{index}",
-            "agent": "main",
-            "url": f"http://localhost:{url_port + index}",
-            "command": None,
-            "display_name": f"App {index}",
-            "icon": "/icon/code.svg",
-            "external": False,
-            "subdomain": True,
-            "share": "owner",
-            "order": index,
-            "hidden": False,
-            "open_in": None,
-            "group": None,
-            "tooltip": None,
-            "healthcheck": {
-                "url": f"http://localhost:{url_port + index}/healthz",
-                "interval": 5,
-                "threshold": 3,
-            },
-            "subdomain_label": None,
-            "access_url": None,
-        }
-        for index in range(count)
-    ]
+    return [app_json(f"app-{index}", url_port + index, (5, 3)) for index in range(count)]
 
 
 def test_a_server_killed_mid_apply_restarts_with_the_old_state(tmp_path: Path) -> None:

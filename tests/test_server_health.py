@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .test_server import Server, new_user, start_server
+from .test_server import Server, app_json, new_user, start_server
 
 
 class _App(BaseHTTPRequestHandler):
@@ -46,35 +46,12 @@ def apps() -> Iterator[dict[str, ThreadingHTTPServer]]:
         httpd.shutdown()
 
 
-def app_body(slug: str, port: int, interval: int = 1, threshold: int = 1) -> dict[str, Any]:
-    url = f"http://localhost:{port}/healthz"
-    return {
-        "slug": slug,
-        "agent": "main",
-        "url": f"http://localhost:{port}",
-        "command": None,
-        "display_name": None,
-        "icon": None,
-        "external": False,
-        "subdomain": False,
-        "share": "owner",
-        "order": None,
-        "hidden": False,
-        "open_in": None,
-        "group": None,
-        "tooltip": None,
-        "healthcheck": {"url": url, "interval": interval, "threshold": threshold},
-        "subdomain_label": None,
-        "access_url": None,
-    }
-
-
 def apply(
     server: Server,
     token: str,
     owner: str,
     workspace: str,
-    apps: list[dict[str, Any]],
+    apps: list[dict[str, object]],
     version: int = 0,
 ) -> None:
     body = {
@@ -142,8 +119,8 @@ def test_health_changes_are_checked_stored_with_reasons_and_streamed(
         "alice",
         "dev",
         [
-            app_body("good", apps["good"].server_address[1]),
-            app_body("bad", apps["bad"].server_address[1]),
+            app_json("good", apps["good"].server_address[1], (1, 1)),
+            app_json("bad", apps["bad"].server_address[1], (1, 1)),
         ],
     )
     good = wait_for_health(
@@ -178,7 +155,7 @@ def test_last_known_health_survives_a_restart(
         token,
         "carol",
         "dev",
-        [app_body("good", apps["good"].server_address[1], interval=5)],
+        [app_json("good", apps["good"].server_address[1], (5, 1))],
     )
     path = "/api/v1/workspaces/carol/dev/apps/good/health"
     wait_for_health(running, token, path, "healthy", seconds=15)
@@ -197,11 +174,13 @@ def test_destroyed_apps_leave_the_schedule(
     server: Server, apps: dict[str, ThreadingHTTPServer]
 ) -> None:
     token = new_user(server, "dave")
-    apply(server, token, "dave", "dev", [app_body("bad", apps["bad"].server_address[1])])
+    apply(server, token, "dave", "dev", [app_json("bad", apps["bad"].server_address[1], (1, 1))])
     wait_for_health(server, token, "/api/v1/workspaces/dave/dev/apps/bad/health", "unhealthy")
     with server.api(token) as api:
         assert api.delete("/api/v1/workspaces/dave/dev").status_code == 200
-        apply(server, token, "dave", "dev", [app_body("bad", apps["good"].server_address[1])])
+        apply(
+            server, token, "dave", "dev", [app_json("bad", apps["good"].server_address[1], (1, 1))]
+        )
     # The same slug re-created on a healthy port: a new app, whose first check says healthy.
     state = wait_for_health(server, token, "/api/v1/workspaces/dave/dev/apps/bad/health", "healthy")
     assert [t["health"] for t in state["transitions"]] == ["healthy"]
