@@ -1,0 +1,370 @@
+"""Health monitor benchmark: the monitor core (``templater.server.health``) against a loopback
+fleet of apps.
+
+Run by hand: ``python bench/health_bench.py [--targets 5000] [--interval 5] [--seconds 30]``
+(about 90 s with the ramp; ``--no-ramp`` for the main run only).
+
+This measures the monitor core only, not ``templater server``: it imports nothing from the
+server but ``templater.server.health`` (the server's store, API and database writes are not
+exercised; transitions are counted and dropped). What it does:
+
+- starts a fleet of apps in separate processes (``--fleet-processes``, by default one less than
+  the cores, at least one): asyncio servers on ``--ports`` loopback ports each; a request for a
+  path under ``/hang/`` is never answered (the connection stays open until the monitor gives
+  up), any other gets ``200``. ``--hang`` of the targets (20% by default) use such a path;
+- runs a ``HealthMonitor`` in a process of its own with ``--targets`` targets at ``--interval``
+  seconds (URL host ``app-N.invalid``, address 127.0.0.1), all known at start so their first
+  checks are spread over the first interval; after one interval and a second of warm-up it
+  measures ``--seconds`` (rounded up to whole intervals, so a known number of checks is due);
+- reports the monitor process's CPU seconds per second of wall time, the due→sent lag (p50,
+  p99, max: from a check's due time to its request being written, after connect), the checks
+  due against those started, missed checks (due times that passed without a check), and the
+  outcome of the checks;
+- with ``--burst``, adds the targets to a running monitor all at once instead, as one big
+  apply would (the monitor then spaces their first checks 1 ms apart; without that they would
+  all come due together every interval), and warms up for two intervals;
+- then, unless ``--no-ramp``, raises the target count at the same interval (``--ramp``) for
+  shorter runs until the p99 lag reaches 100 ms or a check is missed, and reports the highest
+  rate that met both. The fleet shares the machine's cores, so its CPU is reported too: if it
+  is saturated, the limit found is the fleet's, not the monitor's.
+
+Targets (issue 5): no check missed and p99 lag under 100 ms at 5,000 apps every 5 s with 1,000
+of them hanging until the timeout. Loopback only; every phase is bounded in time and the
+benchmark stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import multiprocessing
+import os
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, ClassVar
+
+from templater.server.health import HealthMonitor, Target, Transition
+
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+
+def raise_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of other processes, from /proc (Linux)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+# -- the fleet ---------------------------------------------------------------------------------
+
+
+class App(asyncio.Protocol):
+    """Answers 200 at once, or never for a path under /hang/ (until the client closes)."""
+
+    counts: ClassVar[dict[str, int]] = {"ok": 0, "hang": 0}
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.buffer += data
+        if b"\r\n\r\n" not in self.buffer:
+            return
+        request_line = self.buffer.split(b"\r\n", 1)[0]
+        self.buffer = b""
+        if b" /hang/" in request_line:
+            App.counts["hang"] += 1
+            return
+        App.counts["ok"] += 1
+        self.transport.write(RESPONSE)
+        self.transport.close()
+
+    def eof_received(self) -> bool:
+        return False
+
+
+def fleet_main(ports: int, conn: Connection) -> None:
+    raise_file_limit()
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        servers = [
+            await loop.create_server(App, "127.0.0.1", 0, backlog=4096) for _ in range(ports)
+        ]
+        conn.send([server.sockets[0].getsockname()[1] for server in servers])
+        stop = asyncio.Event()
+        loop.add_reader(conn.fileno(), stop.set)
+        await stop.wait()
+        loop.remove_reader(conn.fileno())
+        conn.recv()
+        for server in servers:
+            server.close()
+        conn.send({"cpu": cpu_seconds(), **App.counts})
+
+    asyncio.run(serve())
+
+
+# -- the monitor -------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    targets: int
+    interval: int
+    seconds: float
+
+
+def make_targets(count: int, interval: int, ports: list[int], hang: float) -> list[Target]:
+    every = max(1, round(1 / hang)) if hang > 0 else 0
+    targets = []
+    for key in range(count):
+        port = ports[key % len(ports)]
+        kind = "hang" if every and key % every == 0 else "ok"
+        url = f"http://app-{key}.invalid:{port}/{kind}/{key}"
+        targets.append(Target(key, url, "127.0.0.1", interval, 3, "initializing"))
+    return targets
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    if not samples:
+        return math.nan
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def run_phase(
+    phase: Phase, ports: list[int], hang: float, fleet_pids: list[int], burst: bool
+) -> dict[str, Any]:
+    transitions = 0
+
+    async def report(batch: list[Transition]) -> None:
+        nonlocal transitions
+        transitions += len(batch)
+
+    monitor = HealthMonitor(report)
+    targets = make_targets(phase.targets, phase.interval, ports, hang)
+    if burst:  # all join a running monitor at once: all due at the same instants
+        await monitor.start()
+        monitor.update(targets)
+    else:  # known at start: first checks spread over the first interval
+        monitor.update(targets)
+        await monitor.start()
+    await asyncio.sleep(phase.interval * (2 if burst else 1) + 1.0)  # past the first checks
+    intervals = max(1, math.ceil(phase.seconds / phase.interval))
+    window = intervals * phase.interval
+    monitor.reset_stats()
+    cpu0, fleet0, wall0 = cpu_seconds(), process_cpu_seconds(fleet_pids), time.monotonic()
+    await asyncio.sleep(window)
+    cpu1, fleet1, wall1 = cpu_seconds(), process_cpu_seconds(fleet_pids), time.monotonic()
+    stats = monitor.stats()
+    started = time.monotonic()
+    await monitor.stop()
+    stop_seconds = time.monotonic() - started
+    send_lags = list(stats.send_lags)
+    dispatch_lags = list(stats.dispatch_lags)
+    return {
+        "targets": phase.targets,
+        "interval": phase.interval,
+        "window": wall1 - wall0,
+        "cpu_per_second": (cpu1 - cpu0) / (wall1 - wall0),
+        "fleet_cpu_per_second": (fleet1 - fleet0) / (wall1 - wall0),
+        "due": phase.targets * intervals,
+        "started": stats.checks_started,
+        "sent": stats.requests_sent,
+        "missed": stats.missed,
+        "successes": stats.successes,
+        "failures": stats.failures,
+        "timeouts": stats.timeouts,
+        "send_p50": percentile(send_lags, 0.50),
+        "send_p99": percentile(send_lags, 0.99),
+        "send_max": max(send_lags, default=math.nan),
+        "dispatch_p50": percentile(dispatch_lags, 0.50),
+        "dispatch_p99": percentile(dispatch_lags, 0.99),
+        "transitions": transitions,
+        "stop_seconds": stop_seconds,
+    }
+
+
+def monitor_main(
+    phases: list[Phase],
+    ports: list[int],
+    hang: float,
+    fleet_pids: list[int],
+    burst: bool,
+    conn: Connection,
+) -> None:
+    raise_file_limit()
+
+    async def run() -> None:
+        for phase in phases:
+            result = await run_phase(phase, ports, hang, fleet_pids, burst)
+            conn.send(result)
+            if not passes(result):
+                break
+        conn.send(None)
+
+    asyncio.run(run())
+
+
+def passes(result: dict[str, Any]) -> bool:
+    return bool(result["missed"] == 0 and result["send_p99"] < 0.100)
+
+
+# -- orchestration -----------------------------------------------------------------------------
+
+
+def show(result: dict[str, Any]) -> None:
+    rate = result["targets"] / result["interval"]
+    ms = 1000.0
+    print(
+        f"  {result['targets']:>6} targets every {result['interval']} s ({rate:,.0f} checks/s), "
+        f"{result['window']:.0f} s measured"
+    )
+    print(f"    monitor CPU: {result['cpu_per_second']:.3f} s per s of wall time")
+    print(
+        f"    due→sent lag: p50 {result['send_p50'] * ms:.1f} ms, "
+        f"p99 {result['send_p99'] * ms:.1f} ms, max {result['send_max'] * ms:.1f} ms "
+        f"(due→started p50 {result['dispatch_p50'] * ms:.2f} ms, "
+        f"p99 {result['dispatch_p99'] * ms:.2f} ms)"
+    )
+    print(
+        f"    checks due {result['due']:,}, started {result['started']:,}, "
+        f"requests sent {result['sent']:,}, missed {result['missed']:,}"
+    )
+    print(
+        f"    outcomes: {result['successes']:,} successes, {result['failures']:,} failures "
+        f"({result['timeouts']:,} timeouts); stop() took {result['stop_seconds'] * ms:.1f} ms"
+    )
+    print(
+        f"    fleet CPU: {result['fleet_cpu_per_second']:.3f} s per s of wall time "
+        "(all fleet processes together)"
+    )
+    verdict = "meets" if passes(result) else "MISSES"
+    print(f"    {verdict} the target (no check missed, p99 lag < 100 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--targets", type=int, default=5000)
+    parser.add_argument("--interval", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--hang", type=float, default=0.2, help="share of targets that hang")
+    parser.add_argument("--ports", type=int, default=50, help="ports per fleet process")
+    parser.add_argument("--fleet-processes", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    parser.add_argument(
+        "--ramp",
+        default="10000,15000,20000,30000",
+        help="target counts tried after the main run, at the same interval",
+    )
+    parser.add_argument("--ramp-seconds", type=float, default=10.0)
+    parser.add_argument("--no-ramp", action="store_true")
+    parser.add_argument(
+        "--burst",
+        action="store_true",
+        help="add the targets to a running monitor at once (one big apply) instead of before "
+        "start: every target is then due at the same instants",
+    )
+    args = parser.parse_args()
+
+    context = multiprocessing.get_context("spawn")
+    fleet = []
+    ports: list[int] = []
+    for _ in range(args.fleet_processes):
+        parent, child = context.Pipe()
+        process = context.Process(target=fleet_main, args=(args.ports, child), daemon=True)
+        process.start()
+        fleet.append((process, parent))
+        ports.extend(parent.recv())
+
+    phases = [Phase(args.targets, args.interval, args.seconds)]
+    if not args.no_ramp:
+        phases += [
+            Phase(int(count), args.interval, args.ramp_seconds)
+            for count in args.ramp.split(",")
+            if int(count) > args.targets
+        ]
+    print(
+        f"health monitor core (templater.server.health), {os.cpu_count()} cores, "
+        f"Python {sys.version.split()[0]}, {args.fleet_processes} fleet process(es) "
+        f"x {args.ports} ports, {args.hang:.0%} of targets hang until the timeout; "
+        f"load average before the run {os.getloadavg()[0]:.2f} (other work skews the lag)"
+    )
+    parent, child = context.Pipe()
+    fleet_pids = [process.pid for process, _ in fleet if process.pid is not None]
+    monitor = context.Process(
+        target=monitor_main, args=(phases, ports, args.hang, fleet_pids, args.burst, child)
+    )
+    fleet_cpu0 = time.monotonic()
+    monitor.start()
+    results = []
+    best: dict[str, Any] | None = None
+    deadline = time.monotonic() + sum(p.interval * 3 + p.seconds + 30 for p in phases)
+    while time.monotonic() < deadline:
+        if not parent.poll(max(0.0, deadline - time.monotonic())):
+            break
+        result = parent.recv()
+        if result is None:
+            break
+        results.append(result)
+        print("main run:" if len(results) == 1 else "ramp:")
+        show(result)
+        if passes(result) and (best is None or result["targets"] > best["targets"]):
+            best = result
+    monitor.join(timeout=10)
+    if monitor.is_alive():
+        monitor.terminate()
+    wall = time.monotonic() - fleet_cpu0
+
+    fleet_cpu = 0.0
+    requests = {"ok": 0, "hang": 0}
+    for process, pipe in fleet:
+        pipe.send("stop")
+        counts = pipe.recv()
+        fleet_cpu += counts["cpu"]
+        requests["ok"] += counts["ok"]
+        requests["hang"] += counts["hang"]
+        process.join(timeout=5)
+    print(
+        f"fleet: {requests['ok']:,} requests answered, {requests['hang']:,} left hanging; "
+        f"fleet CPU {fleet_cpu / wall:.3f} s per s over the whole run"
+    )
+    if best is not None:
+        rate = best["targets"] / best["interval"]
+        print(
+            f"highest rate meeting the target: {rate:,.0f} checks/s "
+            f"({best['targets']:,} targets every {best['interval']} s, "
+            f"p99 lag {best['send_p99'] * 1000:.1f} ms)"
+        )
+        tried = [r for r in results if not passes(r)]
+        if not tried and not args.no_ramp:
+            print("  (every rate tried met the target; raise --ramp to find the limit)")
+    else:
+        print("no run met the target")
+
+
+if __name__ == "__main__":
+    main()
