@@ -326,6 +326,8 @@ class _HealthWatcher:
         self._broker = broker
         self._loop: asyncio.AbstractEventLoop | None = None
         self._monitor: HealthMonitor | None = None
+        # Refreshes run one at a time, so that an older read never overwrites a newer one.
+        self._refreshing = asyncio.Lock()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -341,11 +343,13 @@ class _HealthWatcher:
 
     async def refresh(self) -> None:
         """Give the monitor the apps as they are now: added ones join, removed ones leave."""
-        targets = await run_in_threadpool(self._store.health_targets)
-        assert self._monitor is not None
-        self._monitor.update(
-            Target(t.app_id, t.url, t.address, t.interval, t.threshold, t.health) for t in targets
-        )
+        async with self._refreshing:
+            targets = await run_in_threadpool(self._store.health_targets)
+            assert self._monitor is not None
+            self._monitor.update(
+                Target(t.app_id, t.url, t.address, t.interval, t.threshold, t.health)
+                for t in targets
+            )
 
     def refresh_from_thread(self) -> None:
         """For a request handler running in a worker thread: refresh on the event loop."""

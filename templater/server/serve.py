@@ -4,6 +4,7 @@ SQLite database by default."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -83,6 +84,17 @@ def _write_admin_token(path: Path, token: str) -> None:
         handle.write(token + "\n")
 
 
+def _raise_open_file_limit() -> None:
+    """Every check of an app that hangs holds a connection until its timeout: allow as many
+    open files as the system lets this process have."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def run(config: ServerConfig) -> int:
     import uvicorn
 
@@ -104,6 +116,7 @@ def run(config: ServerConfig) -> int:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as problem:
         raise ServerConfigError(f"--data-dir {config.data_dir}: {problem.strerror}") from None
+    _raise_open_file_limit()
     store = Store(config.database)
     try:
         store.migrate()
