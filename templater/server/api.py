@@ -114,6 +114,23 @@ def _fail(status: int, message: str) -> HTTPException:
 
 
 @dataclass(frozen=True, slots=True)
+class MonitorStats:
+    """What the health monitor has done since the server started."""
+
+    targets: int
+    checks: int
+    successes: int
+    failures: int
+    timeouts: int
+    missed: int
+    transitions: int
+    lag_p50_ms: float
+    """Milliseconds from a check's due time to its request being sent (recent checks)."""
+    lag_p99_ms: float
+    lag_max_ms: float
+
+
+@dataclass(frozen=True, slots=True)
 class AppHealth:
     """An app's health now, and its latest changes, newest first."""
 
@@ -288,6 +305,16 @@ def create_app(store: Store, deployment: Deployment, monitor_health: bool = True
             raise _fail(404, f"workspace {owner}/{name} has no app {slug}")
         return AppHealth(current.health, current.health_changed_at, history)
 
+    @app.get("/api/v1/monitor", tags=["health"])
+    async def monitor(user: Authenticated) -> MonitorStats:
+        """The health monitor's counters and lag (admins). Async: it reads the monitor on the
+        event loop's thread, where the monitor runs."""
+        if user.role != "admin":
+            raise _fail(403, "only admins see the health monitor")
+        if watcher is None:
+            raise _fail(404, "the health monitor is not running")
+        return watcher.stats()
+
     @app.get(
         "/api/v1/events",
         tags=["events"],
@@ -350,6 +377,27 @@ class _HealthWatcher:
                 Target(t.app_id, t.url, t.address, t.interval, t.threshold, t.health)
                 for t in targets
             )
+
+    def stats(self) -> MonitorStats:
+        assert self._monitor is not None
+        stats = self._monitor.stats()
+        lags = sorted(stats.send_lags)
+
+        def percentile(fraction: float) -> float:
+            return lags[min(len(lags) - 1, int(fraction * len(lags)))] * 1000 if lags else 0.0
+
+        return MonitorStats(
+            stats.targets,
+            stats.checks_started,
+            stats.successes,
+            stats.failures,
+            stats.timeouts,
+            stats.missed,
+            stats.transitions,
+            percentile(0.5),
+            percentile(0.99),
+            lags[-1] * 1000 if lags else 0.0,
+        )
 
     def refresh_from_thread(self) -> None:
         """For a request handler running in a worker thread: refresh on the event loop."""
