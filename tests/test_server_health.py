@@ -4,6 +4,10 @@ their reasons, streamed to clients as they happen, and kept across a restart."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -184,3 +188,33 @@ def test_destroyed_apps_leave_the_schedule(
     # The same slug re-created on a healthy port: a new app, whose first check says healthy.
     state = wait_for_health(server, token, "/api/v1/workspaces/dave/dev/apps/bad/health", "healthy")
     assert [t["health"] for t in state["transitions"]] == ["healthy"]
+
+
+def test_apps_watch_follows_health_changes(
+    server: Server, apps: dict[str, ThreadingHTTPServer]
+) -> None:
+    token = new_user(server, "erin")
+    environment = {
+        **os.environ,
+        "TEMPLATER_URL": server.url,
+        "TEMPLATER_TOKEN": token,
+        "XDG_CONFIG_HOME": str(server.home / "config"),
+    }
+    apply(server, token, "erin", "dev", [app_json("good", apps["good"].server_address[1], (1, 1))])
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "templater", "apps", "--watch"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_health(server, token, "/api/v1/workspaces/erin/dev/apps/good/health", "healthy")
+        time.sleep(1)  # the watcher redraws after the event reaches it
+    finally:
+        watch.send_signal(signal.SIGINT)
+        output, errors = watch.communicate(timeout=30)
+    assert watch.returncode == 0, errors
+    # The table it shows last is the one after the change.
+    last = output.rsplit("workspace", 1)[-1]
+    assert "erin/dev" in last and "healthy" in last and "initializing" not in last
