@@ -12,11 +12,9 @@ import hashlib
 import os
 import pickle
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 
 from templater.memory import paused_gc
-from templater.parser import parse_file
 from templater.syntax import ParsedFile
 
 _FORMAT = "1"
@@ -25,6 +23,8 @@ _FORMAT = "1"
 @cache
 def _code_version() -> bytes:
     """What a parse depends on: the parser's own source and the versions of its libraries."""
+    from importlib import metadata
+
     here = Path(__file__).parent
     versions = []
     for distribution in ("python-hcl2", "lark"):
@@ -62,6 +62,8 @@ class ParseCache:
         parsed = read_entry(entry)
         if isinstance(parsed, ParsedFile):
             return parsed
+        from templater.parser import parse_file  # only when the cache misses
+
         parsed = parse_file(path, text)
         write_entry(entry, parsed)
         return parsed

@@ -52,8 +52,7 @@ def add_evaluation_options(parser: argparse.ArgumentParser, workspace: bool = Tr
 
 
 def evaluation_options(args: argparse.Namespace) -> EvalOptions:
-    from templater.inputs import parse_var_assignment
-    from templater.options import EvalOptions, InputOptions
+    from templater.options import EvalOptions, InputOptions, parse_var_assignment
 
     try:
         variables = [parse_var_assignment(text) for text in args.var]

@@ -31,15 +31,6 @@ class ExprInput:
 Input = RawInput | ExprInput
 
 
-def parse_var_assignment(text: str, option: str = "--var") -> tuple[str, str]:
-    """``NAME=VALUE`` as given to ``--var``; raises ValueError with a message for the user."""
-    name, separator, value = text.partition("=")
-    name = name.strip()
-    if not separator or not name:
-        raise ValueError(f"{option} expects NAME=VALUE, got {text!r}")
-    return name, value
-
-
 def collect_inputs(
     directory: Path, options: InputOptions, files: Files
 ) -> tuple[dict[str, Input], list[Diagnostic]]:

@@ -39,6 +39,15 @@ class LintOptions:
     max_share: str | None = None
 
 
+def parse_var_assignment(text: str, option: str = "--var") -> tuple[str, str]:
+    """``NAME=VALUE`` as given to ``--var``; raises ValueError with a message for the user."""
+    name, separator, value = text.partition("=")
+    name = name.strip()
+    if not separator or not name:
+        raise ValueError(f"{option} expects NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def cache_key_material(options: LintOptions) -> str:
     """Everything in the options that can change a lint result, as text. Of the environment
     only TF_VAR_* (variable values) and HOME (``~`` in paths) matter."""
