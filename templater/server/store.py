@@ -225,6 +225,13 @@ health_transitions = sa.Table(
     sa.Index("health_transitions_by_app", "app_id", "at"),
 )
 
+# Each app with its agent, workspace and the workspace's owner: what the app queries read.
+_APPS_WITH_OWNERS = (
+    apps.join(agents, agents.c.id == apps.c.agent_id)
+    .join(workspaces, workspaces.c.id == apps.c.workspace_id)
+    .join(users, users.c.id == workspaces.c.owner_id)
+)
+
 # AppSpec fields stored in a column of the same name; order, group, healthcheck and agent differ.
 _PLAIN_APP_FIELDS = (
     "url",
@@ -830,11 +837,7 @@ class Store:
                 workspaces.c.name.label("workspace"),
                 users.c.name.label("owner"),
             )
-            .select_from(
-                apps.join(agents, agents.c.id == apps.c.agent_id)
-                .join(workspaces, workspaces.c.id == apps.c.workspace_id)
-                .join(users, users.c.id == workspaces.c.owner_id)
-            )
+            .select_from(_APPS_WITH_OWNERS)
             .where(*self._filters(owner, name))
             .order_by(users.c.name, workspaces.c.name, apps.c.slug)
         )
@@ -869,11 +872,7 @@ class Store:
                     agents.c.address,
                     apps.c.health,
                 )
-                .select_from(
-                    apps.join(agents, agents.c.id == apps.c.agent_id)
-                    .join(workspaces, workspaces.c.id == apps.c.workspace_id)
-                    .join(users, users.c.id == workspaces.c.owner_id)
-                )
+                .select_from(_APPS_WITH_OWNERS)
                 .where(apps.c.healthcheck_url.is_not(None))
                 .order_by(apps.c.id)
             )
@@ -895,11 +894,7 @@ class Store:
                         workspaces.c.name.label("workspace"),
                         users.c.name.label("owner"),
                     )
-                    .select_from(
-                        apps.join(workspaces, workspaces.c.id == apps.c.workspace_id).join(
-                            users, users.c.id == workspaces.c.owner_id
-                        )
-                    )
+                    .select_from(_APPS_WITH_OWNERS)
                     .where(apps.c.id.in_({app_id for app_id, *_ in changes}))
                 )
             }
@@ -928,11 +923,7 @@ class Store:
         with self._read() as conn:
             app_id = conn.scalar(
                 sa.select(apps.c.id)
-                .select_from(
-                    apps.join(workspaces, workspaces.c.id == apps.c.workspace_id).join(
-                        users, users.c.id == workspaces.c.owner_id
-                    )
-                )
+                .select_from(_APPS_WITH_OWNERS)
                 .where(users.c.name == owner, workspaces.c.name == workspace, apps.c.slug == slug)
             )
             if app_id is None:
