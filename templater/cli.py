@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from templater.server.records import SHARE_LEVELS
+
 if TYPE_CHECKING:
     from templater.options import EvalOptions
     from templater.report import LintReport
@@ -217,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--strict", action="store_true", help="warnings fail the run too")
     lint.add_argument(
         "--max-share",
-        choices=("owner", "authenticated", "public"),
+        choices=SHARE_LEVELS,
         help="the most open share level this deployment allows",
     )
     lint.add_argument(

@@ -18,8 +18,6 @@ from templater.resultcache import ResultCache
 from templater.rules import RULES
 from templater.syntax import Span
 
-SHARE_LEVELS = ("owner", "authenticated", "public")
-
 
 @dataclass(slots=True)
 class LintContext:

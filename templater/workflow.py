@@ -67,7 +67,7 @@ def make_plan(
     findings, evaluation = _checked_template(directory, options)
     errors = [d for d in findings if d.severity is Severity.ERROR]
     if errors:
-        _print_findings(findings)
+        _print_findings(findings, evaluation)
         raise WorkflowError(f"{len(errors)} error(s) in the template: nothing was planned")
     files = Files()
     source = {path.name: read_source(path, files) for path in module_files(directory, files)}
@@ -79,11 +79,14 @@ def make_plan(
     return Plan(owner, workspace, current, desired, diff(current, desired))
 
 
-def _print_findings(findings: list[Diagnostic]) -> None:
+def _print_findings(findings: list[Diagnostic], evaluation: Evaluation) -> None:
     from templater.report import build_report
     from templater.reporters import render
 
-    report = build_report(findings, modules=1, files=0, apps=0)
+    files = sum(len(module.files) for module in evaluation.modules)
+    report = build_report(
+        findings, modules=1, files=files, apps=len(evaluation.of_type("coder_app"))
+    )
     sys.stderr.write(render("text", report, {}, color=sys.stderr.isatty()))
 
 

@@ -11,6 +11,7 @@ from templater.diagnostics import Diagnostic, Severity
 from templater.evaluate import ResolvedAttribute, ResolvedResource
 from templater.rules import rule
 from templater.rules.schema import typed_value
+from templater.server.records import SHARE_LEVELS
 from templater.values import Unknown, is_wholly_known, render
 
 if TYPE_CHECKING:
@@ -74,7 +75,8 @@ def check_slug_duplicate(context: LintContext) -> Iterator[Diagnostic]:
             first[slug] = app
 
 
-_SHARE_ORDER = {"owner": 0, "authenticated": 1, "public": 2}
+# From least to most open.
+_SHARE_ORDER = {level: rank for rank, level in enumerate(SHARE_LEVELS)}
 
 
 @rule(
