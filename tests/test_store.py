@@ -4,10 +4,12 @@ PostgreSQL test gets a schema of its own, dropped afterwards."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +19,18 @@ import sqlalchemy as sa
 from templater.server import store as store_module
 from templater.server.records import (
     AgentSpec,
+    AppRoute,
     AppSpec,
     DesiredState,
     Healthcheck,
+    PortRoute,
+    PortShare,
     WorkspaceState,
 )
 from templater.server.store import (
     SCHEMA_VERSION,
     TOKEN_PREFIX,
+    NotFound,
     Store,
     StoreError,
     StoreUnavailable,
@@ -188,6 +194,32 @@ def test_migrate_refuses_a_newer_schema(database: Database, store: Store) -> Non
     newer = rf"schema is version {SCHEMA_VERSION + 1}, newer than this templater knows"
     with pytest.raises(StoreError, match=newer):
         database.open().migrate()
+
+
+def test_upgrade_from_version_2_keeps_everything(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
+    old = database.open()
+    assert old.migrate() == 2
+    old.create_user("alice", "member")
+    old.apply("alice", "dev", 0, desired(app("code-server", healthcheck=CHECK)))
+    before = old.get_workspace("alice", "dev")
+    assert "port_shares" not in sa.inspect(database.engine).get_table_names()
+    monkeypatch.undo()
+
+    upgraded = database.open()
+    assert upgraded.migrate() == SCHEMA_VERSION == 3
+    assert [row["version"] for row in database.rows("schema_version")] == [1, 2, 3]
+    assert upgraded.get_workspace("alice", "dev") == before
+    assert upgraded.share_port("alice", "dev", "main", 8080, "public") == PortShare(
+        "main", 8080, "public"
+    )
+    user = upgraded.user_by_name("alice")
+    assert user is not None
+    ticket = upgraded.create_ticket(user.id, "app.example.com", timedelta(minutes=1))
+    assert upgraded.redeem_ticket(ticket, "app.example.com") == user
+    assert len(upgraded.secret("sessions")) == 32
 
 
 def test_migrate_refuses_a_foreign_database(database: Database) -> None:
@@ -706,6 +738,302 @@ def test_destroy(database: Database, store: Store, alice: str) -> None:
     assert database.rows("agents") == database.rows("apps") == []
     # the name can be used again, from version 1
     assert store.apply(alice, "dev", 0, desired(app("a"))).version == 1
+
+
+# ----------------------------------------------------------------------------- app router
+
+
+def test_app_route_is_where_an_app_is_served(store: Store, alice: str) -> None:
+    store.apply(
+        alice,
+        "dev",
+        0,
+        desired(
+            app("code-server", healthcheck=CHECK, share="authenticated"),
+            app("path", subdomain=False, subdomain_label=None, access_url="http://x/"),
+            app("docs", external=True, url="https://coder.com/docs"),
+            app("make", url=None, command="make", subdomain_label=None, access_url=None),
+            agents=(AgentSpec("main", "10.0.0.5"),),
+        ),
+    )
+    assert store.app_route(alice, "dev", "code-server") == AppRoute(
+        owner="alice",
+        workspace="dev",
+        slug="code-server",
+        agent="main",
+        address="10.0.0.5",
+        url="http://localhost:8080/code-server",
+        share="authenticated",
+        subdomain=True,
+    )
+    path = store.app_route(alice, "dev", "path")
+    assert path is not None and (path.subdomain, path.share) == (False, "owner")
+    # not served by templater: an external URL, a command; and apps that do not exist
+    assert store.app_route(alice, "dev", "docs") is None
+    assert store.app_route(alice, "dev", "make") is None
+    assert store.app_route(alice, "dev", "nope") is None
+    assert store.app_route(alice, "other", "code-server") is None
+    assert store.app_route("bob", "dev", "code-server") is None
+
+
+def test_port_route_is_owner_only_unless_shared(store: Store, alice: str) -> None:
+    side = AgentSpec("side", "10.0.0.2")
+    store.apply(alice, "dev", 0, desired(agents=(MAIN, side)))
+    assert store.port_route(alice, "dev", "main", 8080) == PortRoute(
+        "alice", "dev", "main", "127.0.0.1", 8080, "owner"
+    )
+    store.share_port(alice, "dev", "main", 8080, "authenticated")
+    store.share_port(alice, "dev", "side", 3000, "public")
+    assert store.port_route(alice, "dev", "main", 8080) == PortRoute(
+        "alice", "dev", "main", "127.0.0.1", 8080, "authenticated"
+    )
+    assert store.port_route(alice, "dev", "side", 3000) == PortRoute(
+        "alice", "dev", "side", "10.0.0.2", 3000, "public"
+    )
+    # a share is of one agent's one port
+    route = store.port_route(alice, "dev", "side", 8080)
+    assert route is not None and route.share == "owner"
+    route = store.port_route(alice, "dev", "main", 3000)
+    assert route is not None and route.share == "owner"
+    assert store.port_route(alice, "dev", "nope", 8080) is None
+    assert store.port_route(alice, "other", "main", 8080) is None
+    assert store.port_route("bob", "dev", "main", 8080) is None
+
+
+# ----------------------------------------------------------------------------- shared ports
+
+
+def test_share_list_and_unshare_ports(store: Store, alice: str) -> None:
+    side = AgentSpec("side", "10.0.0.2")
+    store.apply(alice, "dev", 0, desired(agents=(MAIN, side)))
+    store.apply(alice, "empty", 0, desired())
+    assert store.port_shares(alice, "dev") == []
+    assert store.share_port(alice, "dev", "side", 3000, "public") == PortShare(
+        "side", 3000, "public"
+    )
+    store.share_port(alice, "dev", "main", 8080, "public")
+    store.share_port(alice, "dev", "main", 80, "authenticated")
+    # sharing again changes the level
+    assert store.share_port(alice, "dev", "main", 8080, "authenticated") == PortShare(
+        "main", 8080, "authenticated"
+    )
+    assert store.port_shares(alice, "dev") == [
+        PortShare("main", 80, "authenticated"),
+        PortShare("main", 8080, "authenticated"),
+        PortShare("side", 3000, "public"),
+    ]
+    assert store.port_shares(alice, "empty") == []
+    assert store.port_shares(alice, "nope") is None
+    assert store.port_shares("bob", "dev") is None
+
+    assert store.unshare_port(alice, "dev", "main", 8080) is True
+    assert store.unshare_port(alice, "dev", "main", 8080) is False
+    assert store.unshare_port(alice, "dev", "nope", 80) is False
+    assert store.unshare_port(alice, "nope", "main", 80) is False
+    assert store.port_shares(alice, "dev") == [
+        PortShare("main", 80, "authenticated"),
+        PortShare("side", 3000, "public"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("workspace", "agent", "port", "share", "error", "message"),
+    [
+        ("dev", "main", 8080, "owner", StoreError, "share level 'owner' is invalid; use one of "),
+        ("dev", "main", 8080, "", StoreError, "share level '' is invalid"),
+        ("dev", "main", 8, "public", StoreError, "templater reserves ports below 9"),
+        ("dev", "main", 0, "public", StoreError, "^0 is not a port: use 9 to 65535$"),
+        ("dev", "main", 65536, "public", StoreError, "65536 is not a port"),
+        ("nope", "main", 8080, "public", NotFound, "^there is no workspace alice/nope$"),
+        ("dev", "side", 8080, "public", NotFound, "^workspace alice/dev has no agent side$"),
+    ],
+)
+def test_share_port_refuses(
+    database: Database,
+    store: Store,
+    alice: str,
+    workspace: str,
+    agent: str,
+    port: int,
+    share: str,
+    error: type[StoreError],
+    message: str,
+) -> None:
+    store.apply(alice, "dev", 0, desired())
+    with pytest.raises(error, match=message) as raised:
+        store.share_port(alice, workspace, agent, port, share)
+    assert type(raised.value) is error
+    assert database.rows("port_shares") == []
+
+
+def test_the_lowest_and_highest_ports_can_be_shared(store: Store, alice: str) -> None:
+    store.apply(alice, "dev", 0, desired())
+    store.share_port(alice, "dev", "main", 9, "public")
+    store.share_port(alice, "dev", "main", 65535, "public")
+    assert [share.port for share in store.port_shares(alice, "dev") or []] == [9, 65535]
+
+
+def test_apply_and_destroy_delete_the_shares_of_what_they_delete(
+    database: Database, store: Store, alice: str
+) -> None:
+    side = AgentSpec("side", "10.0.0.2")
+    store.apply(alice, "dev", 0, desired(agents=(MAIN, side)))
+    store.apply(alice, "keep", 0, desired())
+    store.share_port(alice, "dev", "main", 8080, "public")
+    store.share_port(alice, "dev", "side", 3000, "public")
+    store.share_port(alice, "keep", "main", 8080, "public")
+
+    # an agent kept by name keeps its shares, even at a new address; a deleted one loses them
+    store.apply(alice, "dev", 1, desired(agents=(AgentSpec("main", "10.0.0.9"),)))
+    assert store.port_shares(alice, "dev") == [PortShare("main", 8080, "public")]
+    route = store.port_route(alice, "dev", "main", 8080)
+    assert route is not None and (route.address, route.share) == ("10.0.0.9", "public")
+    # an agent of the same name added again starts unshared
+    store.apply(alice, "dev", 2, desired(agents=(MAIN, side)))
+    assert store.port_shares(alice, "dev") == [PortShare("main", 8080, "public")]
+
+    assert store.destroy(alice, "dev") is True
+    assert store.port_shares(alice, "keep") == [PortShare("main", 8080, "public")]
+    assert len(database.rows("port_shares")) == 1
+    store.apply(alice, "dev", 0, desired())
+    assert store.port_shares(alice, "dev") == []
+
+
+# ----------------------------------------------------------------------------- sign-in tickets
+
+HOST = "code-server--dev--alice.apps.localhost:7080"
+
+
+def test_a_ticket_signs_in_once_on_its_host(database: Database, store: Store) -> None:
+    user, _ = store.create_user("alice", "member")
+    ticket = store.create_ticket(user.id, HOST, timedelta(minutes=1))
+    assert len(ticket) >= 40 and not ticket.startswith(TOKEN_PREFIX)
+    assert store.redeem_ticket(ticket, HOST) == user
+    assert store.redeem_ticket(ticket, HOST) is None  # used
+
+    # presented on another host: refused, and used up all the same
+    ticket = store.create_ticket(user.id, HOST, timedelta(minutes=1))
+    assert store.redeem_ticket(ticket, "other--dev--alice.apps.localhost:7080") is None
+    assert store.redeem_ticket(ticket, HOST) is None
+
+    ticket = store.create_ticket(user.id, HOST.upper(), timedelta(minutes=1))
+    assert store.redeem_ticket(ticket, HOST) == user  # host names are not case-sensitive
+
+    assert store.redeem_ticket("", HOST) is None
+    assert store.redeem_ticket("not-a-ticket", HOST) is None
+    assert database.rows("app_tickets") == []
+
+
+def test_tickets_are_stored_only_as_hashes(database: Database, store: Store) -> None:
+    user, _ = store.create_user("alice", "member")
+    ticket = store.create_ticket(user.id, HOST, timedelta(minutes=1))
+    [row] = database.rows("app_tickets")
+    assert row["ticket_hash"] == store_module._hash_token(ticket)
+    assert (row["user_id"], row["host"]) == (user.id, HOST)
+    assert ticket not in repr(row)
+
+
+def test_expired_tickets_are_refused_and_deleted(
+    database: Database, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, _ = store.create_user("alice", "member")
+    expired = store.create_ticket(user.id, HOST, timedelta(minutes=1))
+    stale = store.create_ticket(user.id, HOST, timedelta(minutes=1))
+    later = store_module._now() + timedelta(minutes=2)
+    monkeypatch.setattr(store_module, "_now", lambda: later)
+    assert store.redeem_ticket(expired, HOST) is None
+    assert len(database.rows("app_tickets")) == 1
+    fresh = store.create_ticket(user.id, HOST, timedelta(minutes=1))
+    assert len(database.rows("app_tickets")) == 1  # the stale one is gone
+    assert store.redeem_ticket(stale, HOST) is None
+    assert store.redeem_ticket(fresh, HOST) == user
+
+
+def test_create_ticket_refuses_bad_requests(store: Store) -> None:
+    user, _ = store.create_user("alice", "member")
+    with pytest.raises(NotFound, match="no user with id 999"):
+        store.create_ticket(999, HOST, timedelta(minutes=1))
+    with pytest.raises(StoreError, match="lifetime must be positive"):
+        store.create_ticket(user.id, HOST, timedelta(0))
+
+
+def _at_once(stores: list[Store], run: Callable[[Store], object]) -> list[object]:
+    """Run ``run`` with each store in its own thread, all starting together; the results."""
+    results: list[object] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(stores))
+
+    def go(opened: Store) -> None:
+        barrier.wait()
+        try:
+            results.append(run(opened))
+        except BaseException as problem:
+            errors.append(problem)
+
+    threads = [threading.Thread(target=go, args=(opened,)) for opened in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    return results
+
+
+def test_concurrent_redeems_of_one_ticket_one_wins(database: Database, store: Store) -> None:
+    user, _ = store.create_user("alice", "member")
+    stores = [database.open() for _ in range(6)]
+    for opened in stores:
+        opened.user_by_name("alice")  # connect before the start line
+    for _ in range(5):
+        ticket = store.create_ticket(user.id, HOST, timedelta(minutes=1))
+
+        def redeem(opened: Store, ticket: str = ticket) -> object:
+            return opened.redeem_ticket(ticket, HOST)
+
+        results = _at_once(stores, redeem)
+        assert sorted(results, key=lambda found: found is None) == [user] + [None] * 5
+
+
+# ----------------------------------------------------------------------------- server secrets
+
+
+def test_a_secret_is_made_once_and_kept(database: Database, store: Store) -> None:
+    secret = store.secret("sessions")
+    assert isinstance(secret, bytes) and len(secret) == 32
+    assert store.secret("sessions") == secret
+    assert database.open().secret("sessions") == secret
+    other = store.secret("tickets")
+    assert len(other) == 32 and other != secret
+    rows = {row["name"]: row["value"] for row in database.rows("server_secrets")}
+    assert rows == {"sessions": secret.hex(), "tickets": other.hex()}
+
+
+def test_a_secret_stored_meanwhile_by_another_server_wins(
+    database: Database, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    theirs = bytes(range(32))
+    real_token_hex = secrets.token_hex
+
+    def made_after_another_server(length: int) -> str:
+        # between this server's read (nothing yet) and its insert, another server stores one
+        database.execute(
+            "INSERT INTO server_secrets (name, value) VALUES ('sessions', :value)",
+            value=theirs.hex(),
+        )
+        return real_token_hex(length)
+
+    monkeypatch.setattr(secrets, "token_hex", made_after_another_server)
+    assert store.secret("sessions") == theirs
+    assert database.rows("server_secrets") == [{"name": "sessions", "value": theirs.hex()}]
+
+
+def test_concurrent_servers_get_the_same_secret(database: Database, store: Store) -> None:
+    stores = [database.open() for _ in range(6)]
+    for opened in stores:
+        opened.user_by_name("alice")
+    results = _at_once(stores, lambda opened: opened.secret("sessions"))
+    assert len(results) == len(stores) and len(set(results)) == 1
+    assert len(database.rows("server_secrets")) == 1
 
 
 # ----------------------------------------------------------------------------- speed

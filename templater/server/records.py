@@ -161,3 +161,50 @@ class HealthEvent:
     health: str
     reason: str
     at: datetime
+
+
+PORT_SHARE_LEVELS: tuple[str, ...] = ("authenticated", "public")
+"""The levels a port can be shared at (SPEC §6); an unshared port is owner-only."""
+
+LOWEST_PORT = 9
+"""Ports below this are reserved: port URLs for them are refused (SPEC §5)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppRoute:
+    """What the app router needs to serve an app: where it lives, who owns it, who may reach it
+    and whether it is served at its own subdomain or at its path on the access URL."""
+
+    owner: str
+    workspace: str
+    slug: str
+    agent: str
+    address: str
+    """The agent's address: the router connects here instead of the URL's host."""
+    url: str
+    """The app's URL inside the workspace, such as ``http://localhost:13337/?folder=/home``."""
+    share: str
+    subdomain: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PortShare:
+    """A port of a workspace's agent that its owner shared beyond themselves."""
+
+    agent: str
+    port: int
+    share: str
+    """``authenticated`` or ``public``."""
+
+
+@dataclass(frozen=True, slots=True)
+class PortRoute:
+    """What the app router needs to serve a port URL: the agent's address and the port's level
+    (``owner`` unless the port is shared)."""
+
+    owner: str
+    workspace: str
+    agent: str
+    address: str
+    port: int
+    share: str

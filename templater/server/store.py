@@ -1,4 +1,5 @@
-"""The control plane's registry: users and their API tokens, workspaces, agents and apps.
+"""The control plane's registry: users and their API tokens, workspaces, agents and apps, the
+ports owners share, the app router's sign-in tickets and the server's own secrets.
 
 One schema for SQLite (the embedded default) and PostgreSQL, written with SQLAlchemy Core and
 created or upgraded by numbered migration steps (``migrate``). ``Store`` is a thin typed
@@ -21,11 +22,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
@@ -34,16 +36,21 @@ from templater.server.records import (
     APP_SPEC_FIELDS,
     HEALTH_DISABLED,
     HEALTH_INITIALIZING,
+    LOWEST_PORT,
+    PORT_SHARE_LEVELS,
     ROLES,
     SHARE_LEVELS,
     AgentSpec,
     ApplyResult,
     AppRecord,
+    AppRoute,
     AppSpec,
     DesiredState,
     Healthcheck,
     HealthEvent,
     HealthTarget,
+    PortRoute,
+    PortShare,
     User,
     WorkspaceState,
 )
@@ -56,6 +63,12 @@ NAME_LIMIT = 32
 
 BUSY_TIMEOUT = 30.0
 """Seconds a SQLite writer waits for another one to finish before it gives up."""
+
+HIGHEST_PORT = 65535
+"""The highest TCP port; a shared port is LOWEST_PORT to this."""
+
+SECRET_BYTES = 32
+"""The length of a server secret (``Store.secret``)."""
 
 _NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _WRITE = "templater_write"
@@ -73,6 +86,10 @@ class VersionConflict(StoreError):
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached or stayed locked too long; trying again later may work."""
+
+
+class NotFound(StoreError):
+    """The workspace, agent or other thing a request names does not exist."""
 
 
 # ----------------------------------------------------------------------------- schema
@@ -225,6 +242,48 @@ health_transitions = sa.Table(
     sa.Index("health_transitions_by_app", "app_id", "at"),
 )
 
+port_shares = sa.Table(
+    "port_shares",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.Integer,
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # By name, as port URLs name the agent; apply deletes the shares of the agents it deletes.
+    sa.Column("agent_name", sa.Text, nullable=False),
+    sa.Column("port", sa.Integer, nullable=False),
+    sa.Column("share", sa.Text, nullable=False),
+    sa.UniqueConstraint("workspace_id", "agent_name", "port"),
+    sa.CheckConstraint("share IN ('authenticated', 'public')", name="share"),
+    sa.CheckConstraint(f"port BETWEEN {LOWEST_PORT} AND {HIGHEST_PORT}", name="port"),
+)
+
+app_tickets = sa.Table(
+    "app_tickets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("ticket_hash", sa.Text, nullable=False, unique=True),  # SHA-256, hex
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("host", sa.Text, nullable=False),  # the app host it may be redeemed on
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),  # hex
+)
+
 # Each app with its agent, workspace and the workspace's owner: what the app queries read.
 _APPS_WITH_OWNERS = (
     apps.join(agents, agents.c.id == apps.c.agent_id)
@@ -262,7 +321,12 @@ def _migration_2(conn: Connection) -> None:
     metadata.create_all(conn, tables=[health_transitions], checkfirst=False)
 
 
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1, _migration_2)
+def _migration_3(conn: Connection) -> None:
+    """Shared ports, the app router's sign-in tickets and the server's secrets."""
+    metadata.create_all(conn, tables=[port_shares, app_tickets, server_secrets], checkfirst=False)
+
+
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1, _migration_2, _migration_3)
 """Step N (1-based) upgrades a database at schema version N-1 to version N."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -303,6 +367,16 @@ def _now() -> datetime:
 def _chunks(values: Sequence[int], size: int = _DELETE_CHUNK) -> Iterator[Sequence[int]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def _check_port(port: int) -> None:
+    """Refuse a port that cannot be shared: not a TCP port, or one templater reserves."""
+    if not 1 <= port <= HIGHEST_PORT:
+        raise StoreError(f"{port} is not a port: use {LOWEST_PORT} to {HIGHEST_PORT}")
+    if port < LOWEST_PORT:
+        raise StoreError(
+            f"port {port} cannot be shared: templater reserves ports below {LOWEST_PORT}"
+        )
 
 
 def _conflict(address: str, now: int | None, planned: int) -> VersionConflict:
@@ -437,6 +511,7 @@ class _Changes:
 
     delete_app_ids: list[int] = field(default_factory=list)
     delete_agent_ids: list[int] = field(default_factory=list)
+    delete_agent_names: list[str] = field(default_factory=list)  # their shared ports go too
     agent_addresses: list[dict[str, Any]] = field(default_factory=list)  # updates in place
     new_agents: list[AgentSpec] = field(default_factory=list)
     app_updates: list[dict[str, Any]] = field(default_factory=list)  # in place, keyed by b_id
@@ -469,6 +544,7 @@ def _diff(
             changes.new_agents.append(AgentSpec(name, wanted_agents[name]))
         elif action == "delete":
             changes.delete_agent_ids.append(current_agents[name][0])
+            changes.delete_agent_names.append(name)
         else:
             changes.agent_addresses.append(
                 {"b_id": current_agents[name][0], "address": wanted_agents[name]}
@@ -510,11 +586,18 @@ def _diff(
 # The steps of an apply that write, in order; module functions so that tests can make one fail.
 
 
-def _delete_rows(conn: Connection, changes: _Changes) -> None:
+def _delete_rows(conn: Connection, workspace_id: int, changes: _Changes) -> None:
     for ids in _chunks(changes.delete_app_ids):
         conn.execute(sa.delete(apps).where(apps.c.id.in_(ids)))
     for ids in _chunks(changes.delete_agent_ids):
         conn.execute(sa.delete(agents).where(agents.c.id.in_(ids)))
+    if changes.delete_agent_names:
+        conn.execute(
+            sa.delete(port_shares).where(
+                port_shares.c.workspace_id == workspace_id,
+                port_shares.c.agent_name.in_(changes.delete_agent_names),
+            )
+        )
 
 
 def _write_agents(conn: Connection, workspace_id: int, changes: _Changes) -> dict[str, int]:
@@ -1019,7 +1102,7 @@ class Store:
                     )
                     raise _conflict(address, stored, expected_version)
                 version = expected_version + 1
-            _delete_rows(conn, changes)
+            _delete_rows(conn, workspace_id, changes)
             agent_ids = _write_agents(conn, workspace_id, changes)
             _update_apps(conn, changes)
             _insert_apps(conn, workspace_id, agent_ids, changes)
@@ -1059,8 +1142,9 @@ class Store:
         return current_agents, current_apps
 
     def destroy(self, owner: str, name: str, expected_version: int | None = None) -> bool:
-        """Delete the workspace with its agents and apps, in one transaction; False when there
-        is no such workspace. With ``expected_version``, raise VersionConflict if it differs."""
+        """Delete the workspace with its agents, apps and shared ports, in one transaction; False
+        when there is no such workspace. With ``expected_version``, raise VersionConflict if it
+        differs."""
         address = f"{owner}/{name}"
         with self._write() as conn:
             row = conn.execute(
@@ -1075,6 +1159,7 @@ class Store:
                 raise _conflict(address, row.version, expected_version)
             conn.execute(sa.delete(apps).where(apps.c.workspace_id == row.id))
             conn.execute(sa.delete(agents).where(agents.c.workspace_id == row.id))
+            conn.execute(sa.delete(port_shares).where(port_shares.c.workspace_id == row.id))
             deleted = conn.execute(
                 sa.delete(workspaces).where(
                     workspaces.c.id == row.id, workspaces.c.version == row.version
@@ -1083,3 +1168,212 @@ class Store:
             if deleted.rowcount != 1:
                 raise _conflict(address, None, row.version)
         return True
+
+    # --------------------------------------------------------------------- app router
+
+    def app_route(self, owner: str, workspace: str, slug: str) -> AppRoute | None:
+        """Where the app router sends an app's requests; None when there is no such app, or it
+        is not served by templater (a command, or an external URL)."""
+        query = (
+            sa.select(
+                agents.c.name.label("agent"),
+                agents.c.address,
+                apps.c.url,
+                apps.c.share,
+                apps.c.subdomain_label,
+            )
+            .select_from(_APPS_WITH_OWNERS)
+            .where(
+                users.c.name == owner,
+                workspaces.c.name == workspace,
+                apps.c.slug == slug,
+                apps.c.url.is_not(None),
+                sa.not_(apps.c.external),
+            )
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return AppRoute(
+            owner=owner,
+            workspace=workspace,
+            slug=slug,
+            agent=row.agent,
+            address=row.address,
+            url=row.url,
+            share=row.share,
+            subdomain=row.subdomain_label is not None,
+        )
+
+    def port_route(self, owner: str, workspace: str, agent: str, port: int) -> PortRoute | None:
+        """Where the app router sends a port URL's requests, and who may reach the port (its
+        share level, ``owner`` when it is not shared); None when there is no such workspace or
+        agent. The port itself is not checked."""
+        shared = sa.and_(
+            port_shares.c.workspace_id == agents.c.workspace_id,
+            port_shares.c.agent_name == agents.c.name,
+            port_shares.c.port == port,
+        )
+        query = (
+            sa.select(agents.c.address, port_shares.c.share)
+            .select_from(
+                agents.join(workspaces, workspaces.c.id == agents.c.workspace_id)
+                .join(users, users.c.id == workspaces.c.owner_id)
+                .outerjoin(port_shares, shared)
+            )
+            .where(users.c.name == owner, workspaces.c.name == workspace, agents.c.name == agent)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return PortRoute(owner, workspace, agent, row.address, port, row.share or "owner")
+
+    # --------------------------------------------------------------------- shared ports
+
+    def share_port(
+        self, owner: str, workspace: str, agent: str, port: int, share: str
+    ) -> PortShare:
+        """Share a port of a workspace's agent at ``share`` (one of PORT_SHARE_LEVELS), or change
+        the level it is shared at. NotFound when there is no such workspace or agent."""
+        if share not in PORT_SHARE_LEVELS:
+            raise StoreError(
+                f"share level {share!r} is invalid; use one of {', '.join(PORT_SHARE_LEVELS)}"
+            )
+        _check_port(port)
+        with self._write() as conn:
+            # Locked as an apply locks it: an apply that deletes the agent goes before or after.
+            workspace_id = conn.scalar(
+                sa.select(workspaces.c.id)
+                .select_from(workspaces.join(users, users.c.id == workspaces.c.owner_id))
+                .where(users.c.name == owner, workspaces.c.name == workspace)
+                .with_for_update(of=workspaces)
+            )
+            if workspace_id is None:
+                raise NotFound(f"there is no workspace {owner}/{workspace}")
+            agent_id = conn.scalar(
+                sa.select(agents.c.id).where(
+                    agents.c.workspace_id == workspace_id, agents.c.name == agent
+                )
+            )
+            if agent_id is None:
+                raise NotFound(f"workspace {owner}/{workspace} has no agent {agent}")
+            updated = conn.execute(
+                sa.update(port_shares)
+                .where(
+                    port_shares.c.workspace_id == workspace_id,
+                    port_shares.c.agent_name == agent,
+                    port_shares.c.port == port,
+                )
+                .values(share=share)
+            )
+            if updated.rowcount == 0:
+                conn.execute(
+                    sa.insert(port_shares).values(
+                        workspace_id=workspace_id, agent_name=agent, port=port, share=share
+                    )
+                )
+        return PortShare(agent, port, share)
+
+    def unshare_port(self, owner: str, workspace: str, agent: str, port: int) -> bool:
+        """Make a port owner-only again; False when it was not shared."""
+        if not 1 <= port <= HIGHEST_PORT:
+            return False  # never shared; and SQLite cannot even compare a huge integer
+        workspace_ids = (
+            sa.select(workspaces.c.id)
+            .select_from(workspaces.join(users, users.c.id == workspaces.c.owner_id))
+            .where(users.c.name == owner, workspaces.c.name == workspace)
+        )
+        with self._write() as conn:
+            deleted = conn.execute(
+                sa.delete(port_shares).where(
+                    port_shares.c.workspace_id.in_(workspace_ids),
+                    port_shares.c.agent_name == agent,
+                    port_shares.c.port == port,
+                )
+            )
+        return deleted.rowcount == 1
+
+    def port_shares(self, owner: str, workspace: str) -> list[PortShare] | None:
+        """A workspace's shared ports, by agent and port; None when there is no such workspace."""
+        shared = workspaces.join(users, users.c.id == workspaces.c.owner_id).outerjoin(
+            port_shares, port_shares.c.workspace_id == workspaces.c.id
+        )
+        query = (
+            sa.select(port_shares.c.agent_name, port_shares.c.port, port_shares.c.share)
+            .select_from(shared)
+            .where(users.c.name == owner, workspaces.c.name == workspace)
+            .order_by(port_shares.c.agent_name, port_shares.c.port)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return None
+        return [PortShare(*row) for row in rows if row.agent_name is not None]
+
+    # --------------------------------------------------------------------- sign-in tickets
+
+    def create_ticket(self, user_id: int, host: str, lifetime: timedelta) -> str:
+        """A new ticket that signs the user in once, on the app host ``host`` (compared without
+        regard to case), until ``lifetime`` from now; stored only as its hash. Deletes the
+        tickets that expired meanwhile."""
+        if lifetime <= timedelta(0):
+            raise StoreError(f"a ticket's lifetime must be positive, not {lifetime}")
+        ticket = secrets.token_urlsafe(32)
+        now = _now()
+        with self._write() as conn:
+            if conn.scalar(sa.select(users.c.id).where(users.c.id == user_id)) is None:
+                raise NotFound(f"no user with id {user_id}")
+            conn.execute(sa.delete(app_tickets).where(app_tickets.c.expires_at <= now))
+            conn.execute(
+                sa.insert(app_tickets).values(
+                    ticket_hash=_hash_token(ticket),
+                    user_id=user_id,
+                    host=host.lower(),
+                    expires_at=now + lifetime,
+                )
+            )
+        return ticket
+
+    def redeem_ticket(self, ticket: str, host: str) -> User | None:
+        """The user a ticket signs in, on the app host it was made for. A ticket is used up as it
+        is read (deleted in the same transaction: of two redeems at once, one gets nothing), also
+        when it is presented on another host or has expired. None for an unknown, used or
+        expired ticket, or another host."""
+        if not ticket:
+            return None
+        with self._write() as conn:
+            used = conn.execute(
+                sa.delete(app_tickets)
+                .where(app_tickets.c.ticket_hash == _hash_token(ticket))
+                .returning(app_tickets.c.user_id, app_tickets.c.host, app_tickets.c.expires_at)
+            ).first()
+            if used is None or used.host != host.lower() or used.expires_at <= _now():
+                return None
+            row = conn.execute(
+                sa.select(users.c.id, users.c.name, users.c.role).where(users.c.id == used.user_id)
+            ).first()
+        return _user(row) if row is not None else None
+
+    # --------------------------------------------------------------------- server secrets
+
+    def secret(self, name: str) -> bytes:
+        """The server's secret called ``name``: SECRET_BYTES random bytes, made the first time
+        it is asked for and the same ever after, for every server on the database (of two that
+        ask at once, one stores its own and both get that one)."""
+        query = sa.select(server_secrets.c.value).where(server_secrets.c.name == name)
+        with self._read() as conn:
+            stored = conn.scalar(query)
+        if stored is None:
+            values = {"name": name, "value": secrets.token_hex(SECRET_BYTES)}
+            new: sa.Insert
+            if self._postgres:
+                new = postgresql.insert(server_secrets).values(values).on_conflict_do_nothing()
+            else:
+                new = sqlite.insert(server_secrets).values(values).on_conflict_do_nothing()
+            with self._write() as conn:
+                conn.execute(new)
+                stored = conn.scalar(query)  # ours, or the one stored before it
+        assert stored is not None
+        return bytes.fromhex(stored)
