@@ -1,4 +1,5 @@
-"""The control-plane commands of the CLI: server, login, users, plan, apply, destroy, apps, url."""
+"""The control-plane commands of the CLI: server, login, users, plan, apply, destroy, apps, url,
+ports."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from templater.cli import (
     evaluation_options,
     module_directories,
 )
+from templater.server.records import PORT_SHARE_LEVELS
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from templater.client import Client
-    from templater.server.records import AppRecord
+    from templater.server.records import AppRecord, PortShare
 
 
 def _client() -> Client:
@@ -232,6 +234,73 @@ def _url(args: argparse.Namespace) -> int:
     raise Failure(f"workspace {owner}/{args.workspace} has no app {args.slug}")
 
 
+_SHARED_WITH = {"authenticated": "with authenticated users", "public": "publicly"}
+
+
+def _port_agent(client: Client, owner: str, workspace: str, agent: str | None) -> str:
+    """The agent named with --agent, else the workspace's only agent."""
+    if agent is not None:
+        return agent
+    current = client.workspace(owner, workspace)
+    if current is None:
+        raise Failure(f"there is no workspace {owner}/{workspace}")
+    names = [each.name for each in current.agents]
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise Failure(f"workspace {owner}/{workspace} has no agents")
+    raise Failure(
+        f"workspace {owner}/{workspace} has agents {', '.join(names)}: choose one with --agent"
+    )
+
+
+def _share_port(args: argparse.Namespace) -> int:
+    client = _client()
+    owner = args.owner or client.me().name
+    agent = _port_agent(client, owner, args.workspace, args.agent)
+    shared = client.share_port(owner, args.workspace, agent, args.port, args.level)
+    print(
+        f"Shared port {shared.port} of agent {shared.agent} in {owner}/{args.workspace} "
+        f"{_SHARED_WITH.get(shared.share, shared.share)}"
+    )
+    return EXIT_OK
+
+
+def _unshare_port(args: argparse.Namespace) -> int:
+    client = _client()
+    owner = args.owner or client.me().name
+    agent = _port_agent(client, owner, args.workspace, args.agent)
+    client.unshare_port(owner, args.workspace, agent, args.port)
+    print(
+        f"Port {args.port} of agent {agent} in {owner}/{args.workspace} is no longer shared: "
+        "only its owner reaches it"
+    )
+    return EXIT_OK
+
+
+def _ports_table(shares: list[PortShare]) -> Table:
+    from rich.table import Table
+
+    table = Table(box=None)
+    for column in ("agent", "port", "share"):
+        table.add_column(column)
+    for share in shares:
+        table.add_row(share.agent, str(share.port), share.share)
+    return table
+
+
+def _list_ports(args: argparse.Namespace) -> int:
+    client = _client()
+    owner = args.owner or client.me().name
+    shares = client.ports(owner, args.workspace)
+    from rich.console import Console
+
+    Console().print(
+        _ports_table(shares) if shares else f"No shared ports in {owner}/{args.workspace}."
+    )
+    return EXIT_OK
+
+
 def add_commands(commands: Any) -> None:
     """Add the control-plane commands to the CLI's subcommands."""
     server = commands.add_parser(
@@ -303,3 +372,29 @@ def add_commands(commands: Any) -> None:
     url.add_argument("slug", metavar="SLUG")
     url.add_argument("--owner")
     url.set_defaults(run=_guarded(_url))
+
+    ports = commands.add_parser(
+        "ports",
+        help="share a workspace's ports beyond its owner",
+        description="Ports are reached by their owner only, unless shared.",
+    )
+    ports_commands = ports.add_subparsers(dest="ports_command", metavar="COMMAND", required=True)
+    share = ports_commands.add_parser("share", help="share a port, or change its level")
+    unshare = ports_commands.add_parser("unshare", help="make a port owner-only again")
+    for command in (share, unshare):
+        command.add_argument("workspace", metavar="WORKSPACE")
+        command.add_argument("port", metavar="PORT", type=int)
+        command.add_argument("--agent", help="the agent (default: the workspace's only agent)")
+        command.add_argument("--owner", help="workspace owner (default: you)")
+    share.add_argument(
+        "--level",
+        required=True,
+        choices=PORT_SHARE_LEVELS,
+        help="authenticated: every signed-in user; public: everyone",
+    )
+    share.set_defaults(run=_guarded(_share_port))
+    unshare.set_defaults(run=_guarded(_unshare_port))
+    listed = ports_commands.add_parser("list", help="list a workspace's shared ports")
+    listed.add_argument("workspace", metavar="WORKSPACE")
+    listed.add_argument("--owner", help="workspace owner (default: you)")
+    listed.set_defaults(run=_guarded(_list_ports))

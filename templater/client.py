@@ -11,7 +11,14 @@ from typing import Any, TypeVar
 
 import httpx
 
-from templater.server.records import ApplyResult, AppRecord, DesiredState, User, WorkspaceState
+from templater.server.records import (
+    ApplyResult,
+    AppRecord,
+    DesiredState,
+    PortShare,
+    User,
+    WorkspaceState,
+)
 
 _T = TypeVar("_T")
 
@@ -151,3 +158,17 @@ class Client:
             key: value for key, value in (("owner", owner), ("workspace", workspace)) if value
         }
         return _decode(list[AppRecord], self._request("GET", "/api/v1/apps", params=params))
+
+    def ports(self, owner: str, workspace: str) -> list[PortShare]:
+        return _decode(
+            list[PortShare], self._request("GET", f"/api/v1/workspaces/{owner}/{workspace}/ports")
+        )
+
+    def share_port(
+        self, owner: str, workspace: str, agent: str, port: int, share: str
+    ) -> PortShare:
+        path = f"/api/v1/workspaces/{owner}/{workspace}/ports/{agent}/{port}"
+        return _decode(PortShare, self._request("PUT", path, json={"share": share}))
+
+    def unshare_port(self, owner: str, workspace: str, agent: str, port: int) -> None:
+        self._request("DELETE", f"/api/v1/workspaces/{owner}/{workspace}/ports/{agent}/{port}")

@@ -459,3 +459,148 @@ def test_schemathesis_finds_no_server_error(server: Server, tmp_path: Path) -> N
         timeout=900,
     )
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+# ----------------------------------------------------------------------------- shared ports
+
+
+def new_workspace(server: Server, token: str, owner: str, name: str, *agents: str) -> None:
+    """A workspace with these agents and no apps, applied through the API."""
+    body = {
+        "expected_version": 0,
+        "source": {},
+        "variables": {},
+        "agents": [{"name": agent, "address": "127.0.0.1"} for agent in agents],
+        "apps": [],
+    }
+    with server.api(token) as api:
+        response = api.put(f"/api/v1/workspaces/{owner}/{name}", json=body)
+        assert response.status_code == 200, response.text
+
+
+def test_share_list_and_unshare_ports(any_server: Server) -> None:
+    server = any_server
+    alice = new_user(server, "alice")
+    new_workspace(server, alice, "alice", "dev", "main")
+
+    listed = server.run("ports", "list", "dev", token=alice)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == "No shared ports in alice/dev."
+
+    shared = server.run("ports", "share", "dev", "8080", "--level", "authenticated", token=alice)
+    assert shared.returncode == 0, shared.stderr
+    assert (
+        shared.stdout.strip()
+        == "Shared port 8080 of agent main in alice/dev with authenticated users"
+    )
+    shared = server.run("ports", "share", "dev", "3000", "--level", "public", token=alice)
+    assert shared.stdout.strip() == "Shared port 3000 of agent main in alice/dev publicly"
+    # sharing again changes the level
+    shared = server.run(
+        "ports", "share", "dev", "8080", "--level", "public", "--agent", "main", token=alice
+    )
+    assert shared.returncode == 0, shared.stderr
+
+    with server.api(alice) as api:
+        assert api.get("/api/v1/workspaces/alice/dev/ports").json() == [
+            {"agent": "main", "port": 3000, "share": "public"},
+            {"agent": "main", "port": 8080, "share": "public"},
+        ]
+    table = server.run("ports", "list", "dev", token=alice).stdout.splitlines()
+    assert table[0].split() == ["agent", "port", "share"]
+    assert [line.split() for line in table[1:]] == [
+        ["main", "3000", "public"],
+        ["main", "8080", "public"],
+    ]
+    # an admin sees and changes everyone's
+    as_admin = server.run("ports", "list", "dev", "--owner", "alice")
+    assert as_admin.returncode == 0 and "3000" in as_admin.stdout
+
+    unshared = server.run("ports", "unshare", "dev", "8080", token=alice)
+    assert unshared.returncode == 0, unshared.stderr
+    assert unshared.stdout.startswith("Port 8080 of agent main in alice/dev is no longer shared")
+    again = server.run("ports", "unshare", "dev", "8080", token=alice)
+    assert again.returncode == 1
+    assert "port 8080 of agent main in alice/dev is not shared" in again.stderr
+    with server.api(alice) as api:
+        gone = api.delete("/api/v1/workspaces/alice/dev/ports/main/8080")
+        assert gone.status_code == 404
+        assert api.get("/api/v1/workspaces/alice/dev/ports").json() == [
+            {"agent": "main", "port": 3000, "share": "public"}
+        ]
+        shared_again = api.put(
+            "/api/v1/workspaces/alice/dev/ports/main/8080", json={"share": "authenticated"}
+        )
+        assert shared_again.json() == {"agent": "main", "port": 8080, "share": "authenticated"}
+        assert api.delete("/api/v1/workspaces/alice/dev/ports/main/8080").json() == {
+            "deleted": True
+        }
+
+    # a destroyed workspace takes its shares with it, also when one of its name comes back
+    destroyed = server.run("destroy", "--workspace", "dev", "--auto-approve", token=alice)
+    assert destroyed.returncode == 0, destroyed.stderr
+    with server.api(alice) as api:
+        missing = api.get("/api/v1/workspaces/alice/dev/ports")
+        assert missing.status_code == 404
+        assert missing.json()["message"] == "there is no workspace alice/dev"
+    new_workspace(server, alice, "alice", "dev", "main")
+    assert server.run("ports", "list", "dev", token=alice).stdout.strip() == (
+        "No shared ports in alice/dev."
+    )
+
+
+def test_port_sharing_refusals(server: Server) -> None:
+    alice, bob = new_user(server, "alice"), new_user(server, "bob")
+    new_workspace(server, alice, "alice", "dev", "main")
+    new_workspace(server, alice, "alice", "pair", "main", "side")
+
+    def refused(*args: str, token: str = alice) -> str:
+        result = server.run("ports", *args, token=token)
+        assert result.returncode != 0, result.stdout
+        return result.stderr
+
+    assert "invalid choice: 'owner'" in refused("share", "dev", "8080", "--level", "owner")
+    assert "templater reserves ports below 9" in refused("share", "dev", "8", "--level", "public")
+    assert "workspace alice/dev has no agent nope" in refused(
+        "share", "dev", "8080", "--level", "public", "--agent", "nope"
+    )
+    assert "workspace alice/pair has agents main, side: choose one with --agent" in refused(
+        "share", "pair", "8080", "--level", "public"
+    )
+    assert "there is no workspace alice/nope" in refused(
+        "share", "nope", "8080", "--level", "public"
+    )
+    assert "there is no workspace alice/nope" in refused("list", "nope")
+    assert "bob can only see and change their own workspaces" in refused(
+        "share", "dev", "8080", "--level", "public", "--owner", "alice", token=bob
+    )
+
+    with server.api(alice) as api:
+        ports = "/api/v1/workspaces/alice/dev/ports"
+        for port, share, message in (
+            (8, "public", "port 8 cannot be shared: templater reserves ports below 9"),
+            (0, "public", "0 is not a port: use 9 to 65535"),
+            (65536, "public", "65536 is not a port: use 9 to 65535"),
+            (8080, "owner", "share level 'owner' is invalid; use one of authenticated, public"),
+        ):
+            response = api.put(f"{ports}/main/{port}", json={"share": share})
+            assert (response.status_code, response.json()["message"]) == (422, message)
+        response = api.put(f"{ports}/nope/8080", json={"share": "public"})
+        assert response.status_code == 404
+        assert response.json()["message"] == "workspace alice/dev has no agent nope"
+        response = api.put(
+            "/api/v1/workspaces/alice/nope/ports/main/8080", json={"share": "public"}
+        )
+        assert response.status_code == 404
+        assert api.put(f"{ports}/main/8080", json={}).status_code == 422
+        assert api.put(f"{ports}/main/http", json={"share": "public"}).status_code == 422
+        assert api.delete(f"{ports}/main/99999999999999999999").status_code == 404
+        assert api.get(ports).json() == []
+
+    with server.api(bob) as api:
+        assert api.get("/api/v1/workspaces/alice/dev/ports").status_code == 403
+        put = api.put("/api/v1/workspaces/alice/dev/ports/main/8080", json={"share": "public"})
+        assert put.status_code == 403
+        assert api.delete("/api/v1/workspaces/alice/dev/ports/main/8080").status_code == 403
+    with server.api(alice) as api:
+        assert api.get("/api/v1/workspaces/alice/dev/ports").json() == []

@@ -1,4 +1,5 @@
-"""The control plane's HTTP API (``/api/v1``): users, workspaces, their agents and apps.
+"""The control plane's HTTP API (``/api/v1``): users, workspaces, their agents, apps and shared
+ports.
 
 Every route but health and the OpenAPI document authenticates, with ``Authorization: Bearer``
 or the ``Templater-Session-Token`` header; members see and change only their own workspaces,
@@ -9,7 +10,7 @@ admins everything. Errors are JSON ``{"message": ...}``.
 # definition time, and the dependency they name is local to create_app.
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -38,10 +39,17 @@ from templater.server.records import (
     AppSpec,
     DesiredState,
     HealthEvent,
+    PortShare,
     User,
     WorkspaceState,
 )
-from templater.server.store import Store, StoreError, StoreUnavailable, VersionConflict
+from templater.server.store import (
+    NotFound,
+    Store,
+    StoreError,
+    StoreUnavailable,
+    VersionConflict,
+)
 
 SESSION_HEADER = "Templater-Session-Token"
 _WORKSPACE_NAME = re.compile(r"[a-z0-9](-?[a-z0-9])*")
@@ -105,6 +113,13 @@ class Destroyed:
 
 
 @dataclass(frozen=True, slots=True)
+class ShareRequest:
+    """The level to share a port at: ``authenticated`` or ``public``."""
+
+    share: str
+
+
+@dataclass(frozen=True, slots=True)
 class Health:
     status: str
 
@@ -139,10 +154,21 @@ class AppHealth:
     transitions: list[HealthEvent]
 
 
-def create_app(store: Store, deployment: Deployment, monitor_health: bool = True) -> FastAPI:
-    """The API on ``store``; with ``monitor_health``, the health monitor runs while it serves."""
+def create_app(
+    store: Store,
+    deployment: Deployment,
+    monitor_health: bool = True,
+    on_registry_change: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The API on ``store``; with ``monitor_health``, the health monitor runs while it serves.
+    ``on_registry_change`` is called (in a worker thread) after every successful apply, destroy,
+    share and unshare of a port: what the app router caches about apps and ports may be stale."""
     broker = EventBroker()
     watcher = _HealthWatcher(store, broker) if monitor_health else None
+
+    def registry_changed() -> None:
+        if on_registry_change is not None:
+            on_registry_change()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -272,6 +298,7 @@ def create_app(store: Store, deployment: Deployment, monitor_health: bool = True
             raise
         except StoreError as problem:
             raise _fail(422, str(problem)) from None
+        registry_changed()
         if watcher is not None and (
             result.created or result.updated or result.replaced or result.deleted
         ):
@@ -292,8 +319,47 @@ def create_app(store: Store, deployment: Deployment, monitor_health: bool = True
             raise _fail(409, str(problem)) from None
         if not deleted:
             raise _fail(404, f"there is no workspace {owner}/{name}")
+        registry_changed()
         if watcher is not None:
             watcher.refresh_from_thread()
+        return Destroyed(True)
+
+    @app.get("/api/v1/workspaces/{owner}/{name}/ports", tags=["ports"])
+    def list_ports(owner: str, name: str, user: Authenticated) -> list[PortShare]:
+        """The workspace's shared ports, by agent and port; every other port is owner-only."""
+        may_act_for(user, owner)
+        shares = store.port_shares(owner, name)
+        if shares is None:
+            raise _fail(404, f"there is no workspace {owner}/{name}")
+        return shares
+
+    @app.put("/api/v1/workspaces/{owner}/{name}/ports/{agent}/{port}", tags=["ports"])
+    def share_port(
+        owner: str, name: str, agent: str, port: int, request: ShareRequest, user: Authenticated
+    ) -> PortShare:
+        """Share a port of an agent with signed-in users (``authenticated``) or everyone
+        (``public``), or change the level it is shared at."""
+        may_act_for(user, owner)
+        try:
+            shared = store.share_port(owner, name, agent, port, request.share)
+        except NotFound as problem:
+            raise _fail(404, str(problem)) from None
+        except StoreUnavailable:
+            raise
+        except StoreError as problem:
+            raise _fail(422, str(problem)) from None
+        registry_changed()
+        return shared
+
+    @app.delete("/api/v1/workspaces/{owner}/{name}/ports/{agent}/{port}", tags=["ports"])
+    def unshare_port(
+        owner: str, name: str, agent: str, port: int, user: Authenticated
+    ) -> Destroyed:
+        """Make a port owner-only again."""
+        may_act_for(user, owner)
+        if not store.unshare_port(owner, name, agent, port):
+            raise _fail(404, f"port {port} of agent {agent} in {owner}/{name} is not shared")
+        registry_changed()
         return Destroyed(True)
 
     @app.get("/api/v1/workspaces/{owner}/{name}/apps/{slug}/health", tags=["apps"])
