@@ -65,8 +65,9 @@ class Server:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def start_server(data_dir: Path, home: Path, *extra: str) -> Server:
-    port = free_port()
+def start_server(data_dir: Path, home: Path, *extra: str, port: int | None = None) -> Server:
+    """A server listening on 127.0.0.1:``port`` (a free one when None) with ``extra`` flags."""
+    port = free_port() if port is None else port
     process = subprocess.Popen(
         [
             sys.executable,
@@ -104,8 +105,8 @@ def start_server(data_dir: Path, home: Path, *extra: str) -> Server:
     return Server(url, data_dir, process, token, home)
 
 
-def serving(tmp_path: Path, *extra: str) -> Iterator[Server]:
-    running = start_server(tmp_path / "data", tmp_path / "home", *extra)
+def serving(tmp_path: Path, *extra: str, port: int | None = None) -> Iterator[Server]:
+    running = start_server(tmp_path / "data", tmp_path / "home", *extra, port=port)
     yield running
     running.process.terminate()
     running.process.wait(timeout=30)
