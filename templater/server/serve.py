@@ -7,10 +7,17 @@ import asyncio
 import contextlib
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from templater.server.sessions import SECRET_NAME
+
+if TYPE_CHECKING:
+    from templater.server.store import Store
 
 ADMIN_TOKEN_FILE = "admin-token"
 
@@ -96,20 +103,9 @@ def _raise_open_file_limit() -> None:
 
 
 def run(config: ServerConfig) -> int:
-    import uvicorn
+    """Serve until SIGINT or SIGTERM; the exit status."""
+    import uvloop
 
-    class _GracefulServer(uvicorn.Server):
-        """Stops on SIGINT or SIGTERM as uvicorn does (requests in flight finish first), then
-        returns instead of dying by the signal, so the store closes and the status is 0."""
-
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            super().handle_exit(sig, frame)
-            self._captured_signals.clear()
-            # Event streams never end by themselves: end them so that shutdown does not wait.
-            asyncio.get_running_loop().call_soon_threadsafe(app.state.events.close)
-
-    from templater.hostnames import compile_wildcard
-    from templater.server.api import Deployment, create_app
     from templater.server.store import Store, StoreError
 
     try:
@@ -126,28 +122,82 @@ def run(config: ServerConfig) -> int:
             path.unlink(missing_ok=True)
             _write_admin_token(path, token)
             print(f"Created the admin user; its token is in {path}", file=sys.stderr)
+        secret = store.secret(SECRET_NAME)
     except StoreError as problem:
         store.close()
         raise ServerConfigError(f"--database: {problem}") from None
-    wildcard = compile_wildcard(config.wildcard_access_url) if config.wildcard_access_url else None
-    app = create_app(store, Deployment(config.access_url, wildcard))
-    print(
-        f"templater server listening on http://{config.host}:{config.port} "
-        f"(access URL {config.access_url})",
-        file=sys.stderr,
-    )
-    server = _GracefulServer(
-        uvicorn.Config(
-            app,
-            host=config.host,
-            port=config.port,
-            log_level="warning",
-            timeout_graceful_shutdown=10,
-        )
-    )
     try:
-        server.run()
+        started = uvloop.run(_serve(config, store, secret))
     finally:
         store.close()
     print("templater server stopped", file=sys.stderr)
-    return 0 if server.started else 1
+    return 0 if started else 1
+
+
+async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
+    """The front port (apps, and the API behind it) until a signal; whether it started.
+
+    The API runs in uvicorn on a private Unix socket; the proxy in front of it owns the port, so
+    that app requests never pay for a framework."""
+    import uvicorn
+
+    from templater.hostnames import compile_wildcard
+    from templater.server.api import Deployment, create_app
+    from templater.server.directory import Directory
+    from templater.server.exchange import Upstream
+    from templater.server.proxy import ProxyServer
+    from templater.server.router import AppRouter
+    from templater.server.sessions import SessionSigner
+    from templater.server.signin import sign_in_router
+
+    wildcard = compile_wildcard(config.wildcard_access_url) if config.wildcard_access_url else None
+    directory = Directory(store)
+    signer = SessionSigner(secret)
+    app = create_app(
+        store, Deployment(config.access_url, wildcard), on_registry_change=directory.forget
+    )
+    app.include_router(sign_in_router(store, signer, config.access_url, wildcard))
+    with tempfile.TemporaryDirectory(prefix="templater-") as private:
+        socket_path = str(Path(private) / "api.sock")
+        router = AppRouter(
+            config.access_url,
+            wildcard,
+            directory,
+            signer,
+            Upstream("localhost", 0, path=socket_path),
+        )
+        proxy = ProxyServer(router)
+
+        class _GracefulServer(uvicorn.Server):
+            """Stops on SIGINT or SIGTERM as uvicorn does (requests in flight finish first),
+            then returns instead of dying by the signal, so the store closes and the status
+            is 0."""
+
+            def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+                super().handle_exit(sig, frame)
+                self._captured_signals.clear()
+                # From a signal handler: act on the loop. Event streams never end by themselves:
+                # end them so that shutdown does not wait.
+                loop = asyncio.get_running_loop()
+                loop.call_soon_threadsafe(proxy.stop_accepting)
+                loop.call_soon_threadsafe(app.state.events.close)
+
+        api = _GracefulServer(
+            uvicorn.Config(app, uds=socket_path, log_level="warning", timeout_graceful_shutdown=10)
+        )
+        try:
+            await proxy.start(config.host, config.port)
+        except OSError as problem:
+            raise ServerConfigError(
+                f"--listen {config.host}:{config.port}: {problem.strerror}"
+            ) from None
+        print(
+            f"templater server listening on http://{config.host}:{config.port} "
+            f"(access URL {config.access_url})",
+            file=sys.stderr,
+        )
+        try:
+            await api.serve()
+        finally:
+            await proxy.close()
+        return api.started

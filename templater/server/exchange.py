@@ -1,0 +1,109 @@
+"""What the app router decides for one HTTP request, as plain data: answer it (``Reply``) or pass
+it on (``Forward``) to an ``Upstream``. The proxy carries these out; the router never touches a
+socket."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Headers = list[tuple[bytes, bytes]]
+"""Header ``(name, value)`` pairs as they travel, names in any case."""
+
+Rewrite = Callable[[Headers], Headers]
+"""Turns an upstream response's headers into the ones the client gets."""
+
+
+def header(headers: Headers, name: bytes) -> bytes | None:
+    """The first value of header ``name`` (lower-case) in ``headers``."""
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+        b"expect",
+    }
+)
+"""Headers that describe one hop, not the message: never passed on (the proxy frames each hop
+itself), and neither are the ones a ``Connection`` header lists."""
+
+
+def hop_by_hop(connection: bytes | None) -> frozenset[bytes]:
+    """HOP_BY_HOP plus what a ``Connection`` header's value lists."""
+    if connection is None:
+        return HOP_BY_HOP
+    listed = {token.strip().lower() for token in connection.split(b",")}
+    return HOP_BY_HOP | listed - {b""}
+
+
+class Request:
+    """A request's head, as the proxy received it: ``target`` is the path and query as sent
+    (still percent-encoded), ``index`` the first value of each header by lower-case name,
+    ``client`` the peer's IP address."""
+
+    __slots__ = ("client", "headers", "index", "method", "target")
+
+    def __init__(
+        self,
+        method: bytes,
+        target: bytes,
+        headers: Headers,
+        index: dict[bytes, bytes],
+        client: str,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.headers = headers
+        self.index = index
+        self.client = client
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of header ``name`` (lower-case)."""
+        return self.index.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """Where a request goes: ``host:port`` (over TLS when ``tls``), or a Unix socket at ``path``."""
+
+    host: str
+    port: int
+    tls: bool = False
+    path: str | None = None
+
+    def __str__(self) -> str:
+        return self.path or f"{self.host}:{self.port}"
+
+
+@dataclass(slots=True)
+class Reply:
+    """An answer templater gives itself: a page, a redirect or a preflight."""
+
+    status: int
+    headers: Headers
+    body: bytes = b""
+
+
+@dataclass(slots=True)
+class Forward:
+    """Pass the request on to ``upstream`` as ``target`` with ``headers`` (Host first); the
+    proxy adds the framing and hop-by-hop headers. ``rewrite`` turns the response's headers into
+    what the client gets; ``name`` says what the upstream is, for the page shown when it cannot
+    be reached."""
+
+    upstream: Upstream
+    target: bytes
+    headers: Headers
+    name: str
+    rewrite: Rewrite | None = None

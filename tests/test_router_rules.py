@@ -1,0 +1,181 @@
+"""The app router's rules without a server: share levels (SPEC §6), CORS (SPEC §7), session
+cookies and the auth-redirect's check of where it may send a browser."""
+
+from __future__ import annotations
+
+import pytest
+
+from templater.hostnames import compile_wildcard
+from templater.server.cors import allowed_origin, preflight_headers, response_headers
+from templater.server.records import User
+from templater.server.router import Access, access, auth_redirect_target, with_ticket
+from templater.server.sessions import SessionSigner, cookie_value, set_cookie, without_cookies
+
+ALICE = User(1, "alice", "member")
+BOB = User(2, "bob", "member")
+ADMIN = User(3, "root", "admin")
+
+# SPEC §6's table, plus admins: (share, viewer) -> outcome for subdomain access.
+SHARE_TABLE = [
+    ("owner", ALICE, Access.ALLOW),
+    ("owner", BOB, Access.HIDE),
+    ("owner", ADMIN, Access.ALLOW),
+    ("owner", None, Access.SIGN_IN),
+    ("authenticated", ALICE, Access.ALLOW),
+    ("authenticated", BOB, Access.ALLOW),
+    ("authenticated", ADMIN, Access.ALLOW),
+    ("authenticated", None, Access.SIGN_IN),
+    ("public", ALICE, Access.ALLOW),
+    ("public", BOB, Access.ALLOW),
+    ("public", ADMIN, Access.ALLOW),
+    ("public", None, Access.ALLOW),
+]
+
+
+@pytest.mark.parametrize(("share", "viewer", "expected"), SHARE_TABLE)
+def test_share_table_for_subdomain_access(
+    share: str, viewer: User | None, expected: Access
+) -> None:
+    assert access(share, "alice", viewer, admins_reach=True) is expected
+
+
+def test_admins_reach_path_apps_only_as_shared() -> None:
+    # A path app shares the access URL's origin: an admin's visit must not hand it their session.
+    assert access("owner", "alice", ADMIN, admins_reach=False) is Access.HIDE
+    assert access("authenticated", "alice", ADMIN, admins_reach=False) is Access.ALLOW
+
+
+CODER_WILDCARD = compile_wildcard("*--apps.dev.coder.com")
+
+
+@pytest.mark.parametrize(
+    ("origin", "app_user", "allowed"),
+    [
+        ("https://3000--agent--ws--user--apps.dev.coder.com", "user", True),  # self
+        ("https://8000--agent--ws--user--apps.dev.coder.com", "user", True),  # same workspace
+        ("https://8000--agent2--ws2--user--apps.dev.coder.com", "user", True),  # same user
+        ("https://3000--agent--ws--user2--apps.dev.coder.com", "user", False),  # other origin owner
+        ("https://3000--agent--ws--user--apps.dev.coder.com", "user2", False),  # other host owner
+        ("https://app--ws--user--apps.dev.coder.com:8443", "user", True),  # a port is tolerated
+        ("https://APP--WS--USER--apps.dev.coder.com", "user", True),  # case-insensitive
+        ("https://app--ws--user--apps.dev.coder.com.evil.test", "user", False),
+        ("https://evil.test", "user", False),
+        ("null", "user", False),
+        ("", "user", False),
+        ("https://not-an-app--apps.dev.coder.com", "user", False),
+    ],
+)
+def test_allowed_origins_are_the_same_users_apps(origin: str, app_user: str, allowed: bool) -> None:
+    result = allowed_origin(origin.encode(), app_user, CODER_WILDCARD)
+    assert result == (origin.encode() if allowed else None)
+
+
+def test_preflight_echoes_method_and_headers_for_an_allowed_origin() -> None:
+    headers = dict(preflight_headers(b"https://a", b"put", b"X-Foobar, Content-Type", True))
+    assert headers == {
+        b"Vary": b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+        b"Access-Control-Allow-Origin": b"https://a",
+        b"Access-Control-Allow-Credentials": b"true",
+        b"Access-Control-Allow-Methods": b"PUT",
+        b"Access-Control-Allow-Headers": b"X-Foobar, Content-Type",
+    }
+
+
+@pytest.mark.parametrize(("method", "allowed"), [(b"GET", False), (b"CONNECT", True)])
+def test_preflight_gives_nothing_to_go_on_when_refused(method: bytes, allowed: bool) -> None:
+    names = {name for name, _ in preflight_headers(b"https://a", method, b"X-A", allowed)}
+    assert names == {b"Vary"}
+
+
+def test_the_apps_cors_headers_are_stripped_as_coder_does() -> None:
+    """apptest CORSHeadersStripped, with the real header name stripped too (SPEC §7)."""
+    app = [
+        (b"X-Foobar", b"baz"),
+        (b"Access-Control-Allow-Origin", b"http://evil.test"),
+        (b"access-control-allow-origin", b"http://evil.test"),
+        (b"Access-Control-Allow-Credentials", b"true"),
+        (b"Access-Control-Allow-Methods", b"PUT"),
+        (b"Access-Control-Allow-Headers", b"X-Foobar"),
+        (b"Vary", b"Origin, origin, Access-Control-Request-Headers"),
+        (b"Vary", b"access-Control-request-Headers, Access-Control-Request-Method"),
+        (b"Vary", b"ACCESS-CONTROL-REQUEST-METHOD, X-Foobar, x-foobar"),
+    ]
+    assert response_headers(app, None) == [(b"X-Foobar", b"baz"), (b"Vary", b"Origin, X-Foobar")]
+
+
+def test_an_allowed_origin_gets_acao_and_acac() -> None:
+    assert response_headers([(b"Content-Type", b"text/plain")], b"https://x") == [
+        (b"Content-Type", b"text/plain"),
+        (b"Vary", b"Origin"),
+        (b"Access-Control-Allow-Origin", b"https://x"),
+        (b"Access-Control-Allow-Credentials", b"true"),
+    ]
+
+
+SIGNER = SessionSigner(b"k" * 32)
+
+
+def test_a_session_is_good_only_on_its_own_host_and_until_it_expires() -> None:
+    cookie = SIGNER.issue("alice", "app--ws--alice", now=1000)
+    assert SIGNER.user(cookie, "app--ws--alice", now=1001) == "alice"
+    assert SIGNER.user(cookie, "APP--WS--ALICE", now=1001) == "alice"
+    assert SIGNER.user(cookie, "other--ws--alice", now=1001) is None
+    assert SIGNER.user(cookie, "app--ws--alice", now=1000 + 24 * 3600 + 1) is None
+    assert SessionSigner(b"x" * 32).user(cookie, "app--ws--alice", now=1001) is None
+
+
+@pytest.mark.parametrize(
+    "forged",
+    ["", "alice", "alice.1", "bob.99999999999.AAAA", "alice.notanumber.sig", "..", "alice..sig"],
+)
+def test_forged_sessions_are_refused(forged: str) -> None:
+    assert SIGNER.user(forged, "app--ws--alice", now=1000) is None
+
+
+def test_editing_the_user_of_a_session_breaks_it() -> None:
+    cookie = SIGNER.issue("alice", "", now=1000)
+    assert SIGNER.user("bob" + cookie.removeprefix("alice"), "", now=1001) is None
+
+
+def test_cookie_helpers() -> None:
+    header = "a=1; templater_app_session=xyz; b=2"
+    assert cookie_value(header, "templater_app_session") == "xyz"
+    assert cookie_value(header, "missing") is None
+    kept = without_cookies(
+        b"a=1; templater_app_session=xyz; templater_session=q; b=2",
+        frozenset({b"templater_app_session", b"templater_session"}),
+    )
+    assert kept == b"a=1; b=2"
+    assert without_cookies(b"templater_session=q", frozenset({b"templater_session"})) == b""
+    assert set_cookie("c", "v", secure=True) == (
+        "c=v; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax; Secure"
+    )
+
+
+WILDCARD = compile_wildcard("*.apps.example.com")
+
+
+@pytest.mark.parametrize(
+    ("redirect_uri", "label"),
+    [
+        ("https://code-server--dev--alice.apps.example.com/x?y=1", "code-server--dev--alice"),
+        ("http://8080--main--dev--alice.apps.example.com:7080/", "8080--main--dev--alice"),
+        ("https://code-server--dev--alice.apps.example.com.evil.test/", None),
+        ("https://evil.test/?https://code-server--dev--alice.apps.example.com/", None),
+        ("https://user@code-server--dev--alice.apps.example.com/", None),
+        ("javascript:alert(1)//code-server--dev--alice.apps.example.com", None),
+        ("//code-server--dev--alice.apps.example.com/", None),
+        ("https://not_a_label.apps.example.com/", None),
+        ("https://apps.example.com/", None),
+        ("", None),
+    ],
+)
+def test_auth_redirect_only_goes_to_this_deployments_apps(
+    redirect_uri: str, label: str | None
+) -> None:
+    assert auth_redirect_target(redirect_uri, WILDCARD) == label
+
+
+def test_the_ticket_joins_the_query() -> None:
+    assert with_ticket("http://a.b/p", "t/1") == "http://a.b/p?templater_ticket=t/1"
+    assert with_ticket("http://a.b/p?x=1", "t") == "http://a.b/p?x=1&templater_ticket=t"
