@@ -52,7 +52,12 @@ def _server(args: argparse.Namespace) -> int:
 
     try:
         config = server_config(
-            args.data_dir, args.listen, args.access_url, args.wildcard_access_url, args.database
+            args.data_dir,
+            args.listen,
+            args.access_url,
+            args.wildcard_access_url,
+            args.database,
+            args.workers,
         )
         return run(config)
     except ServerConfigError as problem:
@@ -318,6 +323,11 @@ def add_commands(commands: Any) -> None:
         help="hostname pattern for subdomain apps, such as *.apps.example.com",
     )
     server.add_argument("--database", help="postgresql://USER@HOST:PORT/NAME instead of SQLite")
+    server.add_argument(
+        "--workers",
+        type=int,
+        help="processes serving the front port, apps and API alike (default: one per CPU)",
+    )
     server.set_defaults(run=_server)
 
     login = commands.add_parser("login", help="sign in to a control plane with an API token")

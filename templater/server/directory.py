@@ -2,8 +2,9 @@
 answers kept in memory so that a request to a known app does not wait on the database.
 
 Answers are kept for ``ttl`` seconds; the API calls ``forget()`` after every change it makes, so a
-single server sees its own changes at once and servers sharing one PostgreSQL database see each
-other's within ``ttl``."""
+server sees its own changes at once (in every one of its processes: ``forget()`` moves a counter
+in shared memory that each process's directory watches) and servers sharing one PostgreSQL
+database see each other's within ``ttl``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from templater.server.records import AppRoute, PortRoute, User
 from templater.server.store import Store
@@ -22,14 +23,30 @@ _CACHE_LIMIT = 100_000
 """Answers kept at most; past it, the oldest half goes."""
 
 
+class Generation(Protocol):
+    """A counter shared by a server's processes (a ``multiprocessing`` shared value)."""
+
+    value: int
+
+
+class _Local:
+    value = 0
+
+
 class Directory:
-    def __init__(self, store: Store, ttl: float = 5.0) -> None:
+    def __init__(
+        self, store: Store, generation: Generation | None = None, ttl: float = 5.0
+    ) -> None:
         self._store = store
         self._ttl = ttl
+        self._generation = generation if generation is not None else _Local()
+        self._seen = self._generation.value
         self._answers: dict[tuple[Any, ...], tuple[float, Any]] = {}
 
     def forget(self) -> None:
-        """Drop every kept answer (the registry changed). Safe to call from any thread."""
+        """Drop every kept answer, here and in the server's other processes (the registry
+        changed). Safe to call from any thread."""
+        self._generation.value += 1
         self._answers = {}
 
     async def app(self, owner: str, workspace: str, slug: str) -> AppRoute | None:
@@ -54,6 +71,10 @@ class Directory:
         )
 
     async def _cached(self, key: tuple[Any, ...], lookup: Callable[..., T]) -> T:
+        generation = self._generation.value
+        if generation != self._seen:
+            self._seen = generation
+            self._answers = {}
         now = time.monotonic()
         kept = self._answers.get(key)
         if kept is not None and kept[0] > now:

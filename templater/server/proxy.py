@@ -102,7 +102,12 @@ class ProxyServer:
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _ClientConnection(self), host, port, reuse_address=True, backlog=1024
+            lambda: _ClientConnection(self),
+            host,
+            port,
+            reuse_address=True,
+            reuse_port=True,  # the server's other processes listen on the same port
+            backlog=1024,
         )
         self._sweep()
 

@@ -34,6 +34,7 @@ class ServerConfig:
     access_url: str
     wildcard_access_url: str | None
     database: str
+    workers: int
 
 
 def default_data_dir() -> Path:
@@ -48,6 +49,7 @@ def server_config(
     access_url: str | None,
     wildcard_access_url: str | None,
     database: str | None,
+    workers: int | None = None,
 ) -> ServerConfig:
     """The server's settings from its flags; raises ServerConfigError naming the bad flag."""
     host, separator, port_text = listen.rpartition(":")
@@ -81,7 +83,13 @@ def server_config(
             f"--database {database!r}: give postgresql://USER@HOST:PORT/NAME (or leave it out "
             "for the embedded SQLite database)"
         )
-    return ServerConfig(directory, host, port, url.rstrip("/"), wildcard_access_url, database)
+    if workers is None:
+        workers = os.cpu_count() or 1
+    elif not 1 <= workers <= 64:
+        raise ServerConfigError(f"--workers {workers}: give 1 to 64 processes")
+    return ServerConfig(
+        directory, host, port, url.rstrip("/"), wildcard_access_url, database, workers
+    )
 
 
 def _write_admin_token(path: Path, token: str) -> None:
@@ -137,36 +145,43 @@ def run(config: ServerConfig) -> int:
 async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
     """The front port (apps, and the API behind it) until a signal; whether it started.
 
-    The API runs in uvicorn on a private Unix socket; the proxy in front of it owns the port, so
-    that app requests never pay for a framework."""
+    The API runs in uvicorn on a private Unix socket; the proxy in front of it owns the port, in
+    this process and in ``config.workers - 1`` more, so that app requests never pay for a
+    framework."""
     import uvicorn
 
     from templater.hostnames import compile_wildcard
     from templater.server.api import Deployment, create_app
     from templater.server.directory import Directory
-    from templater.server.exchange import Upstream
-    from templater.server.proxy import ProxyServer
-    from templater.server.router import AppRouter
+    from templater.server.front import (
+        FrontSettings,
+        check_port_free,
+        front_proxy,
+        shared_generation,
+        start_workers,
+        stop_workers,
+    )
     from templater.server.sessions import SessionSigner
     from templater.server.signin import sign_in_router
 
     wildcard = compile_wildcard(config.wildcard_access_url) if config.wildcard_access_url else None
-    directory = Directory(store)
-    signer = SessionSigner(secret)
+    generation = shared_generation()
+    directory = Directory(store, generation)
     app = create_app(
         store, Deployment(config.access_url, wildcard), on_registry_change=directory.forget
     )
-    app.include_router(sign_in_router(store, signer, config.access_url, wildcard))
+    app.include_router(sign_in_router(store, SessionSigner(secret), config.access_url, wildcard))
     with tempfile.TemporaryDirectory(prefix="templater-") as private:
-        socket_path = str(Path(private) / "api.sock")
-        router = AppRouter(
+        settings = FrontSettings(
+            config.host,
+            config.port,
             config.access_url,
-            wildcard,
-            directory,
-            signer,
-            Upstream("localhost", 0, path=socket_path),
+            config.wildcard_access_url,
+            config.database,
+            secret,
+            str(Path(private) / "api.sock"),
         )
-        proxy = ProxyServer(router)
+        proxy = front_proxy(settings, directory)
 
         class _GracefulServer(uvicorn.Server):
             """Stops on SIGINT or SIGTERM as uvicorn does (requests in flight finish first),
@@ -183,21 +198,27 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
                 loop.call_soon_threadsafe(app.state.events.close)
 
         api = _GracefulServer(
-            uvicorn.Config(app, uds=socket_path, log_level="warning", timeout_graceful_shutdown=10)
+            uvicorn.Config(
+                app, uds=settings.api_socket, log_level="warning", timeout_graceful_shutdown=10
+            )
         )
         try:
+            check_port_free(config.host, config.port)
             await proxy.start(config.host, config.port)
         except OSError as problem:
             raise ServerConfigError(
                 f"--listen {config.host}:{config.port}: {problem.strerror}"
             ) from None
+        workers = start_workers(config.workers - 1, settings, generation)
         print(
             f"templater server listening on http://{config.host}:{config.port} "
-            f"(access URL {config.access_url})",
+            f"(access URL {config.access_url}; {config.workers} "
+            f"process{'es' if config.workers > 1 else ''} on the front port)",
             file=sys.stderr,
         )
         try:
             await api.serve()
         finally:
+            stop_workers(workers)
             await proxy.close()
         return api.started
