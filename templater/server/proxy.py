@@ -14,6 +14,7 @@ import ssl
 import sys
 from collections import deque
 from collections.abc import Callable, Coroutine
+from http import HTTPStatus
 from typing import Any, cast
 
 import httptools
@@ -57,19 +58,11 @@ def _reply_bytes(reply: Reply, keep_alive: bool, with_body: bool) -> bytes:
     headers.append((b"Content-Length", b"%d" % len(reply.body)))
     if not keep_alive:
         headers.append((b"Connection", b"close"))
-    line = b"HTTP/1.1 %d %b\r\n" % (reply.status, _REASONS.get(reply.status, b"Status"))
+    line = b"HTTP/1.1 %d %b\r\n" % (reply.status, _PHRASES.get(reply.status, b"Status"))
     return _head(line, headers) + (reply.body if with_body else b"")
 
 
-_REASONS = {
-    200: b"OK",
-    303: b"See Other",
-    307: b"Temporary Redirect",
-    400: b"Bad Request",
-    404: b"Not Found",
-    500: b"Internal Server Error",
-    502: b"Bad Gateway",
-}
+_PHRASES = {status.value: status.phrase.encode() for status in HTTPStatus}
 
 
 def _unreachable(forward: Forward, problem: BaseException) -> Reply:
@@ -238,23 +231,16 @@ class _ClientConnection(asyncio.Protocol):
 
     # --------------------------------------------------------------------- httptools callbacks
 
-    def on_message_begin(self) -> None:
-        self._url = b""
-        self._headers = []
-        self._index = {}
-        self._head_size = 0
-
     def on_url(self, url: bytes) -> None:
         self._url += url
-        self._count_head(len(url))
+        self._head_size += len(url)
+        if self._head_size > HEAD_LIMIT:
+            raise ValueError(f"its head is over {HEAD_LIMIT // 1024} KiB")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name, value))
         self._index.setdefault(name.lower(), value)
-        self._count_head(len(name) + len(value))
-
-    def _count_head(self, size: int) -> None:
-        self._head_size += size
+        self._head_size += len(name) + len(value)
         if self._head_size > HEAD_LIMIT:
             raise ValueError(f"its head is over {HEAD_LIMIT // 1024} KiB")
 
@@ -262,6 +248,7 @@ class _ClientConnection(asyncio.Protocol):
         parser = self._parser
         index = self._index
         request = Request(parser.get_method(), self._url, self._headers, index, self._client)
+        self._url, self._headers, self._index, self._head_size = b"", [], {}, 0
         exchange = _Exchange(request, parser.get_http_version(), parser.should_keep_alive())
         if b"transfer-encoding" in index:
             exchange.has_body = exchange.chunked = True
@@ -338,12 +325,14 @@ class _ClientConnection(asyncio.Protocol):
     def attach(self, exchange: _Exchange, sink: _UpstreamConnection) -> None:
         """The upstream is ready for the request's body: send what came so far, read the rest."""
         exchange.sink = sink
-        for chunk in exchange.body:
-            sink.send_body(chunk)
-        exchange.body.clear()
+        if exchange.body:
+            for chunk in exchange.body:
+                sink.send_body(chunk)
+            exchange.body.clear()
         if exchange.body_complete:
             sink.end_body()
-        self._resume("body")
+        if self._paused:
+            self._resume("body")
 
     def reply(self, exchange: _Exchange, reply: Reply) -> None:
         """Answer ``exchange`` with templater's own response."""
@@ -367,7 +356,8 @@ class _ClientConnection(asyncio.Protocol):
         if not exchange.keep_alive or exchange.upgrade or not exchange.body_complete:
             self.close()
             return
-        self._resume("pipelined")
+        if self._paused:
+            self._resume("pipelined")
         if self._exchanges:
             self._start(self._exchanges[0])
         else:
@@ -480,7 +470,6 @@ class _UpstreamConnection(asyncio.Protocol):
         self._exchange: _Exchange | None = None
         self._forward: Forward | None = None
         self._headers: Headers = []
-        self._reason = b""
         self._status = 0
         self._responded = False
         self._chunked_out = False
@@ -596,13 +585,6 @@ class _UpstreamConnection(asyncio.Protocol):
 
     # --------------------------------------------------------------------- httptools callbacks
 
-    def on_message_begin(self) -> None:
-        self._headers = []
-        self._reason = b""
-
-    def on_status(self, status: bytes) -> None:
-        self._reason += status
-
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name, value))
 
@@ -615,10 +597,12 @@ class _UpstreamConnection(asyncio.Protocol):
             or forward is None
             or (100 <= status < 200 and status != 101)
         ):
+            self._headers = []
             return  # an interim response (100 Continue): the real one follows
         self._status = status
         self._responded = True
         headers = self._headers
+        self._headers = []
         framed = False
         dropped = hop_by_hop(header(headers, b"connection"))
         out: Headers = []
@@ -651,7 +635,7 @@ class _UpstreamConnection(asyncio.Protocol):
             out.append((b"Connection", b"close"))
         elif exchange.version == "1.0":
             out.append((b"Connection", b"keep-alive"))
-        line = b"HTTP/1.1 %d %b\r\n" % (status, self._reason or b"Status")
+        line = b"HTTP/1.1 %d %b\r\n" % (status, _PHRASES.get(status, b"Status"))
         client.write(_head(line, out))
         if exchange.request.method == b"HEAD":
             # httptools cannot be told that a response to HEAD has no body: it is complete now.

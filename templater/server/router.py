@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from templater.hostnames import (
@@ -43,6 +43,7 @@ from templater.server.sessions import (
 )
 
 SESSION_HEADER = b"templater-session-token"
+_TICKET = TICKET_PARAMETER.encode()
 AUTH_REDIRECT_PATH = "/api/v1/applications/auth-redirect"
 SIGN_IN_PATH = "/login"
 
@@ -93,7 +94,7 @@ class _AppTarget:
     host: bytes
     """The Host header the app expects: the URL's own ``host[:port]``."""
     port: int
-    base: str
+    base: bytes
     """The URL's path without its trailing slash."""
     query: str
 
@@ -103,8 +104,30 @@ def _app_target(url: str) -> _AppTarget:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return _AppTarget(
-        parts.scheme, parts.netloc.encode("idna"), port, parts.path.rstrip("/"), parts.query
+        parts.scheme,
+        parts.netloc.encode("idna"),
+        port,
+        parts.path.rstrip("/").encode("latin-1"),
+        parts.query,
     )
+
+
+@lru_cache(maxsize=4096)
+def _upstream(address: str, port: int, tls: bool) -> Upstream:
+    return Upstream(address, port, tls)
+
+
+@lru_cache(maxsize=_HOSTS_KEPT)
+def _describe(label: str) -> str:
+    """What a parsed app label names, for pages."""
+    parsed = parse_label(label)
+    where = f"{parsed.user}/{parsed.workspace}"
+    if parsed.slug is not None:
+        return f"app {parsed.slug} in {where}"
+    return f"port {parsed.port} of agent {parsed.agent} in {where}"
+
+
+_STRIP_CORS = partial(cors.response_headers, origin=None)
 
 
 @lru_cache(maxsize=_HOSTS_KEPT)
@@ -141,6 +164,7 @@ class AppRouter:
         self._access_host = (parts.hostname or "").lower()
         self._access_port = parts.port
         self._scheme = parts.scheme
+        self._scheme_bytes = parts.scheme.encode()
         self._secure = parts.scheme == "https"
         self._wildcard = wildcard
         self._directory = directory
@@ -169,7 +193,7 @@ class AppRouter:
         return f"{self._scheme}://{host}"
 
     async def route(self, request: Request) -> Reply | Forward:
-        host = request.header(b"host")
+        host = request.index.get(b"host")
         if host and self._wildcard is not None:
             label = self._labels.get(host, _UNSEEN)
             if label is _UNSEEN:
@@ -182,7 +206,7 @@ class AppRouter:
         return Forward(
             self._api,
             request.target,
-            self._forwarded(request, request.header(b"host") or b"", to_app=False),
+            self._forwarded(request, request.index.get(b"host") or b"", to_app=False),
             "the API",
         )
 
@@ -193,9 +217,9 @@ class AppRouter:
         if isinstance(parsed, str):
             return page(400, "Invalid application URL", parsed)
         assert self._wildcard is not None
-        origin = request.header(b"origin")
+        origin = request.index.get(b"origin")
         allowed = cors.allowed_origin(origin, parsed.user, self._wildcard)
-        requested_method = request.header(b"access-control-request-method")
+        requested_method = request.index.get(b"access-control-request-method")
         if request.method == b"OPTIONS" and requested_method is not None:
             headers = cors.preflight_headers(
                 origin,
@@ -205,7 +229,7 @@ class AppRouter:
             )
             return Reply(200, [*headers, (b"Content-Length", b"0")])
         path, _, query = request.target.partition(b"?")
-        if TICKET_PARAMETER.encode() in query:
+        if _TICKET in query:
             return await self._redeem(label, path.decode("latin-1"), query.decode("latin-1"))
         viewer = await self._viewer(request, APP_COOKIE, label)
         target: AppRoute | PortRoute | None
@@ -213,13 +237,12 @@ class AppRouter:
             target = await self._directory.app(parsed.user, parsed.workspace, parsed.slug)
             if target is not None and not target.subdomain:
                 target = None
-            what = f"app {parsed.slug} in {parsed.user}/{parsed.workspace}"
         else:
             assert parsed.agent is not None and parsed.port is not None
             target = await self._directory.port(
                 parsed.user, parsed.workspace, parsed.agent, parsed.port
             )
-            what = f"port {parsed.port} of agent {parsed.agent} in {parsed.user}/{parsed.workspace}"
+        what = _describe(label)
         if target is None:
             return _not_found(what)
         decision = access(target.share, target.owner, viewer, admins_reach=True)
@@ -231,14 +254,12 @@ class AppRouter:
         if decision is Access.HIDE:
             return _not_found(what)
 
-        def rewrite(headers: Headers) -> Headers:
-            return cors.response_headers(headers, allowed)
-
+        rewrite = _STRIP_CORS if allowed is None else partial(cors.response_headers, origin=allowed)
         if isinstance(target, PortRoute):
-            upstream = Upstream(target.address, target.port, tls=parsed.https)
-            forwarded = self._forwarded(request, f"localhost:{target.port}".encode())
+            upstream = _upstream(target.address, target.port, parsed.https)
+            forwarded = self._forwarded(request, b"localhost:%d" % target.port)
             return Forward(upstream, request.target, forwarded, what, rewrite)
-        return self._to_app(request, target, path.decode("latin-1"), query, what, rewrite)
+        return self._to_app(request, target, path, query, what, rewrite)
 
     async def _redeem(self, label: str, path: str, query: str) -> Reply:
         """Trade a sign-in ticket for a session cookie on this app host, then drop the ticket from
@@ -280,7 +301,7 @@ class AppRouter:
             return redirect(303, f"{SIGN_IN_PATH}?{urlencode({'redirect': path + suffix})}")
         if decision is Access.HIDE:
             return _not_found(what)
-        return self._to_app(request, target, parsed.rest, query, what, None)
+        return self._to_app(request, target, parsed.rest.encode("latin-1"), query, what, None)
 
     # --------------------------------------------------------------------- shared
 
@@ -288,29 +309,29 @@ class AppRouter:
         self,
         request: Request,
         app: AppRoute,
-        path: str,
+        path: bytes,
         query: bytes,
         what: str,
         rewrite: Rewrite | None,
     ) -> Reply | Forward:
         target = _app_target(app.url)
-        if path == "/" and not query and target.query:
+        if path == b"/" and not query and target.query:
             # As Coder does: the app's own query (code-server's ?folder=) is its default.
             return redirect(307, f"{request.target.decode('latin-1')}?{target.query}")
-        upstream_target = (target.base + path).encode("latin-1")
+        upstream_target = target.base + path
         if query:
             upstream_target += b"?" + query
-        upstream = Upstream(app.address, target.port, tls=target.scheme == "https")
+        upstream = _upstream(app.address, target.port, target.scheme == "https")
         return Forward(
             upstream, upstream_target, self._forwarded(request, target.host), what, rewrite
         )
 
     async def _viewer(self, request: Request, cookie: str, host: str) -> User | None:
         """Who is asking: the session header's token, or the session cookie for this host."""
-        token = request.header(SESSION_HEADER)
+        token = request.index.get(SESSION_HEADER)
         if token:
             return await self._directory.user_by_token(token.decode("latin-1"))
-        cookies = request.header(b"cookie")
+        cookies = request.index.get(b"cookie")
         value = cookie_value(cookies.decode("latin-1"), cookie) if cookies else None
         name = self._signer.user(value, host) if value else None
         return await self._directory.user_by_name(name) if name else None
@@ -334,8 +355,8 @@ class AppRouter:
             elif lowered == b"x-forwarded-for":
                 forwarded_for = value + b", " + forwarded_for
         headers.append((b"X-Forwarded-For", forwarded_for))
-        headers.append((b"X-Forwarded-Host", request.header(b"host") or b""))
-        headers.append((b"X-Forwarded-Proto", self._scheme.encode()))
+        headers.append((b"X-Forwarded-Host", request.index.get(b"host") or b""))
+        headers.append((b"X-Forwarded-Proto", self._scheme_bytes))
         return headers
 
 
