@@ -376,6 +376,9 @@ def test_methods_bodies_and_framings_pass_through(world: World) -> None:
     rechunked = world.get("public--dev--alice", "/chunked")
     assert rechunked.headers["transfer-encoding"] == "chunked"
     assert _echoed(rechunked)["target"] == "/chunked"
+    until_close = world.get("public--dev--alice", "/until-close")
+    assert (until_close.text, until_close.headers["connection"]) == ("all of it", "close")
+    assert _echoed(world.get("public--dev--alice", "/early-hints"))["target"] == "/early-hints"
     head = world.get("public--dev--alice", "/h", method="HEAD")
     assert head.status_code == 200 and head.content == b""
     assert world.get("public--dev--alice", "/?status=418").status_code == 418
@@ -764,6 +767,7 @@ def test_malformed_requests_get_a_400_and_the_connection_closed(
 
 
 def test_http_1_0_clients_get_a_whole_response_and_a_close(world: World) -> None:
+    """The upstream is asked in HTTP/1.0 too, so it answers without chunks."""
     answer = _raw(
         world, b"GET /chunked HTTP/1.0\r\nHost: public--dev--alice.apps.localhost\r\n\r\n"
     )

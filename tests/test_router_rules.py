@@ -7,6 +7,7 @@ import pytest
 
 from templater.hostnames import compile_wildcard
 from templater.server.cors import allowed_origin, preflight_headers, response_headers
+from templater.server.exchange import without_hop_by_hop
 from templater.server.records import User
 from templater.server.router import Access, access, auth_redirect_target, with_ticket
 from templater.server.sessions import SessionSigner, cookie_value, set_cookie, without_cookies
@@ -89,27 +90,61 @@ def test_preflight_gives_nothing_to_go_on_when_refused(method: bytes, allowed: b
 
 def test_the_apps_cors_headers_are_stripped_as_coder_does() -> None:
     """apptest CORSHeadersStripped, with the real header name stripped too (SPEC §7)."""
-    app = [
-        (b"X-Foobar", b"baz"),
-        (b"Access-Control-Allow-Origin", b"http://evil.test"),
-        (b"access-control-allow-origin", b"http://evil.test"),
-        (b"Access-Control-Allow-Credentials", b"true"),
-        (b"Access-Control-Allow-Methods", b"PUT"),
-        (b"Access-Control-Allow-Headers", b"X-Foobar"),
-        (b"Vary", b"Origin, origin, Access-Control-Request-Headers"),
-        (b"Vary", b"access-Control-request-Headers, Access-Control-Request-Method"),
-        (b"Vary", b"ACCESS-CONTROL-REQUEST-METHOD, X-Foobar, x-foobar"),
-    ]
-    assert response_headers(app, None) == [(b"X-Foobar", b"baz"), (b"Vary", b"Origin, X-Foobar")]
+    app = (
+        b"X-Foobar: baz\r\n"
+        b"Access-Control-Allow-Origin: http://evil.test\r\n"
+        b"access-control-allow-origin: http://evil.test\r\n"
+        b"Access-Control-Allow-Credentials: true\r\n"
+        b"Access-Control-Allow-Methods: PUT\r\n"
+        b"Access-Control-Allow-Headers: X-Foobar\r\n"
+        b"Vary: Origin, origin, Access-Control-Request-Headers\r\n"
+        b"vary: access-Control-request-Headers, Access-Control-Request-Method\r\n"
+        b"VARY: ACCESS-CONTROL-REQUEST-METHOD, X-Foobar, x-foobar\r\n"
+        b"Access-Control-Expose-Headers: X-Foobar\r\n"
+    )
+    assert response_headers(app, None) == (
+        b"X-Foobar: baz\r\nAccess-Control-Expose-Headers: X-Foobar\r\nVary: Origin, X-Foobar\r\n"
+    )
 
 
 def test_an_allowed_origin_gets_acao_and_acac() -> None:
-    assert response_headers([(b"Content-Type", b"text/plain")], b"https://x") == [
-        (b"Content-Type", b"text/plain"),
-        (b"Vary", b"Origin"),
-        (b"Access-Control-Allow-Origin", b"https://x"),
-        (b"Access-Control-Allow-Credentials", b"true"),
-    ]
+    assert response_headers(b"Content-Type: text/plain\r\n", b"https://x") == (
+        b"Content-Type: text/plain\r\n"
+        b"Vary: Origin\r\n"
+        b"Access-Control-Allow-Origin: https://x\r\n"
+        b"Access-Control-Allow-Credentials: true\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "keep_upgrade", "expected"),
+    [
+        (b"A: 1\r\nB: 2\r\n", False, b"A: 1\r\nB: 2\r\n"),
+        (
+            b"Connection: keep-alive\r\nKeep-Alive: timeout=5\r\nA: 1\r\n",
+            False,
+            b"A: 1\r\n",
+        ),
+        (
+            b"connection: X-Secret, close\r\nX-Secret: s\r\nX-Secret-Not: k\r\n",
+            False,
+            b"X-Secret-Not: k\r\n",
+        ),
+        # The framing headers stay whatever Connection says: the body passes through as framed.
+        (
+            b"Connection: Content-Length\r\nContent-Length: 3\r\n",
+            False,
+            b"Content-Length: 3\r\n",
+        ),
+        (b"Upgrade: websocket\r\nConnection: Upgrade\r\n", True, b"Upgrade: websocket\r\n"),
+        (b"Upgrade: h2c\r\nTE: trailers\r\nProxy-Connection: x\r\n", False, b""),
+        (b"X-Connection: kept\r\n", False, b"X-Connection: kept\r\n"),
+    ],
+)
+def test_hop_by_hop_response_headers_are_dropped(
+    fields: bytes, keep_upgrade: bool, expected: bytes
+) -> None:
+    assert without_hop_by_hop(fields, b"\n" + fields.lower(), keep_upgrade) == expected
 
 
 SIGNER = SessionSigner(b"k" * 32)

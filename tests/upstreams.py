@@ -54,6 +54,15 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path == "/download":
             self._download(int(query["bytes"][0]))
             return
+        if parts.path == "/until-close":  # no length: the body ends with the connection
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(b"all of it")
+            self.close_connection = True
+            return
+        if parts.path == "/early-hints":
+            self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n")
         extra: list[tuple[str, str]] = []
         if parts.path == "/cors-mess":
             extra = [
@@ -79,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         for name, value in extra:
             self.send_header(name, value)
-        if parts.path == "/chunked":
+        if parts.path == "/chunked" and self.request_version == "HTTP/1.1":
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             if self.command != "HEAD":

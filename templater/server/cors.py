@@ -1,11 +1,13 @@
 """CORS between subdomain apps (SPEC §7): which origins an app answers, the preflights templater
 answers itself, and the app's own CORS headers that never reach the browser.
 
-Headers are ``(name, value)`` pairs of bytes as they travel, names in any case.
+Headers are ``(name, value)`` pairs of bytes as they travel, names in any case; a response's
+headers are rewritten as the raw lines they came in.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from templater.hostnames import HostnameError, WildcardPattern, parse_label
@@ -13,16 +15,12 @@ from templater.server.exchange import Headers
 
 ALLOWED_METHODS = frozenset({b"HEAD", b"GET", b"POST", b"PUT", b"PATCH", b"DELETE"})
 
-_APP_CORS_HEADERS = frozenset(
-    {
-        b"access-control-allow-origin",
-        b"access-control-allow-credentials",
-        b"access-control-allow-methods",
-        b"access-control-allow-headers",
-    }
+_APP_CORS_FIELDS = re.compile(
+    rb"^access-control-allow-(?:origin|credentials|methods|headers):[^\n]*\n", re.I | re.M
 )
+_VARY_FIELD = re.compile(rb"^vary:([^\r\n]*)\r\n", re.I | re.M)
 _APP_VARY_VALUES = frozenset(
-    {"origin", "access-control-request-method", "access-control-request-headers"}
+    {b"origin", b"access-control-request-method", b"access-control-request-headers"}
 )
 
 
@@ -68,28 +66,26 @@ def preflight_headers(
     return headers
 
 
-def response_headers(app_headers: Headers, origin: bytes | None) -> Headers:
-    """The app's response headers as the browser gets them: its own CORS headers and the Vary
-    values they depend on removed (any case, deduplicated), then templater's ``Vary: Origin`` and,
-    for an allowed ``origin``, its ACAO and ACAC."""
-    kept: Headers = []
-    vary: list[str] = ["Origin"]
-    seen = {"origin"}
-    for name, value in app_headers:
-        lowered = name.lower()
-        if lowered in _APP_CORS_HEADERS:
-            continue
-        if lowered == b"vary":
-            for item in value.decode("latin-1").split(","):
+def response_headers(fields: bytes, origin: bytes | None) -> bytes:
+    """The app's response header lines (each ending in CRLF) as the browser gets them: its own
+    CORS headers and the Vary values they depend on removed (any case, deduplicated), then
+    templater's ``Vary: Origin`` and, for an allowed ``origin``, its ACAO and ACAC."""
+    lowered = fields.lower()
+    if b"access-control-allow-" in lowered:
+        fields = _APP_CORS_FIELDS.sub(b"", fields)
+    vary = [b"Origin"]
+    if b"vary:" in lowered:
+        seen = {b"origin"}
+        for value in _VARY_FIELD.findall(fields):
+            for item in value.split(b","):
                 token = item.strip()
                 key = token.lower()
                 if token and key not in seen and key not in _APP_VARY_VALUES:
                     seen.add(key)
                     vary.append(token)
-            continue
-        kept.append((name, value))
-    kept.append((b"Vary", ", ".join(vary).encode("latin-1")))
+        fields = _VARY_FIELD.sub(b"", fields)
+    fields += b"Vary: " + b", ".join(vary) + b"\r\n"
     if origin is not None:
-        kept.append((b"Access-Control-Allow-Origin", origin))
-        kept.append((b"Access-Control-Allow-Credentials", b"true"))
-    return kept
+        fields += b"Access-Control-Allow-Origin: " + origin + b"\r\n"
+        fields += b"Access-Control-Allow-Credentials: true\r\n"
+    return fields

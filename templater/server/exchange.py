@@ -4,14 +4,16 @@ socket."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 Headers = list[tuple[bytes, bytes]]
 """Header ``(name, value)`` pairs as they travel, names in any case."""
 
-Rewrite = Callable[[Headers], Headers]
-"""Turns an upstream response's headers into the ones the client gets."""
+Rewrite = Callable[[bytes], bytes]
+"""Turns an upstream response's header lines (each ending in CRLF) into the ones the client
+gets."""
 
 
 def header(headers: Headers, name: bytes) -> bytes | None:
@@ -22,21 +24,41 @@ def header(headers: Headers, name: bytes) -> bytes | None:
     return None
 
 
+_HOP_NAMES = (b"connection", b"keep-alive", b"proxy-connection", b"te", b"upgrade")
+
 HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"content-length",
-        b"expect",
-    }
+    {*_HOP_NAMES, b"trailer", b"transfer-encoding", b"content-length", b"expect"}
 )
-"""Headers that describe one hop, not the message: never passed on (the proxy frames each hop
-itself), and neither are the ones a ``Connection`` header lists."""
+"""Request headers that describe one hop, not the message: never passed on (the proxy frames
+each hop itself), and neither are the ones a ``Connection`` header lists."""
+
+_HOP_FIELDS = re.compile(rb"^(?:%b):[^\n]*\n" % b"|".join(_HOP_NAMES), re.I | re.M)
+_HOP_FIELDS_BUT_UPGRADE = re.compile(rb"^(?:%b):[^\n]*\n" % b"|".join(_HOP_NAMES[:-1]), re.I | re.M)
+_CONNECTION_FIELD = re.compile(rb"^connection:([^\r\n]*)", re.I | re.M)
+# Tokens a Connection header may carry that name no other header to drop, and the framing headers
+# a response keeps whatever its Connection header says (its body passes through as framed).
+_NOT_LISTED = frozenset(
+    {b"", b"close", b"keep-alive", b"upgrade", b"content-length", b"transfer-encoding"}
+)
+
+
+def without_hop_by_hop(fields: bytes, lowered: bytes, keep_upgrade: bool = False) -> bytes:
+    """A response's header lines (each ending in CRLF) without its hop-by-hop headers: those in
+    _HOP_NAMES (but Upgrade when ``keep_upgrade``) and those its Connection header lists.
+    ``lowered`` is ``b"\\n" + fields.lower()``, for quick checks: most responses need no edit."""
+    names = _HOP_NAMES[:-1] if keep_upgrade else _HOP_NAMES
+    if not any(b"\n%b:" % name in lowered for name in names):
+        return fields
+    listed = {
+        token.strip().lower()
+        for value in _CONNECTION_FIELD.findall(fields)
+        for token in value.split(b",")
+    } - _NOT_LISTED
+    fields = (_HOP_FIELDS_BUT_UPGRADE if keep_upgrade else _HOP_FIELDS).sub(b"", fields)
+    if listed:
+        pattern = b"|".join(re.escape(name) for name in sorted(listed))
+        fields = re.sub(rb"^(?:%b):[^\n]*\n" % pattern, b"", fields, flags=re.I | re.M)
+    return fields
 
 
 def hop_by_hop(connection: bytes | None) -> frozenset[bytes]:

@@ -25,8 +25,7 @@ from templater.server.exchange import (
     Reply,
     Request,
     Upstream,
-    header,
-    hop_by_hop,
+    without_hop_by_hop,
 )
 from templater.server.pages import page
 from templater.server.router import AppRouter
@@ -455,11 +454,20 @@ def _request_head(exchange: _Exchange, forward: Forward) -> bytes:
         headers.append((b"Transfer-Encoding", b"chunked"))
     elif exchange.has_body:
         headers.append((b"Content-Length", request.header(b"content-length") or b"0"))
+    if exchange.version == "1.0":
+        # An HTTP/1.0 request, so that the upstream never answers with chunks this client
+        # could not read (the response passes through with its own framing).
+        headers = [*headers, (b"Connection", b"keep-alive")]
+        return _head(b"%b %b HTTP/1.0\r\n" % (request.method, forward.target), headers)
     return _head(b"%b %b HTTP/1.1\r\n" % (request.method, forward.target), headers)
 
 
 class _UpstreamConnection(asyncio.Protocol):
-    """One connection to an upstream, used by one exchange at a time and kept alive between."""
+    """One connection to an upstream, used by one exchange at a time and kept alive between.
+
+    A response passes through as it came: only its head is rewritten (hop-by-hop headers out,
+    the router's rewrite applied, this hop's Connection header in) and its body keeps its own
+    framing; httptools only tells where the response ends."""
 
     def __init__(self, pool: _Pool, upstream: Upstream) -> None:
         self._pool = pool
@@ -469,10 +477,10 @@ class _UpstreamConnection(asyncio.Protocol):
         self._client: _ClientConnection | None = None
         self._exchange: _Exchange | None = None
         self._forward: Forward | None = None
-        self._headers: Headers = []
+        self._head: bytes | None = b""
+        """The response head read so far; None once it was passed on."""
         self._status = 0
-        self._responded = False
-        self._chunked_out = False
+        self._done = False
         self._until_close = False
         self._request_sent = False
         self._tunnel = False
@@ -493,12 +501,10 @@ class _UpstreamConnection(asyncio.Protocol):
             return
         if self._tunnel:
             client.close()
-        elif self._until_close and self._responded:
-            if self._chunked_out:
-                client.write(b"0\r\n\r\n")
+        elif self._head is None and self._until_close:  # a body that ends with the connection
             exchange.keep_alive = False
             client.finish(exchange)
-        elif not self._responded:
+        elif self._head is not None:
             assert self._forward is not None
             client.reply(exchange, _unreachable(self._forward, exc or ConnectionResetError()))
         else:  # cut in the middle of a body: the client must not take it as whole
@@ -506,20 +512,45 @@ class _UpstreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         client = self._client
-        if client is None:
+        if client is None:  # nothing was asked: an upstream that talks out of turn is dropped
+            self.abort()
             return
         if self._tunnel:
             client.write(data)
             return
-        client.cork()
+        head = None
+        if self._head is not None:
+            data = self._head + data
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                if len(data) > HEAD_LIMIT:
+                    self.abort()
+                else:
+                    self._head = data
+                return
+            if data[9:10] == b"1" and data[9:12] != b"101":
+                # An interim response (103 Early Hints): not passed on; the real one follows.
+                self._head = b""
+                self.data_received(data[end + 4 :])
+                return
+            head = data[: end + 2]
+        upgraded = False
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade as upgrade:
-            self._become_tunnel(data[upgrade.args[0] :])
+        except httptools.HttpParserUpgrade:
+            upgraded = True
         except httptools.HttpParserError:
             self.abort()
-        finally:
-            client.uncork()
+            return
+        if head is not None:
+            self._head = None
+            data = self._client_head(head) + data[len(head) + 2 :]
+        if data:
+            client.write(data)
+        if upgraded:
+            self._become_tunnel()
+        elif self._done:
+            self._complete()
 
     def pause_writing(self) -> None:
         if self._client is not None:
@@ -538,8 +569,9 @@ class _UpstreamConnection(asyncio.Protocol):
         if self.closed or self.transport is None or self.transport.is_closing():
             return False
         self._client, self._exchange, self._forward = client, exchange, forward
+        self._head = b""
         self._status = 0
-        self._responded = self._chunked_out = self._until_close = False
+        self._done = self._until_close = False
         self._request_sent = not exchange.has_body
         self.transport.write(head)
         client.attach(exchange, self)
@@ -583,98 +615,62 @@ class _UpstreamConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    # --------------------------------------------------------------------- httptools callbacks
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+    # --------------------------------------------------------------------- the response
 
     def on_headers_complete(self) -> None:
-        client, exchange, forward = self._client, self._exchange, self._forward
-        status = self._parser.get_status_code()
-        if (
-            client is None
-            or exchange is None
-            or forward is None
-            or (100 <= status < 200 and status != 101)
-        ):
-            self._headers = []
-            return  # an interim response (100 Continue): the real one follows
-        self._status = status
-        self._responded = True
-        headers = self._headers
-        self._headers = []
-        framed = False
-        dropped = hop_by_hop(header(headers, b"connection"))
-        out: Headers = []
-        for name, value in headers:
-            lowered = name.lower()
-            if lowered == b"content-length":
-                framed = True
-                out.append((name, value))
-            elif lowered not in dropped:
-                out.append((name, value))
-        if forward.rewrite is not None:
-            out = forward.rewrite(out)
-        bodiless = (
-            exchange.request.method == b"HEAD" or status in _NO_BODY_STATUSES or status == 101
-        )
-        if status == 101:
-            out.append((b"Connection", b"Upgrade"))
-            out.append((b"Upgrade", header(headers, b"upgrade") or b""))
-        elif not bodiless and not framed:
-            chunked_ok = exchange.version == "1.1"
-            self._until_close = not header(headers, b"transfer-encoding")
-            if chunked_ok:
-                self._chunked_out = True
-                out.append((b"Transfer-Encoding", b"chunked"))
-            else:
-                exchange.keep_alive = False
-        if status == 101:
-            pass
-        elif not exchange.keep_alive:
-            out.append((b"Connection", b"close"))
-        elif exchange.version == "1.0":
-            out.append((b"Connection", b"keep-alive"))
-        line = b"HTTP/1.1 %d %b\r\n" % (status, _PHRASES.get(status, b"Status"))
-        client.write(_head(line, out))
-        if exchange.request.method == b"HEAD":
-            # httptools cannot be told that a response to HEAD has no body: it is complete now.
-            self._complete(reusable=self._parser.should_keep_alive())
-
-    def on_body(self, body: bytes) -> None:
-        client = self._client
-        if client is not None and self._responded:
-            client.write(_chunk(body) if self._chunked_out else body)
+        self._status = self._parser.get_status_code()
+        exchange = self._exchange
+        if exchange is not None and exchange.request.method == b"HEAD":
+            self._done = True  # httptools cannot be told that a response to HEAD has no body
 
     def on_message_complete(self) -> None:
-        if not self._responded or self._exchange is None or self._status == 101:
-            return
-        if self._chunked_out:
-            assert self._client is not None
-            self._client.write(b"0\r\n\r\n")
-        self._complete(reusable=self._parser.should_keep_alive())
+        self._done = True
 
-    def _complete(self, reusable: bool) -> None:
+    def _client_head(self, head: bytes) -> bytes:
+        """The response's status line and headers as the client gets them (``head`` ends with
+        the last header's CRLF)."""
+        exchange, forward = self._exchange, self._forward
+        assert exchange is not None and forward is not None
+        status = self._status
+        line_end = head.find(b"\r\n") + 2
+        status_line, fields = head[:line_end], head[line_end:]
+        lowered = b"\n" + fields.lower()
+        fields = without_hop_by_hop(fields, lowered, keep_upgrade=status == 101)
+        if forward.rewrite is not None:
+            fields = forward.rewrite(fields)
+        if status == 101:
+            return status_line + fields + b"Connection: Upgrade\r\n\r\n"
+        bodiless = exchange.request.method == b"HEAD" or status in _NO_BODY_STATUSES
+        if not bodiless and b"\ncontent-length:" not in lowered:
+            self._until_close = b"\ntransfer-encoding:" not in lowered
+            if self._until_close:
+                exchange.keep_alive = False
+        if not exchange.keep_alive:
+            fields += b"Connection: close\r\n"
+        elif exchange.version == "1.0":
+            fields += b"Connection: keep-alive\r\n"
+        return status_line + fields + b"\r\n"
+
+    def _complete(self) -> None:
         client, exchange = self._client, self._exchange
         self._client = self._exchange = self._forward = None
+        reusable = self._parser.should_keep_alive() and self._request_sent and not self.closed
         if exchange is not None and exchange.request.method == b"HEAD":
             self._parser = httptools.HttpResponseParser(self)
         self.resume_reading()
-        if reusable and self._request_sent and not self.closed:
+        if reusable:
             self._pool.release(self)
         else:
             self.abort()
         if client is not None and exchange is not None:
             client.finish(exchange)
 
-    def _become_tunnel(self, rest: bytes) -> None:
+    def _become_tunnel(self) -> None:
         client, exchange = self._client, self._exchange
         if client is None or exchange is None or self._status != 101:
             self.abort()
             return
         self._tunnel = True
-        if rest:
-            client.write(rest)
         client.start_tunnel(self, exchange)
 
 
