@@ -80,6 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "target": self.path,
                 "headers": [[name, value] for name, value in self.headers.items()],
                 "received": received,
+                "peer_port": self.client_address[1],
                 "sha256": digest.hexdigest(),
             }
         ).encode()

@@ -481,6 +481,7 @@ class _UpstreamConnection(asyncio.Protocol):
         """The response head read so far; None once it was passed on."""
         self._status = 0
         self._done = False
+        self._reusable = False
         self._until_close = False
         self._request_sent = False
         self._tunnel = False
@@ -571,7 +572,7 @@ class _UpstreamConnection(asyncio.Protocol):
         self._client, self._exchange, self._forward = client, exchange, forward
         self._head = b""
         self._status = 0
-        self._done = self._until_close = False
+        self._done = self._reusable = self._until_close = False
         self._request_sent = not exchange.has_body
         self.transport.write(head)
         client.attach(exchange, self)
@@ -621,9 +622,14 @@ class _UpstreamConnection(asyncio.Protocol):
         self._status = self._parser.get_status_code()
         exchange = self._exchange
         if exchange is not None and exchange.request.method == b"HEAD":
-            self._done = True  # httptools cannot be told that a response to HEAD has no body
+            self._finished()  # httptools cannot be told that a response to HEAD has no body
 
     def on_message_complete(self) -> None:
+        self._finished()
+
+    def _finished(self) -> None:
+        # Read now: once the message is over, the parser no longer knows.
+        self._reusable = self._parser.should_keep_alive()
         self._done = True
 
     def _client_head(self, head: bytes) -> bytes:
@@ -654,7 +660,7 @@ class _UpstreamConnection(asyncio.Protocol):
     def _complete(self) -> None:
         client, exchange = self._client, self._exchange
         self._client = self._exchange = self._forward = None
-        reusable = self._parser.should_keep_alive() and self._request_sent and not self.closed
+        reusable = self._reusable and self._request_sent and not self.closed
         if exchange is not None and exchange.request.method == b"HEAD":
             self._parser = httptools.HttpResponseParser(self)
         self.resume_reading()
