@@ -301,25 +301,22 @@ class _ClientConnection(asyncio.Protocol):
             return
         if exchange.continue_expected:
             self.write(_CONTINUE)
-        await self._forward(exchange, decision)
-
-    async def _forward(self, exchange: _Exchange, forward: Forward) -> None:
+        forward = decision
         head = _request_head(exchange, forward)
-        for attempt in range(2):
-            try:
-                connection, reused = await self._server.pool.acquire(forward.upstream)
-            except (OSError, TimeoutError) as problem:
-                self.reply(exchange, _unreachable(forward, problem))
-                return
-            if self._closed:
-                self._server.pool.release(connection)
-                return
-            if connection.begin(self, exchange, forward, head):
-                return
-            # A kept-alive connection the upstream had just closed: try once on a new one.
-            if not (reused and attempt == 0):
-                break
-        self.reply(exchange, _unreachable(forward, ConnectionResetError()))
+        pool = self._server.pool
+        kept = pool.take(forward.upstream)
+        if kept is not None and kept.begin(self, exchange, forward, head):
+            return
+        # No kept-alive connection, or one the upstream had just closed: a new one.
+        try:
+            connection = await pool.connect(forward.upstream)
+        except (OSError, TimeoutError) as problem:
+            self.reply(exchange, _unreachable(forward, problem))
+            return
+        if self._closed:
+            pool.release(connection)
+        elif not connection.begin(self, exchange, forward, head):
+            self.reply(exchange, _unreachable(forward, ConnectionResetError()))
 
     def attach(self, exchange: _Exchange, sink: _UpstreamConnection) -> None:
         """The upstream is ready for the request's body: send what came so far, read the rest."""
@@ -687,13 +684,17 @@ class _Pool:
         self._idle: dict[Upstream, list[_UpstreamConnection]] = {}
         self._tls: ssl.SSLContext | None = None
 
-    async def acquire(self, upstream: Upstream) -> tuple[_UpstreamConnection, bool]:
-        """A connection to ``upstream`` and whether it was kept alive from an earlier request."""
+    def take(self, upstream: Upstream) -> _UpstreamConnection | None:
+        """A kept-alive connection to ``upstream``, if there is one."""
         idle = self._idle.get(upstream)
         while idle:
             connection = idle.pop()
             if not connection.closed:
-                return connection, True
+                return connection
+        return None
+
+    async def connect(self, upstream: Upstream) -> _UpstreamConnection:
+        """A new connection to ``upstream``."""
         loop = asyncio.get_running_loop()
         factory: Callable[[], _UpstreamConnection] = lambda: _UpstreamConnection(self, upstream)  # noqa: E731
         connect: Any
@@ -710,7 +711,7 @@ class _Pool:
         else:
             connect = loop.create_connection(factory, upstream.host, upstream.port)
         _, connection = await asyncio.wait_for(connect, CONNECT_TIMEOUT)
-        return connection, False
+        return cast(_UpstreamConnection, connection)
 
     def release(self, connection: _UpstreamConnection) -> None:
         idle = self._idle.setdefault(connection.upstream, [])

@@ -8,6 +8,7 @@ carries it out. Requests that are not for an app go to the API.
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
@@ -231,7 +232,8 @@ class AppRouter:
         path, _, query = request.target.partition(b"?")
         if _TICKET in query:
             return await self._redeem(label, path.decode("latin-1"), query.decode("latin-1"))
-        viewer = await self._viewer(request, APP_COOKIE, label)
+        asking = self._viewer(request, APP_COOKIE, label)
+        viewer = await asking if asking is not None else None
         target: AppRoute | PortRoute | None
         if parsed.slug is not None:
             target = await self._directory.app(parsed.user, parsed.workspace, parsed.slug)
@@ -295,7 +297,8 @@ class AppRouter:
         target = await self._directory.app(user, parsed.workspace, parsed.slug)
         if target is None or target.subdomain or parsed.agent not in (None, target.agent):
             return _not_found(what)
-        viewer = await self._viewer(request, ACCESS_COOKIE, "")
+        asking = self._viewer(request, ACCESS_COOKIE, "")
+        viewer = await asking if asking is not None else None
         decision = access(target.share, target.owner, viewer, admins_reach=False)
         if decision is Access.SIGN_IN:
             return redirect(303, f"{SIGN_IN_PATH}?{urlencode({'redirect': path + suffix})}")
@@ -326,15 +329,16 @@ class AppRouter:
             upstream, upstream_target, self._forwarded(request, target.host), what, rewrite
         )
 
-    async def _viewer(self, request: Request, cookie: str, host: str) -> User | None:
-        """Who is asking: the session header's token, or the session cookie for this host."""
+    def _viewer(self, request: Request, cookie: str, host: str) -> Awaitable[User | None] | None:
+        """Who is asking, to await: the session header's token, or the session cookie for this
+        host; None when the request carries neither (no lookup to wait for)."""
         token = request.index.get(SESSION_HEADER)
         if token:
-            return await self._directory.user_by_token(token.decode("latin-1"))
+            return self._directory.user_by_token(token.decode("latin-1"))
         cookies = request.index.get(b"cookie")
         value = cookie_value(cookies.decode("latin-1"), cookie) if cookies else None
         name = self._signer.user(value, host) if value else None
-        return await self._directory.user_by_name(name) if name else None
+        return self._directory.user_by_name(name) if name else None
 
     def _forwarded(self, request: Request, host: bytes, to_app: bool = True) -> Headers:
         """The request's headers for the upstream: ``host`` as Host and the X-Forwarded headers
