@@ -327,9 +327,9 @@ def report(results: dict[tuple[str, int], list[Result]], rounds: int, seconds: f
         )
     print(
         "  (CPU s/1k req and cores busy: the server's own processes during the c=50 runs, from "
-        "/proc — direct: the upstream nginx; router: the templater server process, one event "
-        "loop, so at most 1 core; nginx: the proxy nginx's master and workers, without the "
-        "upstream's)"
+        "/proc — direct: the upstream nginx; router: the templater server and its front-port "
+        "workers (one process per CPU); nginx: the proxy nginx's master and workers, without "
+        "the upstream's)"
     )
     print()
     rate = {name: series(name, 50, lambda r: r.requests_per_second) for name in TARGETS}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 LABEL_LIMIT = 63
 """The longest DNS label; Coder does not check it and longer app labels fail silently."""
@@ -65,9 +66,15 @@ class WildcardPattern:
         host = self.pattern.replace("*", label, 1)
         return host if self.port is None else f"{host}:{self.port}"
 
-    def app_url(self, scheme: str, label: str) -> str:
-        """``{scheme}://{host_for(label)}/``, e.g. ``http://code-server--dev--alice.apps.localhost:7080/``."""
-        return f"{scheme}://{self.host_for(label)}/"
+    def app_origin(self, label: str, access_url: str) -> str:
+        """``scheme://host[:port]`` of the app host with ``label``: app hosts share the access
+        URL's scheme, and its port unless the pattern names one (as Coder does), e.g.
+        ``http://code-server--dev--alice.apps.localhost:7080``."""
+        access = urlsplit(access_url)
+        host = self.host_for(label)
+        if self.port is None and access.port is not None:
+            host += f":{access.port}"
+        return f"{access.scheme}://{host}"
 
 
 def compile_wildcard(pattern: str) -> WildcardPattern:

@@ -155,17 +155,24 @@ def test_match(pattern: str, host: str, part: str | None) -> None:
     assert compile_wildcard(pattern).match(host) == part
 
 
-def test_host_for_and_app_url() -> None:
+def test_host_for_and_app_origin() -> None:
     local = compile_wildcard("*.apps.localhost:7080")
     assert (
         local.host_for("code-server--dev--alice") == "code-server--dev--alice.apps.localhost:7080"
     )
-    assert local.app_url("http", "code-server--dev--alice") == (
-        "http://code-server--dev--alice.apps.localhost:7080/"
+    # The pattern's own port wins over the access URL's.
+    assert local.app_origin("code-server--dev--alice", "http://localhost:9000") == (
+        "http://code-server--dev--alice.apps.localhost:7080"
     )
     assert str(local) == "*.apps.localhost:7080"
     suffixed = compile_wildcard("*--apps.example.com")
-    assert suffixed.app_url("https", "app--ws--user") == "https://app--ws--user--apps.example.com/"
+    assert suffixed.app_origin("app--ws--user", "https://example.com") == (
+        "https://app--ws--user--apps.example.com"
+    )
+    # Without a port of its own, app hosts share the access URL's (as Coder does).
+    assert suffixed.app_origin("app--ws--user", "http://example.com:8080/") == (
+        "http://app--ws--user--apps.example.com:8080"
+    )
     for bad in ("", "a.b"):
         with pytest.raises(HostnameError, match="one non-empty DNS label"):
             local.host_for(bad)

@@ -728,7 +728,8 @@ def test_apply_refuses_an_app_whose_label_is_over_63_characters(
             client.delete("/api/v1/workspaces/alice/wide")
         return
     assert answer.status_code == 422
-    assert f"is {over} characters over the 63 a DNS label may have" in answer.json()["message"]
+    characters = "character" if over == 1 else "characters"
+    assert f"is {over} {characters} over the 63 a DNS label may have" in answer.json()["message"]
 
 
 def _raw(world: World, data: bytes) -> bytes:

@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -70,11 +69,8 @@ class Deployment:
             return replace(app, subdomain_label=None, access_url=None)
         if app.subdomain and self.wildcard is not None:
             label = app_label(app.slug, workspace, owner)
-            access = urlsplit(self.access_url)
-            host = self.wildcard.host_for(label)
-            if self.wildcard.port is None and access.port is not None:
-                host += f":{access.port}"  # as Coder does: app hosts share the access URL's port
-            return replace(app, subdomain_label=label, access_url=f"{access.scheme}://{host}/")
+            origin = self.wildcard.app_origin(label, self.access_url)
+            return replace(app, subdomain_label=label, access_url=f"{origin}/")
         return replace(
             app,
             subdomain_label=None,
@@ -286,7 +282,8 @@ def create_app(
                 raise _fail(
                     422,
                     f'app "{spec.slug}": hostname label "{spec.subdomain_label}" is {over} '
-                    "characters over the 63 a DNS label may have; shorten the slug, the "
+                    f"character{'' if over == 1 else 's'} over the 63 a DNS label may have; "
+                    "shorten the slug, the "
                     "workspace name or the username",
                 )
         desired = DesiredState(request.source, request.variables, request.agents, apps)

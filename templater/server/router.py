@@ -163,7 +163,6 @@ class AppRouter:
         parts = urlsplit(access_url)
         self._access_url = access_url.rstrip("/")
         self._access_host = (parts.hostname or "").lower()
-        self._access_port = parts.port
         self._scheme = parts.scheme
         self._scheme_bytes = parts.scheme.encode()
         self._secure = parts.scheme == "https"
@@ -183,15 +182,6 @@ class AppRouter:
             self._labels.clear()
         self._labels[host.encode("latin-1")] = label
         return label
-
-    def app_origin(self, label: str) -> str:
-        """``scheme://host[:port]`` of the app host with ``label``: app hosts share the access URL's
-        scheme, and its port unless the wildcard names one (as Coder does)."""
-        assert self._wildcard is not None
-        host = self._wildcard.host_for(label)
-        if self._wildcard.port is None and self._access_port is not None:
-            host += f":{self._access_port}"
-        return f"{self._scheme}://{host}"
 
     async def route(self, request: Request) -> Reply | Forward:
         host = request.index.get(b"host")
@@ -249,7 +239,8 @@ class AppRouter:
             return _not_found(what)
         decision = access(target.share, target.owner, viewer, admins_reach=True)
         if decision is Access.SIGN_IN:
-            back = self.app_origin(label) + request.target.decode("latin-1")
+            back = self._wildcard.app_origin(label, self._access_url)
+            back += request.target.decode("latin-1")
             return redirect(
                 303, f"{self._access_url}{AUTH_REDIRECT_PATH}?{urlencode({'redirect_uri': back})}"
             )
