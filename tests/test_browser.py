@@ -23,7 +23,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
 
-from .test_server import Server, app_json, free_port, new_user, serving
+from .test_server import Server, app_json, apply_apps, free_port, new_user, serving
 from .upstreams import PageApp
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -77,21 +77,6 @@ class Deployment:
         return self.origin(app) + "/"
 
 
-def _apply(server: Server, token: str, owner: str, workspace: str, apps: list[Any]) -> None:
-    with server.api(token) as client:
-        answer = client.put(
-            f"/api/v1/workspaces/{owner}/{workspace}",
-            json={
-                "expected_version": 0,
-                "source": {},
-                "variables": {},
-                "agents": [{"name": "main", "address": "127.0.0.1"}],
-                "apps": apps,
-            },
-        )
-    assert answer.status_code == 200, answer.text
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     tmp = tmp_path_factory.mktemp("browser")
@@ -114,7 +99,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             app["share"] = share
             workspaces.setdefault((owner, workspace), []).append(app)
         for (owner, workspace), apps in workspaces.items():
-            _apply(server, tokens[owner], owner, workspace, apps)
+            apply_apps(server, tokens[owner], owner, workspace, apps)
         yield Deployment(server, port, tokens)
     for upstream in upstreams.values():
         upstream.close()

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from .test_server import Server, app_json, new_user, serving
+from .test_server import Server, app_json, apply_apps, new_user, put_workspace, serving
 from .upstreams import EchoApp, WebSocketEcho, self_signed
 
 WILDCARD = "apps.localhost"
@@ -73,27 +73,6 @@ def _app(
     return app
 
 
-def _apply(server: Server, token: str, owner: str, name: str, apps: list[dict[str, Any]]) -> None:
-    answer = _put_workspace(server, token, owner, name, apps)
-    assert answer.status_code == 200, answer.text
-
-
-def _put_workspace(
-    server: Server, token: str, owner: str, name: str, apps: list[dict[str, Any]]
-) -> httpx.Response:
-    with server.api(token) as client:
-        return client.put(
-            f"/api/v1/workspaces/{owner}/{name}",
-            json={
-                "expected_version": 0,
-                "source": {},
-                "variables": {},
-                "agents": [{"name": "main", "address": "127.0.0.1"}],
-                "apps": apps,
-            },
-        )
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("router")
@@ -119,8 +98,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             _app("down", closed, "public"),
             _app("path-down", closed, "public", subdomain=False),
         ]
-        _apply(server, tokens["alice"], "alice", "dev", apps)
-        _apply(server, tokens["bob"], "bob", "lab", [_app("notes", echo.port, "owner")])
+        apply_apps(server, tokens["alice"], "alice", "dev", apps)
+        apply_apps(server, tokens["bob"], "bob", "lab", [_app("notes", echo.port, "owner")])
         for port, level in ((shared.port, "authenticated"), (public.port, "public")):
             shared_now = server.run(
                 "ports", "share", "dev", str(port), "--level", level, token=tokens["alice"]
@@ -721,7 +700,7 @@ def test_apply_refuses_an_app_whose_label_is_over_63_characters(
 ) -> None:
     slug = "a" * slug_length  # the label is slug--wide--alice: 13 more characters
     app = _app(slug, world.echo.port, "owner")
-    answer = _put_workspace(world.server, world.tokens["alice"], "alice", "wide", [app])
+    answer = put_workspace(world.server, world.tokens["alice"], "alice", "wide", [app])
     if over == 0:
         assert answer.status_code == 200, answer.text
         with world.server.api(world.tokens["alice"]) as client:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -156,6 +157,31 @@ def app_json(slug: str, port: int, healthcheck: tuple[int, int] | None = None) -
         "subdomain_label": None,
         "access_url": None,
     }
+
+
+def put_workspace(
+    server: Server, token: str, owner: str, name: str, apps: list[dict[str, Any]]
+) -> httpx.Response:
+    """Apply ``apps`` (``app_json``-shaped) to a new workspace through the API, with one agent
+    ``main`` on this machine."""
+    with server.api(token) as client:
+        return client.put(
+            f"/api/v1/workspaces/{owner}/{name}",
+            json={
+                "expected_version": 0,
+                "source": {},
+                "variables": {},
+                "agents": [{"name": "main", "address": "127.0.0.1"}],
+                "apps": apps,
+            },
+        )
+
+
+def apply_apps(
+    server: Server, token: str, owner: str, name: str, apps: list[dict[str, Any]]
+) -> None:
+    answer = put_workspace(server, token, owner, name, apps)
+    assert answer.status_code == 200, answer.text
 
 
 def new_user(server: Server, name: str, *flags: str) -> str:
