@@ -4,7 +4,6 @@ socket."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,9 +31,6 @@ HOP_BY_HOP = frozenset(
 """Request headers that describe one hop, not the message: never passed on (the proxy frames
 each hop itself), and neither are the ones a ``Connection`` header lists."""
 
-_HOP_FIELDS = re.compile(rb"^(?:%b):[^\n]*\n" % b"|".join(_HOP_NAMES), re.I | re.M)
-_HOP_FIELDS_BUT_UPGRADE = re.compile(rb"^(?:%b):[^\n]*\n" % b"|".join(_HOP_NAMES[:-1]), re.I | re.M)
-_CONNECTION_FIELD = re.compile(rb"^connection:([^\r\n]*)", re.I | re.M)
 # Tokens a Connection header may carry that name no other header to drop, and the framing headers
 # a response keeps whatever its Connection header says (its body passes through as framed).
 _NOT_LISTED = frozenset(
@@ -49,16 +45,29 @@ def without_hop_by_hop(fields: bytes, lowered: bytes, keep_upgrade: bool = False
     names = _HOP_NAMES[:-1] if keep_upgrade else _HOP_NAMES
     if not any(b"\n%b:" % name in lowered for name in names):
         return fields
-    listed = {
-        token.strip().lower()
-        for value in _CONNECTION_FIELD.findall(fields)
-        for token in value.split(b",")
-    } - _NOT_LISTED
-    fields = (_HOP_FIELDS_BUT_UPGRADE if keep_upgrade else _HOP_FIELDS).sub(b"", fields)
-    if listed:
-        pattern = b"|".join(re.escape(name) for name in sorted(listed))
-        fields = re.sub(rb"^(?:%b):[^\n]*\n" % pattern, b"", fields, flags=re.I | re.M)
+    listed: set[bytes] = set()
+    for name in names:
+        fields, lowered, values = _cut(fields, lowered, name)
+        if name == b"connection":
+            listed.update(token.strip().lower() for value in values for token in value.split(b","))
+    for name in sorted(listed - _NOT_LISTED):
+        fields, lowered, _ = _cut(fields, lowered, name)
     return fields
+
+
+def _cut(fields: bytes, lowered: bytes, name: bytes) -> tuple[bytes, bytes, list[bytes]]:
+    """``fields`` and ``lowered`` (see without_hop_by_hop) without the lines of header ``name``,
+    and those lines' values."""
+    marker = b"\n" + name + b":"
+    values = []
+    start = lowered.find(marker)  # where the line starts in ``fields``
+    while start >= 0:
+        end = fields.find(b"\n", start) + 1 or len(fields)
+        values.append(fields[start:end].partition(b":")[2].strip())
+        fields = fields[:start] + fields[end:]
+        lowered = lowered[: start + 1] + lowered[end + 1 :]
+        start = lowered.find(marker, start)
+    return fields, lowered, values
 
 
 def hop_by_hop(connection: bytes | None) -> frozenset[bytes]:

@@ -49,7 +49,10 @@ def _chunk(data: bytes) -> bytes:
 
 
 def _head(first_line: bytes, headers: Headers) -> bytes:
-    return first_line + b"".join([b"%b: %b\r\n" % pair for pair in headers]) + b"\r\n"
+    """A message head: ``first_line`` (ending in CRLF), the headers, and the empty line."""
+    if not headers:
+        return first_line + b"\r\n"
+    return first_line + b"\r\n".join([b": ".join(pair) for pair in headers]) + b"\r\n\r\n"
 
 
 def _reply_bytes(reply: Reply, keep_alive: bool, with_body: bool) -> bytes:
