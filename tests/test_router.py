@@ -18,7 +18,15 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from .test_server import Server, app_json, apply_apps, new_user, put_workspace, serving
+from .test_server import (
+    Server,
+    app_json,
+    apply_apps,
+    new_user,
+    put_workspace,
+    serving,
+    start_server,
+)
 from .upstreams import EchoApp, WebSocketEcho, self_signed
 
 WILDCARD = "apps.localhost"
@@ -763,3 +771,32 @@ def test_pipelined_requests_are_answered_in_order(world: World) -> None:
     answer = _raw(world, one + two)
     assert answer.count(b"HTTP/1.1 200 OK") == 2
     assert answer.index(b'"/first"') < answer.index(b'"/base/second"')
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not ended (a zombie has)."""
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def test_a_killed_server_leaves_its_port_free_for_a_restart(tmp_path: Path) -> None:
+    """SIGKILL gives the main process no chance to stop its workers: they end with it."""
+    port = _closed_port()
+    running = start_server(tmp_path / "data", tmp_path / "home", "--workers", "3", port=port)
+    time.sleep(1)  # the workers are up
+    workers = _family(running.process.pid)[1:]
+    assert len(workers) >= 2
+    running.process.kill()
+    running.process.wait(timeout=30)
+    killed = time.monotonic()
+    while any(_running(pid) for pid in workers):
+        assert time.monotonic() - killed < 0.3, "the workers outlived the server"
+        time.sleep(0.01)
+    again = start_server(tmp_path / "data", tmp_path / "home", port=port)
+    try:
+        assert httpx.get(f"{again.url}/api/v1/health").json() == {"status": "ok"}
+    finally:
+        again.process.terminate()
+        again.process.wait(timeout=30)
