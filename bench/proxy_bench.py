@@ -12,8 +12,11 @@ What it does:
   app--bench--admin.apps.localhost``, a public subdomain app applied through the API;
   ``nginx``: wrk to a second nginx, a reverse proxy (``proxy_pass`` to an ``upstream`` block
   with ``keepalive 64``, ``proxy_http_version 1.1``, ``proxy_set_header Connection ""``,
-  ``worker_processes auto``, no access log);
-- every round measures the three targets interleaved (the order rotates from round to round):
+  ``worker_processes auto``, no access log); ``pipe``: ``bench/byte_pipe.py``, bytes piped to
+  the upstream on uvloop without any HTTP parsing, one process per CPU: the floor of any Python
+  proxy on this machine, to tell the cost of Python and its event loop from that of the router's
+  own work;
+- every round measures the targets interleaved (the order rotates from round to round):
   throughput with ``wrk -t1 -c50`` (SPEC §10's setting), then latency at light load with
   ``wrk -t1 -c1 --latency`` (one request at a time: a request's own cost, not queueing);
 - prints medians over the rounds, the ratios router/nginx (target ≥ 0.5), router/direct and
@@ -49,7 +52,7 @@ from types import FrameType
 
 BODY = (b"templater proxy bench: a small static body, about one hundred bytes long. " * 2)[:100]
 APP_HOST = "app--bench--admin.apps.localhost"
-TARGETS = ("direct", "router", "nginx")
+TARGETS = ("direct", "router", "nginx", "pipe")
 THROUGHPUT_TARGET = 0.5  # router / nginx requests per second at c=50
 ADDED_P50_TARGET_MS = 1.0  # p50 added over direct at c=1
 
@@ -344,7 +347,12 @@ def report(results: dict[tuple[str, int], list[Result]], rounds: int, seconds: f
         return median(p50[name]) - median(p50["direct"]), per_round
 
     print("throughput at c=50 (ratio of medians; per round in brackets):")
-    for top, bottom in (("router", "nginx"), ("router", "direct"), ("nginx", "direct")):
+    for top, bottom in (
+        ("router", "nginx"),
+        ("router", "direct"),
+        ("nginx", "direct"),
+        ("pipe", "nginx"),
+    ):
         value, per_round = ratio(top, bottom)
         line = f"  {top + '/' + bottom:<14} {value:.3f}   [{listing(per_round, '.3f')}]"
         if (top, bottom) == ("router", "nginx"):
@@ -359,13 +367,16 @@ def report(results: dict[tuple[str, int], list[Result]], rounds: int, seconds: f
             f"  {name:<7} {value * 1000:+5.0f} µs   [{listing([v * 1000 for v in per_round], '+.0f')}]"
             f"   {verdict} the target (< {ADDED_P50_TARGET_MS:g} ms)"
         )
-    router_cpu = median([r.cpu_seconds / r.requests * 1000 for r in results[("router", 50)]])
-    nginx_cpu = median([r.cpu_seconds / r.requests * 1000 for r in results[("nginx", 50)]])
+    router_cpu, nginx_cpu, pipe_cpu = (
+        median([r.cpu_seconds / r.requests * 1000 for r in results[(name, 50)]])
+        for name in ("router", "nginx", "pipe")
+    )
     if nginx_cpu > 0:
         print(
             f"CPU per request at c=50: router {router_cpu * 1000:.0f} µs, nginx proxy "
-            f"{nginx_cpu * 1000:.0f} µs ({router_cpu / nginx_cpu:.1f}x); a whole free core would "
-            f"let the router serve about {1 / router_cpu * 1000:,.0f} req/s"
+            f"{nginx_cpu * 1000:.0f} µs ({router_cpu / nginx_cpu:.1f}x), Python byte pipe "
+            f"{pipe_cpu * 1000:.0f} µs; a whole free core would let the router serve about "
+            f"{1 / router_cpu * 1000:,.0f} req/s"
         )
 
 
@@ -390,7 +401,7 @@ def main() -> None:
 
     with ExitStack() as stack:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="proxy-bench-")))
-        upstream_port, router_port, nginx_port = free_port(), free_port(), free_port()
+        upstream_port, router_port, nginx_port, pipe_port = (free_port() for _ in range(4))
 
         upstream_root = root / "upstream"
         upstream_command = nginx(
@@ -414,11 +425,16 @@ def main() -> None:
         server_command += ["--wildcard-access-url", "*.apps.localhost"]
         server = stack.enter_context(running(server_command, root / "server.log"))
 
+        pipe_command = [sys.executable, str(Path(__file__).with_name("byte_pipe.py"))]
+        pipe_command += [str(pipe_port), str(upstream_port)]
+        pipe = stack.enter_context(running(pipe_command, root / "pipe.log"))
+
         base = f"http://127.0.0.1:{router_port}"
         targets = [
             Target("direct", f"http://127.0.0.1:{upstream_port}/index.html", upstream.pid),
             Target("router", f"{base}/index.html", server.pid, {"Host": APP_HOST}),
             Target("nginx", f"http://127.0.0.1:{nginx_port}/index.html", proxy.pid),
+            Target("pipe", f"http://127.0.0.1:{pipe_port}/index.html", pipe.pid),
         ]
         try:
             wait_for(f"{base}/api/v1/health")
@@ -466,7 +482,7 @@ def main() -> None:
             print(f"  round {index + 1}: " + "; ".join(line), flush=True)
         report(results, args.rounds, args.seconds)
         print(f"load average after the run {os.getloadavg()[0]:.2f}")
-        for process in (upstream, proxy, server):
+        for process in (upstream, proxy, server, pipe):
             if process.poll() is not None:
                 print(f"warning: {process.args!r} exited early ({process.returncode})")
 
