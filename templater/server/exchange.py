@@ -24,6 +24,7 @@ def header(headers: Headers, name: bytes) -> bytes | None:
 
 
 _HOP_NAMES = (b"connection", b"keep-alive", b"proxy-connection", b"te", b"upgrade")
+_HOP_MARKERS = tuple((name, b"\n" + name + b":") for name in _HOP_NAMES)
 
 HOP_BY_HOP = frozenset(
     {*_HOP_NAMES, b"trailer", b"transfer-encoding", b"content-length", b"expect"}
@@ -42,23 +43,20 @@ def without_hop_by_hop(fields: bytes, lowered: bytes, keep_upgrade: bool = False
     """A response's header lines (each ending in CRLF) without its hop-by-hop headers: those in
     _HOP_NAMES (but Upgrade when ``keep_upgrade``) and those its Connection header lists.
     ``lowered`` is ``b"\\n" + fields.lower()``, for quick checks: most responses need no edit."""
-    names = _HOP_NAMES[:-1] if keep_upgrade else _HOP_NAMES
-    if not any(b"\n%b:" % name in lowered for name in names):
-        return fields
-    listed: set[bytes] = set()
-    for name in names:
-        fields, lowered, values = _cut(fields, lowered, name)
-        if name == b"connection":
-            listed.update(token.strip().lower() for value in values for token in value.split(b","))
-    for name in sorted(listed - _NOT_LISTED):
-        fields, lowered, _ = _cut(fields, lowered, name)
+    markers = _HOP_MARKERS[:-1] if keep_upgrade else _HOP_MARKERS
+    for name, marker in markers:
+        if marker in lowered:
+            fields, lowered, values = _cut(fields, lowered, marker)
+            if name == b"connection":
+                listed = {token.strip().lower() for value in values for token in value.split(b",")}
+                for extra in sorted(listed - _NOT_LISTED):
+                    fields, lowered, _ = _cut(fields, lowered, b"\n" + extra + b":")
     return fields
 
 
-def _cut(fields: bytes, lowered: bytes, name: bytes) -> tuple[bytes, bytes, list[bytes]]:
-    """``fields`` and ``lowered`` (see without_hop_by_hop) without the lines of header ``name``,
-    and those lines' values."""
-    marker = b"\n" + name + b":"
+def _cut(fields: bytes, lowered: bytes, marker: bytes) -> tuple[bytes, bytes, list[bytes]]:
+    """``fields`` and ``lowered`` (see without_hop_by_hop) without the lines of the header that
+    ``marker`` (``b"\\nname:"``) finds, and those lines' values."""
     values = []
     start = lowered.find(marker)  # where the line starts in ``fields``
     while start >= 0:
