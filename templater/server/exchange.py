@@ -15,14 +15,6 @@ Rewrite = Callable[[bytes], bytes]
 gets."""
 
 
-def header(headers: Headers, name: bytes) -> bytes | None:
-    """The first value of header ``name`` (lower-case) in ``headers``."""
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None
-
-
 _HOP_NAMES = (b"connection", b"keep-alive", b"proxy-connection", b"te", b"upgrade")
 _HOP_MARKERS = tuple((name, b"\n" + name + b":") for name in _HOP_NAMES)
 

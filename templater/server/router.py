@@ -49,8 +49,8 @@ AUTH_REDIRECT_PATH = "/api/v1/applications/auth-redirect"
 SIGN_IN_PATH = "/login"
 
 _TEMPLATER_COOKIES = frozenset({ACCESS_COOKIE.encode(), APP_COOKIE.encode()})
-# Request headers that templater sets itself or that must never reach an app.
 _SESSION_CARRIERS = frozenset({b"cookie", SESSION_HEADER})
+# Request headers that templater sets itself or that must never reach an app.
 _REPLACED = frozenset(
     {
         b"host",
@@ -65,7 +65,6 @@ _REPLACED = frozenset(
 
 _HOSTS_KEPT = 10_000
 """Host headers whose label is remembered (the label is parsed once per host, not per request)."""
-_UNSEEN = ""
 
 
 class Access(enum.Enum):
@@ -186,8 +185,9 @@ class AppRouter:
     async def route(self, request: Request) -> Reply | Forward:
         host = request.index.get(b"host")
         if host and self._wildcard is not None:
-            label = self._labels.get(host, _UNSEEN)
-            if label is _UNSEEN:
+            try:
+                label = self._labels[host]
+            except KeyError:
                 label = self._label(host.decode("latin-1"))
             if label is not None:
                 return await self._subdomain(request, label)
