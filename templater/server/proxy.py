@@ -185,7 +185,6 @@ class _ClientConnection(asyncio.Protocol):
         self._tunnel: _UpstreamConnection | None = None
         self.idle_since: float | None = None
         self._closed = False
-        self._corked: list[bytes] | None = None
         self.writing_paused = False
 
     # --------------------------------------------------------------------- asyncio.Protocol
@@ -371,23 +370,10 @@ class _ClientConnection(asyncio.Protocol):
         self._resume("body")
 
     def write(self, data: bytes) -> None:
-        if self._corked is not None:
-            self._corked.append(data)
-        elif self.transport is not None and not self._closed:
+        if self.transport is not None and not self._closed:
             self.transport.write(data)
 
-    def cork(self) -> None:
-        """Hold writes until ``uncork``: a response's head and body leave in one send."""
-        if self._corked is None:
-            self._corked = []
-
-    def uncork(self) -> None:
-        pending, self._corked = self._corked, None
-        if pending:
-            self.write(b"".join(pending))
-
     def close(self) -> None:
-        self.uncork()
         if self.transport is not None:
             self.transport.close()
 
