@@ -800,3 +800,23 @@ def test_a_killed_server_leaves_its_port_free_for_a_restart(tmp_path: Path) -> N
     finally:
         again.process.terminate()
         again.process.wait(timeout=30)
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(world: World) -> None:
+    port = urlsplit(world.server.url).port
+    assert port is not None
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /e HTTP/1.1\r\nHost: public--dev--alice.apps.localhost\r\n"
+            b"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
+        assert connection.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        connection.sendall(b"hello")
+        answer = b""
+        while not answer.endswith(b"}"):
+            answer += connection.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    echoed = json.loads(body)
+    assert echoed["received"] == 5
+    assert "expect" not in {name.lower() for name, _ in echoed["headers"]}
