@@ -242,27 +242,28 @@ def _url(args: argparse.Namespace) -> int:
 _SHARED_WITH = {"authenticated": "with authenticated users", "public": "publicly"}
 
 
-def _port_agent(client: Client, owner: str, workspace: str, agent: str | None) -> str:
-    """The agent named with --agent, else the workspace's only agent."""
-    if agent is not None:
-        return agent
-    current = client.workspace(owner, workspace)
+def _port_of(args: argparse.Namespace) -> tuple[Client, str, str]:
+    """The client, the workspace's owner and the agent a ``ports`` command acts on: the agent
+    named with --agent, else the workspace's only agent."""
+    client = _client()
+    owner = args.owner or client.me().name
+    if args.agent is not None:
+        return client, owner, args.agent
+    current = client.workspace(owner, args.workspace)
     if current is None:
-        raise Failure(f"there is no workspace {owner}/{workspace}")
+        raise Failure(f"there is no workspace {owner}/{args.workspace}")
     names = [each.name for each in current.agents]
     if len(names) == 1:
-        return names[0]
+        return client, owner, names[0]
     if not names:
-        raise Failure(f"workspace {owner}/{workspace} has no agents")
+        raise Failure(f"workspace {owner}/{args.workspace} has no agents")
     raise Failure(
-        f"workspace {owner}/{workspace} has agents {', '.join(names)}: choose one with --agent"
+        f"workspace {owner}/{args.workspace} has agents {', '.join(names)}: choose one with --agent"
     )
 
 
 def _share_port(args: argparse.Namespace) -> int:
-    client = _client()
-    owner = args.owner or client.me().name
-    agent = _port_agent(client, owner, args.workspace, args.agent)
+    client, owner, agent = _port_of(args)
     shared = client.share_port(owner, args.workspace, agent, args.port, args.level)
     print(
         f"Shared port {shared.port} of agent {shared.agent} in {owner}/{args.workspace} "
@@ -272,9 +273,7 @@ def _share_port(args: argparse.Namespace) -> int:
 
 
 def _unshare_port(args: argparse.Namespace) -> int:
-    client = _client()
-    owner = args.owner or client.me().name
-    agent = _port_agent(client, owner, args.workspace, args.agent)
+    client, owner, agent = _port_of(args)
     client.unshare_port(owner, args.workspace, agent, args.port)
     print(
         f"Port {args.port} of agent {agent} in {owner}/{args.workspace} is no longer shared: "

@@ -21,6 +21,8 @@ LABEL_LIMIT = 63
 
 MIN_PORT = 9
 """Ports below this are used or reserved by the workspace agent (Coder's AgentMinimumListeningPort)."""
+MAX_PORT = 65535
+"""The highest TCP port."""
 
 _PART = r"[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*"
 _PART_RE = re.compile(_PART)
@@ -95,7 +97,9 @@ def compile_wildcard(pattern: str) -> WildcardPattern:
         host, _, port_text = text.rpartition(":")
         port = _pattern_port(port_text)
         if port is None:
-            raise refuse(f"has an invalid port {port_text!r}; expected a number from 1 to 65535")
+            raise refuse(
+                f"has an invalid port {port_text!r}; expected a number from 1 to {MAX_PORT}"
+            )
     if host.startswith(".") or host.endswith("."):
         raise refuse("must not start or end with a period")
     if "." not in host:
@@ -127,7 +131,7 @@ def _pattern_port(text: str) -> int | None:
     if not text.isascii() or not text.isdigit():
         return None
     port = int(text)
-    return port if 1 <= port <= 65535 else None
+    return port if 1 <= port <= MAX_PORT else None
 
 
 # --- the subdomain label ----------------------------------------------------------------------
@@ -204,8 +208,8 @@ def _check_port(port: int, where: str) -> None:
             f"port {port} {where} is not permitted: ports below {MIN_PORT} are reserved for the "
             "workspace agent"
         )
-    if port > 65535:
-        raise HostnameError(f"port {port} {where} is out of range: the highest port is 65535")
+    if port > MAX_PORT:
+        raise HostnameError(f"port {port} {where} is out of range: the highest port is {MAX_PORT}")
 
 
 def _check_part(what: str, value: str) -> None:

@@ -283,8 +283,7 @@ def create_app(
                     422,
                     f'app "{spec.slug}": hostname label "{spec.subdomain_label}" is {over} '
                     f"character{'' if over == 1 else 's'} over the 63 a DNS label may have; "
-                    "shorten the slug, the "
-                    "workspace name or the username",
+                    "shorten the slug, the workspace name or the username",
                 )
         desired = DesiredState(request.source, request.variables, request.agents, apps)
         try:

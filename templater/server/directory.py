@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from templater.server.records import AppRoute, PortRoute, User
@@ -64,11 +63,6 @@ class Directory:
     async def redeem_ticket(self, ticket: str, host: str) -> User | None:
         """The user a sign-in ticket was issued to, once; never kept."""
         return await _in_thread(self._store.redeem_ticket, ticket, host)
-
-    async def create_ticket(self, user: User, host: str, lifetime: float) -> str:
-        return await _in_thread(
-            self._store.create_ticket, user.id, host, timedelta(seconds=lifetime)
-        )
 
     async def _cached(self, key: tuple[Any, ...], lookup: Callable[..., T]) -> T:
         generation = self._generation.value

@@ -42,6 +42,7 @@ _IDLE_PER_UPSTREAM = 64
 
 _NO_BODY_STATUSES = frozenset({204, 304})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_PHRASES = {status.value: status.phrase.encode() for status in HTTPStatus}
 
 
 def _chunk(data: bytes) -> bytes:
@@ -64,16 +65,13 @@ def _reply_bytes(reply: Reply, keep_alive: bool, with_body: bool) -> bytes:
     return _head(line, headers) + (reply.body if with_body else b"")
 
 
-_PHRASES = {status.value: status.phrase.encode() for status in HTTPStatus}
-
-
 def _unreachable(forward: Forward, problem: BaseException) -> Reply:
     where = str(forward.upstream)
     if isinstance(problem, ConnectionRefusedError):
         reason = f"the connection to {where} was refused: nothing is listening there"
     elif isinstance(problem, TimeoutError):
         reason = f"{where} did not accept a connection within {CONNECT_TIMEOUT:g} s"
-    elif isinstance(problem, ConnectionError) or problem is None:
+    elif isinstance(problem, ConnectionError):
         reason = f"{where} closed the connection without answering"
     else:
         reason = f"cannot connect to {where}: {problem}"

@@ -166,9 +166,6 @@ class HealthEvent:
 PORT_SHARE_LEVELS: tuple[str, ...] = ("authenticated", "public")
 """The levels a port can be shared at (SPEC §6); an unshared port is owner-only."""
 
-LOWEST_PORT = 9
-"""Ports below this are reserved: port URLs for them are refused (SPEC §5)."""
-
 
 @dataclass(frozen=True, slots=True)
 class AppRoute:

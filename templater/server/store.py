@@ -32,11 +32,11 @@ from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from templater.changes import APP_REPLACED_BY, classify
+from templater.hostnames import MAX_PORT, MIN_PORT
 from templater.server.records import (
     APP_SPEC_FIELDS,
     HEALTH_DISABLED,
     HEALTH_INITIALIZING,
-    LOWEST_PORT,
     PORT_SHARE_LEVELS,
     ROLES,
     SHARE_LEVELS,
@@ -63,9 +63,6 @@ NAME_LIMIT = 32
 
 BUSY_TIMEOUT = 30.0
 """Seconds a SQLite writer waits for another one to finish before it gives up."""
-
-HIGHEST_PORT = 65535
-"""The highest TCP port; a shared port is LOWEST_PORT to this."""
 
 SECRET_BYTES = 32
 """The length of a server secret (``Store.secret``)."""
@@ -258,7 +255,7 @@ port_shares = sa.Table(
     sa.Column("share", sa.Text, nullable=False),
     sa.UniqueConstraint("workspace_id", "agent_name", "port"),
     sa.CheckConstraint("share IN ('authenticated', 'public')", name="share"),
-    sa.CheckConstraint(f"port BETWEEN {LOWEST_PORT} AND {HIGHEST_PORT}", name="port"),
+    sa.CheckConstraint(f"port BETWEEN {MIN_PORT} AND {MAX_PORT}", name="port"),
 )
 
 app_tickets = sa.Table(
@@ -371,12 +368,10 @@ def _chunks(values: Sequence[int], size: int = _DELETE_CHUNK) -> Iterator[Sequen
 
 def _check_port(port: int) -> None:
     """Refuse a port that cannot be shared: not a TCP port, or one templater reserves."""
-    if not 1 <= port <= HIGHEST_PORT:
-        raise StoreError(f"{port} is not a port: use {LOWEST_PORT} to {HIGHEST_PORT}")
-    if port < LOWEST_PORT:
-        raise StoreError(
-            f"port {port} cannot be shared: templater reserves ports below {LOWEST_PORT}"
-        )
+    if not 1 <= port <= MAX_PORT:
+        raise StoreError(f"{port} is not a port: use {MIN_PORT} to {MAX_PORT}")
+    if port < MIN_PORT:
+        raise StoreError(f"port {port} cannot be shared: templater reserves ports below {MIN_PORT}")
 
 
 def _conflict(address: str, now: int | None, planned: int) -> VersionConflict:
@@ -1278,7 +1273,7 @@ class Store:
 
     def unshare_port(self, owner: str, workspace: str, agent: str, port: int) -> bool:
         """Make a port owner-only again; False when it was not shared."""
-        if not 1 <= port <= HIGHEST_PORT:
+        if not 1 <= port <= MAX_PORT:
             return False  # never shared; and SQLite cannot even compare a huge integer
         workspace_ids = (
             sa.select(workspaces.c.id)
