@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 from engine_bench import generate_large_template
 
-from templater.client import Client, Credentials
-from templater.options import EvalOptions
-from templater.workflow import make_plan
+from templater.engine.options import EvalOptions
+from templater.provisioning.client import Client, Credentials
+from templater.provisioning.workflow import make_plan
 
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:

@@ -52,7 +52,7 @@ def baseline_seconds(files: list[Path]) -> float:
 
 
 def engine_seconds(modules: list[Path]) -> float:
-    from templater.evaluate import evaluate_template
+    from templater.engine.evaluate import evaluate_template
 
     start = time.perf_counter()
     for directory in modules:
@@ -95,7 +95,7 @@ def generate_large_template(directory: Path, apps: int = 2000) -> int:
 _PEAK_PROBE = """
 import resource, sys
 from pathlib import Path
-from templater.evaluate import evaluate_template
+from templater.engine.evaluate import evaluate_template
 evaluation = evaluate_template(Path(sys.argv[1]))
 apps = len(evaluation.of_type("coder_app"))
 print(apps, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -119,7 +119,7 @@ def main() -> None:
     size = sum(path.stat().st_size for path in files)
     print(f"corpus: {len(modules)} modules, {len(files)} .tf files, {size / 1024:.0f} KB")
 
-    from templater.parser import parse_text
+    from templater.engine.parser import parse_text
 
     parse_text("x = 1\n", "warm-up.tf")  # build or load the grammar outside the timings
     baseline = [baseline_seconds(files) for _ in range(args.rounds)]

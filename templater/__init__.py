@@ -10,40 +10,46 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from templater.diagnostics import Diagnostic, Severity
-    from templater.evaluate import (
+    from templater.engine.diagnostics import Diagnostic, Severity
+    from templater.engine.evaluate import (
         Evaluation,
         ResolvedAttribute,
         ResolvedBlock,
         ResolvedResource,
         evaluate_template,
     )
-    from templater.options import EvalOptions, InputOptions, LintOptions
-    from templater.parser import ParseError, parse_expression, parse_file, parse_template
-    from templater.syntax import ParsedFile, Span, SyntaxProblem
-    from templater.values import EvalError, Unknown, Value
+    from templater.engine.options import EvalOptions, InputOptions, LintOptions
+    from templater.engine.parser import ParseError, parse_expression, parse_file, parse_template
+    from templater.engine.syntax import ParsedFile, Span, SyntaxProblem
+    from templater.engine.values import EvalError, Unknown, Value
+    from templater.lint.report import LintReport, ModuleLint
+    from templater.lint.runner import lint_directories, lint_module
 
 _EXPORTS = {
-    "Diagnostic": "templater.diagnostics",
-    "Severity": "templater.diagnostics",
-    "EvalOptions": "templater.options",
-    "Evaluation": "templater.evaluate",
-    "ResolvedAttribute": "templater.evaluate",
-    "ResolvedBlock": "templater.evaluate",
-    "ResolvedResource": "templater.evaluate",
-    "evaluate_template": "templater.evaluate",
-    "InputOptions": "templater.options",
-    "LintOptions": "templater.options",
-    "ParseError": "templater.parser",
-    "parse_expression": "templater.parser",
-    "parse_file": "templater.parser",
-    "parse_template": "templater.parser",
-    "ParsedFile": "templater.syntax",
-    "Span": "templater.syntax",
-    "SyntaxProblem": "templater.syntax",
-    "EvalError": "templater.values",
-    "Unknown": "templater.values",
-    "Value": "templater.values",
+    "Diagnostic": "templater.engine.diagnostics",
+    "Severity": "templater.engine.diagnostics",
+    "EvalOptions": "templater.engine.options",
+    "Evaluation": "templater.engine.evaluate",
+    "ResolvedAttribute": "templater.engine.evaluate",
+    "ResolvedBlock": "templater.engine.evaluate",
+    "ResolvedResource": "templater.engine.evaluate",
+    "evaluate_template": "templater.engine.evaluate",
+    "InputOptions": "templater.engine.options",
+    "LintOptions": "templater.engine.options",
+    "ParseError": "templater.engine.parser",
+    "parse_expression": "templater.engine.parser",
+    "parse_file": "templater.engine.parser",
+    "parse_template": "templater.engine.parser",
+    "ParsedFile": "templater.engine.syntax",
+    "Span": "templater.engine.syntax",
+    "SyntaxProblem": "templater.engine.syntax",
+    "EvalError": "templater.engine.values",
+    "Unknown": "templater.engine.values",
+    "Value": "templater.engine.values",
+    "LintReport": "templater.lint.report",
+    "ModuleLint": "templater.lint.report",
+    "lint_directories": "templater.lint.runner",
+    "lint_module": "templater.lint.runner",
 }
 
 __all__ = [
@@ -53,6 +59,8 @@ __all__ = [
     "Evaluation",
     "InputOptions",
     "LintOptions",
+    "LintReport",
+    "ModuleLint",
     "ParseError",
     "ParsedFile",
     "ResolvedAttribute",
@@ -64,6 +72,8 @@ __all__ = [
     "Unknown",
     "Value",
     "evaluate_template",
+    "lint_directories",
+    "lint_module",
     "parse_expression",
     "parse_file",
     "parse_template",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from templater.evaluate import Evaluation, ResolvedResource, evaluate_template
-from templater.options import EvalOptions
+from templater.engine.evaluate import Evaluation, ResolvedResource, evaluate_template
+from templater.engine.options import EvalOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"

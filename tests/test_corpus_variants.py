@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from templater.diagnostics import Diagnostic, Severity
-from templater.lint import lint_module
-from templater.options import EvalOptions, InputOptions, LintOptions
+from templater.engine.diagnostics import Diagnostic, Severity
+from templater.engine.options import EvalOptions, InputOptions, LintOptions
+from templater.lint.runner import lint_module
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 REGISTRY = CORPUS / "coder-registry" / "registry"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from templater.evaluate import Evaluation
-from templater.options import EvalOptions, InputOptions
-from templater.syntax import Span
-from templater.values import Unknown
+from templater.engine.evaluate import Evaluation
+from templater.engine.options import EvalOptions, InputOptions
+from templater.engine.syntax import Span
+from templater.engine.values import Unknown
 
 from .conftest import Evaluate, resource
 

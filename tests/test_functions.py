@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from templater.functions import FUNCTIONS, FunctionContext, call_function
-from templater.values import EvalError, Unknown, Value
+from templater.engine.functions import FUNCTIONS, FunctionContext, call_function
+from templater.engine.values import EvalError, Unknown, Value
 
 
 def _no_templates(text: str, variables: dict[str, Value], file_name: str) -> Value:

@@ -1,4 +1,4 @@
-"""The health monitor core (templater.server.health) against real HTTP apps on loopback ports,
+"""The health monitor core (templater.health.monitor) against real HTTP apps on loopback ports,
 written here on asyncio streams: one answering 200, one 500, one that never answers, one that
 closes or resets the connection, one sending garbage, one redirecting, one whose answers follow
 a script. Intervals are 1 s; the assertions are on the transitions reported (order, state,
@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from templater.server.health import (
+from templater.health.monitor import (
     HEALTHY,
     INITIALIZING,
     UNHEALTHY,

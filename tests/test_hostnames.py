@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from templater.hostnames import (
+from templater.model.hostnames import (
     LABEL_LIMIT,
     AppLabel,
     AppPath,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from templater.parser import ParseError, parse_expression, parse_file, parse_text
-from templater.syntax import (
+from templater.engine.parser import ParseError, parse_expression, parse_file, parse_text
+from templater.engine.syntax import (
     Attribute,
     Body,
     FunctionCall,

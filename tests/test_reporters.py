@@ -13,20 +13,20 @@ from typing import Any
 import jsonschema
 import pytest
 
-from templater.diagnostics import Diagnostic, Severity
-from templater.report import LintReport, Summary, build_report
-from templater.reporters import FORMATS, render
-from templater.reporters.github import render as render_github
-from templater.reporters.json import render as render_json
-from templater.reporters.sarif import FINGERPRINT_KEY, sarif_log
-from templater.reporters.text import render as render_text
-from templater.reporters.text import summary_line
-from templater.syntax import Span
+from templater.engine.diagnostics import Diagnostic, Severity
+from templater.engine.syntax import Span
+from templater.lint.report import LintReport, Summary, build_report
+from templater.lint.reporters import FORMATS, render
+from templater.lint.reporters.github import render as render_github
+from templater.lint.reporters.json import render as render_json
+from templater.lint.reporters.sarif import FINGERPRINT_KEY, sarif_log
+from templater.lint.reporters.text import render as render_text
+from templater.lint.reporters.text import summary_line
 
 
 @dataclass(frozen=True)
 class _Rule:
-    """A stand-in for templater.rules.Rule, so these tests do not depend on the catalogue."""
+    """A stand-in for templater.lint.rules.Rule, so these tests do not depend on the catalogue."""
 
     id: str
     severity: Severity
@@ -206,7 +206,7 @@ def test_summary_line(summary: Summary, line: str) -> None:
 
 def test_text_module_does_not_import_rich_until_it_renders() -> None:
     code = (
-        "import sys, templater.reporters, templater.reporters.text\n"
+        "import sys, templater.lint.reporters, templater.lint.reporters.text\n"
         "assert 'rich' not in sys.modules, 'rich imported early'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -289,7 +289,7 @@ def sarif_validator() -> jsonschema.Draft4Validator:
 
 
 def sarif(lint: LintReport) -> dict[str, Any]:
-    from templater.reporters.sarif import render as render_sarif
+    from templater.lint.reporters.sarif import render as render_sarif
 
     document: dict[str, Any] = json.loads(render_sarif(lint, RULES))
     return document

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from templater.evaluate import evaluate_template
-from templater.parser import parse_file
+from templater.engine.evaluate import evaluate_template
+from templater.engine.parser import parse_file
 
 from .conftest import CORPUS
 

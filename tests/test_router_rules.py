@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from templater.hostnames import compile_wildcard
-from templater.server.cors import allowed_origin, preflight_headers, response_headers
-from templater.server.exchange import without_hop_by_hop
-from templater.server.records import User
-from templater.server.router import Access, access, auth_redirect_target, with_ticket
-from templater.server.sessions import SessionSigner, cookie_value, set_cookie, without_cookies
+from templater.model.hostnames import compile_wildcard
+from templater.model.records import User
+from templater.server.router.cors import allowed_origin, preflight_headers, response_headers
+from templater.server.router.exchange import without_hop_by_hop
+from templater.server.router.routing import Access, access, auth_redirect_target, with_ticket
+from templater.server.router.sessions import (
+    SessionSigner,
+    cookie_value,
+    set_cookie,
+    without_cookies,
+)
 
 ALICE = User(1, "alice", "member")
 BOB = User(2, "bob", "member")

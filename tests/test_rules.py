@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from templater.diagnostics import Diagnostic, Severity
-from templater.lint import lint_module
-from templater.options import EvalOptions, InputOptions, LintOptions
-from templater.rules import RULES
+from templater.engine.diagnostics import Diagnostic, Severity
+from templater.engine.options import EvalOptions, InputOptions, LintOptions
+from templater.lint.rules import RULES
+from templater.lint.runner import lint_module
 
 CASES = Path(__file__).resolve().parent / "cases"
 FIELDS = ("rule", "file", "line", "column", "end_line", "end_column", "resource")

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from templater.server import store as store_module
-from templater.server.records import (
+from templater.model.records import (
     AgentSpec,
     AppRoute,
     AppSpec,
@@ -27,6 +26,7 @@ from templater.server.records import (
     PortShare,
     WorkspaceState,
 )
+from templater.server import store as store_module
 from templater.server.store import (
     SCHEMA_VERSION,
     TOKEN_PREFIX,

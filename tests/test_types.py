@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from templater.types import (
+from templater.engine.types import (
     ANY,
     BOOL,
     NUMBER,
@@ -25,7 +25,7 @@ from templater.types import (
     unify,
     value_key,
 )
-from templater.values import EvalError, Unknown, Value
+from templater.engine.values import EvalError, Unknown, Value
 
 # --- primitives ----------------------------------------------------------------------------------
 

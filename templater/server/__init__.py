@@ -1,1 +1,2 @@
-"""The control plane: the registry store, its HTTP API and the server that runs them."""
+"""The control plane (`templater server`): the registry store and its migrations, the HTTP API and
+its event stream, the app router, and the process that runs them together."""

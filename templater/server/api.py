@@ -22,16 +22,15 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from templater.hostnames import (
+from templater.health.monitor import HealthMonitor, Target, Transition
+from templater.model.hostnames import (
     HostnameError,
     WildcardPattern,
     app_label,
     label_overflow,
     path_app_url,
 )
-from templater.server.events import EventBroker
-from templater.server.health import HealthMonitor, Target, Transition
-from templater.server.records import (
+from templater.model.records import (
     AgentSpec,
     ApplyResult,
     AppRecord,
@@ -42,6 +41,7 @@ from templater.server.records import (
     User,
     WorkspaceState,
 )
+from templater.server.events import EventBroker
 from templater.server.store import (
     NotFound,
     Store,

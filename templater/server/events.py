@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
-from templater.server.records import HealthEvent, User
+from templater.model.records import HealthEvent, User
 
 # A subscriber that does not keep up loses its oldest events rather than slowing everyone.
 _QUEUE_LIMIT = 1000

@@ -14,7 +14,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from templater.server.sessions import SECRET_NAME
+from templater.server.router.sessions import SECRET_NAME
 
 if TYPE_CHECKING:
     from templater.server.store import Store
@@ -65,7 +65,7 @@ def server_config(
             "https://templater.example.com"
         )
     if wildcard_access_url:
-        from templater.hostnames import HostnameError, compile_wildcard
+        from templater.model.hostnames import HostnameError, compile_wildcard
 
         try:
             compile_wildcard(wildcard_access_url)
@@ -150,10 +150,10 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
     framework."""
     import uvicorn
 
-    from templater.hostnames import compile_wildcard
+    from templater.model.hostnames import compile_wildcard
     from templater.server.api import Deployment, create_app
-    from templater.server.directory import Directory
-    from templater.server.front import (
+    from templater.server.router.directory import Directory
+    from templater.server.router.front import (
         FrontSettings,
         check_port_free,
         front_proxy,
@@ -161,8 +161,8 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
         start_workers,
         stop_workers,
     )
-    from templater.server.sessions import SessionSigner
-    from templater.server.signin import sign_in_router
+    from templater.server.router.sessions import SessionSigner
+    from templater.server.router.signin import sign_in_router
 
     wildcard = compile_wildcard(config.wildcard_access_url) if config.wildcard_access_url else None
     generation = shared_generation()

@@ -31,9 +31,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
-from templater.changes import APP_REPLACED_BY, classify
-from templater.hostnames import MAX_PORT, MIN_PORT
-from templater.server.records import (
+from templater.model.changes import APP_REPLACED_BY, classify
+from templater.model.hostnames import MAX_PORT, MIN_PORT
+from templater.model.records import (
     APP_SPEC_FIELDS,
     HEALTH_DISABLED,
     HEALTH_INITIALIZING,

@@ -1,0 +1,409 @@
+"""The control-plane commands of the CLI: server, login, users, plan, apply, destroy, apps, url,
+ports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from templater.cli.common import (
+    EXIT_OK,
+    Failure,
+    UsageError,
+    add_evaluation_options,
+    evaluation_options,
+    module_directories,
+)
+from templater.model.records import PORT_SHARE_LEVELS
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from templater.model.records import AppRecord, PortShare
+    from templater.provisioning.client import Client
+
+
+def _client() -> Client:
+    from templater.provisioning.client import Client, load_credentials
+
+    return Client(load_credentials())
+
+
+def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Report the control plane's refusals and the workflow's stops as messages, not tracebacks."""
+
+    def run(args: argparse.Namespace) -> int:
+        from templater.provisioning.client import ClientError
+
+        try:
+            return command(args)
+        except ClientError as problem:
+            raise Failure(problem.message) from None
+
+    return run
+
+
+def _server(args: argparse.Namespace) -> int:
+    from templater.server.serve import ServerConfigError, run, server_config
+
+    try:
+        config = server_config(
+            args.data_dir,
+            args.listen,
+            args.access_url,
+            args.wildcard_access_url,
+            args.database,
+            args.workers,
+        )
+        return run(config)
+    except ServerConfigError as problem:
+        raise UsageError(str(problem)) from None
+
+
+def _login(args: argparse.Namespace) -> int:
+    from templater.provisioning.client import Client, ClientError, Credentials, save_credentials
+
+    credentials = Credentials(args.url.rstrip("/"), args.token)
+    client = Client(credentials)
+    try:
+        user = client.me()
+    except ClientError as problem:
+        raise Failure(f"cannot sign in to {credentials.url}: {problem.message}") from None
+    finally:
+        client.close()
+    path = save_credentials(credentials)
+    print(
+        f"Signed in to {credentials.url} as {user.name} ({user.role}); credentials saved in {path}"
+    )
+    return EXIT_OK
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    role, token = _client().create_user(args.name, args.admin)
+    print(f"Created {role} {args.name}. Their token, shown only this once:")
+    print(token)
+    return EXIT_OK
+
+
+def _agent_addresses(pairs: list[str]) -> dict[str, str]:
+    addresses = {}
+    for pair in pairs:
+        name, separator, host = pair.partition("=")
+        if not separator or not name or not host:
+            raise UsageError(f"--agent-address expects NAME=HOST, got {pair!r}")
+        addresses[name] = host
+    return addresses
+
+
+def _template_directory(path: str) -> Path:
+    return module_directories([path])[0]
+
+
+def _planned(args: argparse.Namespace, client: Client) -> Any:
+    from templater.provisioning.workflow import WorkflowError, make_plan
+
+    try:
+        return make_plan(
+            client,
+            _template_directory(args.path),
+            args.workspace,
+            args.owner,
+            evaluation_options(args),
+            _agent_addresses(args.agent_address),
+        )
+    except WorkflowError as problem:
+        raise Failure(str(problem)) from None
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from templater.provisioning.workflow import show_plan
+
+    sys.stdout.write(show_plan(_planned(args, _client())))
+    return EXIT_OK
+
+
+def _confirmed(question: str) -> bool:
+    print(f"{question}\n  Only 'yes' will be accepted to approve.\n")
+    try:
+        answer = input("  Enter a value: ")
+    except EOFError:
+        answer = ""
+    return answer.strip() == "yes"
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from templater.provisioning.workflow import apply_plan, show_plan
+
+    client = _client()
+    plan = _planned(args, client)
+    sys.stdout.write(show_plan(plan))
+    if not plan.changes:
+        return EXIT_OK
+    if not args.auto_approve and not _confirmed("Do you want to perform these actions?"):
+        raise Failure("Apply cancelled.")
+    sys.stdout.write(apply_plan(client, plan))
+    return EXIT_OK
+
+
+def _destroy(args: argparse.Namespace) -> int:
+    client = _client()
+    owner = args.owner or client.me().name
+    current = client.workspace(owner, args.workspace)
+    if current is None:
+        raise Failure(f"there is no workspace {owner}/{args.workspace}")
+    for agent in current.agents:
+        print(f"  - agent.{agent.name}")
+    for app in current.apps:
+        print(f"  - app.{app.slug}")
+    print(
+        f"\nPlan: 0 to add, 0 to change, 0 to replace, {len(current.agents) + len(current.apps)} to destroy."
+    )
+    if not args.auto_approve and not _confirmed(
+        f"Do you really want to destroy {owner}/{args.workspace}?"
+    ):
+        raise Failure("Destroy cancelled.")
+    client.destroy(owner, args.workspace, current.version)
+    print(f"Destroy complete! Workspace {owner}/{args.workspace} is gone.")
+    return EXIT_OK
+
+
+def _apps_table(apps: list[AppRecord]) -> Table:
+    from rich.table import Table
+
+    table = Table(box=None)
+    for column in ("workspace", "agent", "slug", "share", "URL", "health"):
+        table.add_column(column, overflow="fold")  # a URL is never cut short
+    for app in apps:
+        table.add_row(
+            f"{app.owner}/{app.workspace}",
+            app.agent,
+            app.slug,
+            app.share,
+            app.access_url or "",
+            app.health,
+        )
+    return table
+
+
+def _apps(args: argparse.Namespace) -> int:
+    client = _client()
+    apps = client.apps(args.owner, args.workspace)
+    if args.json:
+        rows = [
+            {
+                "workspace": app.workspace,
+                "owner": app.owner,
+                "agent": app.agent,
+                "slug": app.slug,
+                "share": app.share,
+                "subdomain": app.subdomain,
+                "url": app.access_url,
+                "target": app.url,
+                "health": app.health,
+            }
+            for app in apps
+        ]
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    from rich.console import Console
+
+    if not args.watch:
+        Console().print(_apps_table(apps) if apps else "No apps.")
+        return EXIT_OK
+    from rich.live import Live
+
+    # Redraw on every change the server streams; Ctrl-C ends the watch.
+    with Live(_apps_table(apps), console=Console(), auto_refresh=False) as live:
+        try:
+            for _ in client.events():
+                live.update(_apps_table(client.apps(args.owner, args.workspace)), refresh=True)
+        except KeyboardInterrupt:
+            pass
+    return EXIT_OK
+
+
+def _url(args: argparse.Namespace) -> int:
+    client = _client()
+    owner = args.owner or client.me().name
+    for app in client.apps(owner, args.workspace):
+        if app.slug == args.slug:
+            if not app.access_url:
+                raise Failure(f"app {args.slug} is a command, not served at a URL")
+            print(app.access_url)
+            return EXIT_OK
+    raise Failure(f"workspace {owner}/{args.workspace} has no app {args.slug}")
+
+
+_SHARED_WITH = {"authenticated": "with authenticated users", "public": "publicly"}
+
+
+def _port_of(args: argparse.Namespace) -> tuple[Client, str, str]:
+    """The client, the workspace's owner and the agent a ``ports`` command acts on: the agent
+    named with --agent, else the workspace's only agent."""
+    client = _client()
+    owner = args.owner or client.me().name
+    if args.agent is not None:
+        return client, owner, args.agent
+    current = client.workspace(owner, args.workspace)
+    if current is None:
+        raise Failure(f"there is no workspace {owner}/{args.workspace}")
+    names = [each.name for each in current.agents]
+    if len(names) == 1:
+        return client, owner, names[0]
+    if not names:
+        raise Failure(f"workspace {owner}/{args.workspace} has no agents")
+    raise Failure(
+        f"workspace {owner}/{args.workspace} has agents {', '.join(names)}: choose one with --agent"
+    )
+
+
+def _share_port(args: argparse.Namespace) -> int:
+    client, owner, agent = _port_of(args)
+    shared = client.share_port(owner, args.workspace, agent, args.port, args.level)
+    print(
+        f"Shared port {shared.port} of agent {shared.agent} in {owner}/{args.workspace} "
+        f"{_SHARED_WITH.get(shared.share, shared.share)}"
+    )
+    return EXIT_OK
+
+
+def _unshare_port(args: argparse.Namespace) -> int:
+    client, owner, agent = _port_of(args)
+    client.unshare_port(owner, args.workspace, agent, args.port)
+    print(
+        f"Port {args.port} of agent {agent} in {owner}/{args.workspace} is no longer shared: "
+        "only its owner reaches it"
+    )
+    return EXIT_OK
+
+
+def _ports_table(shares: list[PortShare]) -> Table:
+    from rich.table import Table
+
+    table = Table(box=None)
+    for column in ("agent", "port", "share"):
+        table.add_column(column)
+    for share in shares:
+        table.add_row(share.agent, str(share.port), share.share)
+    return table
+
+
+def _list_ports(args: argparse.Namespace) -> int:
+    client = _client()
+    owner = args.owner or client.me().name
+    shares = client.ports(owner, args.workspace)
+    from rich.console import Console
+
+    Console().print(
+        _ports_table(shares) if shares else f"No shared ports in {owner}/{args.workspace}."
+    )
+    return EXIT_OK
+
+
+def add_commands(commands: Any) -> None:
+    """Add the control-plane commands to the CLI's subcommands."""
+    server = commands.add_parser(
+        "server",
+        help="run the control plane: registry, API, health monitor, app router",
+        description="Run the control plane on the embedded SQLite database (or PostgreSQL).",
+    )
+    server.add_argument("--data-dir", type=Path, help="where the database and admin token live")
+    server.add_argument(
+        "--listen", default="127.0.0.1:7080", help="HOST:PORT (default 127.0.0.1:7080)"
+    )
+    server.add_argument("--access-url", help="the URL users reach templater at")
+    server.add_argument(
+        "--wildcard-access-url",
+        help="hostname pattern for subdomain apps, such as *.apps.example.com",
+    )
+    server.add_argument("--database", help="postgresql://USER@HOST:PORT/NAME instead of SQLite")
+    server.add_argument(
+        "--workers",
+        type=int,
+        help="processes serving the front port, apps and API alike (default: one per CPU)",
+    )
+    server.set_defaults(run=_server)
+
+    login = commands.add_parser("login", help="sign in to a control plane with an API token")
+    login.add_argument("url", metavar="URL")
+    login.add_argument("--token", required=True)
+    login.set_defaults(run=_guarded(_login))
+
+    users = commands.add_parser("users", help="manage users (admins only)")
+    users_commands = users.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
+    create = users_commands.add_parser("create", help="create a user and print their token")
+    create.add_argument("name", metavar="NAME")
+    create.add_argument("--admin", action="store_true", help="an admin rather than a member")
+    create.set_defaults(run=_guarded(_create_user))
+
+    for name, handler, summary in (
+        ("plan", _plan, "show what applying a template to a workspace would change"),
+        ("apply", _apply, "provision a template's agents and apps into a workspace"),
+    ):
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument("path", metavar="PATH", help="template directory or file")
+        command.add_argument("--workspace", required=True, help="workspace name")
+        command.add_argument("--owner", help="workspace owner (default: you)")
+        command.add_argument(
+            "--agent-address",
+            action="append",
+            default=[],
+            metavar="NAME=HOST",
+            help="where the control plane reaches an agent (default 127.0.0.1)",
+        )
+        if name == "apply":
+            command.add_argument("--auto-approve", action="store_true", help="do not ask")
+        add_evaluation_options(command, workspace=False)
+        command.set_defaults(run=_guarded(handler))
+
+    destroy = commands.add_parser("destroy", help="remove a workspace's agents and apps")
+    destroy.add_argument("--workspace", required=True)
+    destroy.add_argument("--owner", help="workspace owner (default: you)")
+    destroy.add_argument("--auto-approve", action="store_true", help="do not ask")
+    destroy.set_defaults(run=_guarded(_destroy))
+
+    apps = commands.add_parser("apps", help="list apps with their URLs and health")
+    apps.add_argument("--workspace")
+    apps.add_argument("--owner")
+    apps.add_argument("--json", action="store_true", help="a JSON list instead of a table")
+    apps.add_argument(
+        "--watch", action="store_true", help="keep the table up to date as health changes"
+    )
+    apps.set_defaults(run=_guarded(_apps))
+
+    url = commands.add_parser("url", help="print the URL an app is served at")
+    url.add_argument("workspace", metavar="WORKSPACE")
+    url.add_argument("slug", metavar="SLUG")
+    url.add_argument("--owner")
+    url.set_defaults(run=_guarded(_url))
+
+    ports = commands.add_parser(
+        "ports",
+        help="share a workspace's ports beyond its owner",
+        description="Ports are reached by their owner only, unless shared.",
+    )
+    ports_commands = ports.add_subparsers(dest="ports_command", metavar="COMMAND", required=True)
+    share = ports_commands.add_parser("share", help="share a port, or change its level")
+    unshare = ports_commands.add_parser("unshare", help="make a port owner-only again")
+    for command in (share, unshare):
+        command.add_argument("workspace", metavar="WORKSPACE")
+        command.add_argument("port", metavar="PORT", type=int)
+        command.add_argument("--agent", help="the agent (default: the workspace's only agent)")
+        command.add_argument("--owner", help="workspace owner (default: you)")
+    share.add_argument(
+        "--level",
+        required=True,
+        choices=PORT_SHARE_LEVELS,
+        help="authenticated: every signed-in user; public: everyone",
+    )
+    share.set_defaults(run=_guarded(_share_port))
+    unshare.set_defaults(run=_guarded(_unshare_port))
+    listed = ports_commands.add_parser("list", help="list a workspace's shared ports")
+    listed.add_argument("workspace", metavar="WORKSPACE")
+    listed.add_argument("--owner", help="workspace owner (default: you)")
+    listed.set_defaults(run=_guarded(_list_ports))

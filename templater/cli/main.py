@@ -1,0 +1,43 @@
+"""The ``templater`` command line: a thin shell over the engine, lint, provisioning and the
+server. Each command imports what it needs when it runs, so that start-up stays fast for the
+editor and pre-commit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from templater.cli import control, lint
+from templater.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Failure, UsageError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="templater", description="Lint, inspect and provision Coder workspace app templates."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    lint.add_commands(commands)
+    control.add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except UsageError as problem:
+        print(f"templater: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except Failure as problem:
+        print(f"templater: {problem}", file=sys.stderr)
+        return EXIT_FINDINGS
+    except BrokenPipeError:
+        return EXIT_OK
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""How a rule is written: its entry in the catalogue (ID, severity, summary, explanation) and
+the :class:`LintContext` its check looks at."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from templater.engine.diagnostics import Diagnostic, Severity
+from templater.engine.evaluate import Evaluation, ResolvedAttribute, ResolvedResource
+from templater.engine.options import LintOptions
+from templater.engine.syntax import Span
+
+
+@dataclass(slots=True)
+class LintContext:
+    """What a rule's check looks at: the evaluated template and the options of the run."""
+
+    evaluation: Evaluation
+    options: LintOptions
+    apps: list[ResolvedResource]
+    agents: list[ResolvedResource]
+
+    def finding(
+        self, rule: str, message: str, span: Span, resource: ResolvedResource | None = None
+    ) -> Diagnostic:
+        return Diagnostic(
+            rule, RULES[rule].severity, message, span, resource.address if resource else None
+        )
+
+    def value_finding(
+        self,
+        rule: str,
+        message: str,
+        resource: ResolvedResource,
+        attribute: ResolvedAttribute,
+        label: str | None = None,
+    ) -> Diagnostic:
+        """A finding about an attribute's value, reported where the value is written; when that
+        is elsewhere (a default, a module input), the message says which attribute uses it."""
+        span = attribute.origin
+        if span != attribute.span:
+            use = attribute.span
+            message += (
+                f" (used by {resource.block_address}.{label or attribute.name}"
+                f" at {use.file}:{use.line}:{use.column})"
+            )
+        return self.finding(rule, message, span, resource)
+
+
+Check = Callable[["LintContext"], Iterator[Diagnostic]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    severity: Severity
+    summary: str
+    explanation: str
+    check: Check | None = None
+
+
+RULES: dict[str, Rule] = {}
+
+
+def register(
+    id: str, severity: Severity, summary: str, explanation: str, check: Check | None = None
+) -> Rule:
+    if id in RULES:
+        raise ValueError(f"rule {id} is registered twice")
+    RULES[id] = Rule(id, severity, summary, explanation.strip(), check)
+    return RULES[id]
+
+
+def rule(id: str, severity: Severity, summary: str, explanation: str) -> Callable[[Check], Check]:
+    """Register the decorated function as the check of rule ``id``."""
+
+    def decorate(check: Check) -> Check:
+        register(id, severity, summary, explanation, check)
+        return check
+
+    return decorate

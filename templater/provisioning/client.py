@@ -1,0 +1,174 @@
+"""The CLI's client of the control plane API (httpx), and the credentials it signs in with."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from templater.model.records import (
+    ApplyResult,
+    AppRecord,
+    DesiredState,
+    PortShare,
+    User,
+    WorkspaceState,
+)
+
+_T = TypeVar("_T")
+
+
+class ClientError(Exception):
+    """A request the control plane refused or could not be made, said for a person."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    url: str
+    token: str
+
+
+def credentials_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("templater")) / "credentials.json"
+
+
+def load_credentials() -> Credentials:
+    """TEMPLATER_URL and TEMPLATER_TOKEN, else what `templater login` saved."""
+    url, token = os.environ.get("TEMPLATER_URL"), os.environ.get("TEMPLATER_TOKEN")
+    if not (url and token):
+        try:
+            saved = json.loads(credentials_path().read_text(encoding="utf-8"))
+            url, token = url or saved["url"], token or saved["token"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    if not (url and token):
+        raise ClientError(
+            "not signed in: run `templater login URL --token TOKEN`, or set TEMPLATER_URL and "
+            "TEMPLATER_TOKEN"
+        )
+    return Credentials(url.rstrip("/"), token)
+
+
+def save_credentials(credentials: Credentials) -> Path:
+    """Saved readable by the user only, replacing the old file in one step."""
+    path = credentials_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump({"url": credentials.url, "token": credentials.token}, handle)
+    os.replace(temporary, path)
+    return path
+
+
+def _decode(kind: type[_T], data: Any) -> _T:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(kind).validate_python(data)
+
+
+class Client:
+    def __init__(self, credentials: Credentials, timeout: float = 60.0) -> None:
+        self.url = credentials.url
+        self._http = httpx.Client(
+            base_url=credentials.url,
+            headers={"Authorization": f"Bearer {credentials.token}"},
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, **arguments: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **arguments)
+        except httpx.HTTPError as problem:
+            raise ClientError(f"cannot reach the control plane at {self.url}: {problem}") from None
+        if response.status_code >= 400:
+            try:
+                message = str(response.json()["message"])
+            except (ValueError, KeyError, TypeError):
+                message = response.text.strip() or response.reason_phrase
+            raise ClientError(message, response.status_code)
+        return response.json()
+
+    def me(self) -> User:
+        return _decode(User, self._request("GET", "/api/v1/users/me"))
+
+    def create_user(self, name: str, admin: bool) -> tuple[str, str]:
+        created = self._request("POST", "/api/v1/users", json={"name": name, "admin": admin})
+        return str(created["role"]), str(created["token"])
+
+    def workspace(self, owner: str, name: str) -> WorkspaceState | None:
+        try:
+            return _decode(
+                WorkspaceState, self._request("GET", f"/api/v1/workspaces/{owner}/{name}")
+            )
+        except ClientError as problem:
+            if problem.status == 404:
+                return None
+            raise
+
+    def apply(
+        self, owner: str, name: str, expected_version: int, desired: DesiredState
+    ) -> ApplyResult:
+        body = {"expected_version": expected_version, **asdict(desired)}
+        return _decode(
+            ApplyResult, self._request("PUT", f"/api/v1/workspaces/{owner}/{name}", json=body)
+        )
+
+    def destroy(self, owner: str, name: str, expected_version: int) -> None:
+        self._request(
+            "DELETE",
+            f"/api/v1/workspaces/{owner}/{name}",
+            params={"expected_version": expected_version},
+        )
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """The server-sent events of ``/api/v1/events`` as they come, each as its JSON data."""
+        try:
+            with self._http.stream("GET", "/api/v1/events", timeout=None) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ClientError(str(response.json().get("message")), response.status_code)
+                data: list[str] = []
+                for line in response.iter_lines():
+                    if line.startswith("data:"):
+                        data.append(line[5:].strip())
+                    elif not line and data:
+                        yield json.loads("\n".join(data))
+                        data = []
+        except httpx.HTTPError as problem:
+            raise ClientError(f"lost the event stream from {self.url}: {problem}") from None
+
+    def apps(self, owner: str | None, workspace: str | None) -> list[AppRecord]:
+        params = {
+            key: value for key, value in (("owner", owner), ("workspace", workspace)) if value
+        }
+        return _decode(list[AppRecord], self._request("GET", "/api/v1/apps", params=params))
+
+    def ports(self, owner: str, workspace: str) -> list[PortShare]:
+        return _decode(
+            list[PortShare], self._request("GET", f"/api/v1/workspaces/{owner}/{workspace}/ports")
+        )
+
+    def share_port(
+        self, owner: str, workspace: str, agent: str, port: int, share: str
+    ) -> PortShare:
+        path = f"/api/v1/workspaces/{owner}/{workspace}/ports/{agent}/{port}"
+        return _decode(PortShare, self._request("PUT", path, json={"share": share}))
+
+    def unshare_port(self, owner: str, workspace: str, agent: str, port: int) -> None:
+        self._request("DELETE", f"/api/v1/workspaces/{owner}/{workspace}/ports/{agent}/{port}")

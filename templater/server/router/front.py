@@ -1,0 +1,132 @@
+"""The front port: the app router and its proxy, run in the server's own process and in worker
+processes beside it (``--workers``), all accepting on the same port (SO_REUSEPORT), the way nginx
+runs a worker per core.
+
+The API, the health monitor and every write to the registry stay in the main process; a worker
+only reads the registry and passes requests on, to the API behind its Unix socket too. When the
+API changes the registry, a counter in shared memory tells every worker to forget what it
+knew."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import signal
+import socket
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+
+from templater.server.router.directory import Directory, Generation
+from templater.server.router.exchange import Upstream
+from templater.server.router.proxy import ProxyServer
+from templater.server.store import Store
+
+_PR_SET_PDEATHSIG = 1
+_SPAWN = multiprocessing.get_context("spawn")
+"""Workers start from a fresh interpreter: nothing of the main process's threads, event loop or
+database connections comes along."""
+
+
+@dataclass(frozen=True, slots=True)
+class FrontSettings:
+    """What any process serving the front port needs to know."""
+
+    host: str
+    port: int
+    access_url: str
+    wildcard_access_url: str | None
+    database: str
+    secret: bytes
+    api_socket: str
+
+
+def shared_generation() -> Generation:
+    """A counter every worker can see, for ``Directory``."""
+    generation: Generation = _SPAWN.RawValue("Q", 0)
+    return generation
+
+
+def front_proxy(settings: FrontSettings, directory: Directory) -> ProxyServer:
+    """The proxy with its router, not yet listening."""
+    from templater.model.hostnames import compile_wildcard
+    from templater.server.router.routing import AppRouter
+    from templater.server.router.sessions import SessionSigner
+
+    wildcard = settings.wildcard_access_url
+    router = AppRouter(
+        settings.access_url,
+        compile_wildcard(wildcard) if wildcard else None,
+        directory,
+        SessionSigner(settings.secret),
+        Upstream("localhost", 0, path=settings.api_socket),
+    )
+    return ProxyServer(router)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise OSError when something else listens on ``host:port``: the front port is bound with
+    SO_REUSEPORT, which would otherwise let a second server share it silently."""
+    socket.create_server((host, port)).close()
+
+
+def start_workers(count: int, settings: FrontSettings, generation: Generation) -> list[BaseProcess]:
+    workers: list[BaseProcess] = [
+        _SPAWN.Process(
+            target=_worker,
+            args=(settings, generation, os.getpid()),
+            name=f"templater-front-{number}",
+            daemon=True,
+        )
+        for number in range(1, count + 1)
+    ]
+    for worker in workers:
+        worker.start()
+    return workers
+
+
+def stop_workers(workers: list[BaseProcess]) -> None:
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()
+    for worker in workers:
+        worker.join(10)
+        if worker.is_alive():
+            worker.kill()
+
+
+def _worker(settings: FrontSettings, generation: Generation, parent: int) -> None:
+    import uvloop
+
+    _end_with_parent()
+    uvloop.run(_serve_front(settings, generation, parent))
+
+
+def _end_with_parent() -> None:
+    """Have Linux send SIGTERM to this worker when the main process dies, even by SIGKILL, so
+    that the port is free for a restart at once (elsewhere the worker notices within a
+    second)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+async def _serve_front(settings: FrontSettings, generation: Generation, parent: int) -> None:
+    """A worker: serve the front port until told to stop, or until the main process is gone."""
+    store = Store(settings.database)
+    proxy = front_proxy(settings, Directory(store, generation))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, stop.set)
+    try:
+        await proxy.start(settings.host, settings.port)
+        while not stop.is_set() and os.getppid() == parent:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1)
+    finally:
+        await proxy.close()
+        store.close()

@@ -1,0 +1,390 @@
+"""The app router's decisions (SPEC §5 to §7): which requests are app requests, which app or port
+they name, who is asking, whether they may, and what the app's upstream request looks like.
+
+Each request gets a ``Reply`` (a page, a redirect, a preflight answer) or a ``Forward``; the proxy
+carries it out. Requests that are not for an app go to the API.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+from templater.model.hostnames import (
+    AppLabel,
+    HostnameError,
+    WildcardPattern,
+    parse_app_path,
+    parse_label,
+)
+from templater.model.records import AppRoute, PortRoute, User
+from templater.server.router import cors
+from templater.server.router.directory import Directory
+from templater.server.router.exchange import (
+    Forward,
+    Headers,
+    Reply,
+    Request,
+    Rewrite,
+    Upstream,
+    hop_by_hop,
+)
+from templater.server.router.pages import page, redirect
+from templater.server.router.sessions import (
+    ACCESS_COOKIE,
+    APP_COOKIE,
+    TICKET_PARAMETER,
+    SessionSigner,
+    cookie_value,
+    set_cookie,
+    without_cookies,
+)
+
+SESSION_HEADER = b"templater-session-token"
+_TICKET = TICKET_PARAMETER.encode()
+AUTH_REDIRECT_PATH = "/api/v1/applications/auth-redirect"
+SIGN_IN_PATH = "/login"
+
+_TEMPLATER_COOKIES = frozenset({ACCESS_COOKIE.encode(), APP_COOKIE.encode()})
+_SESSION_CARRIERS = frozenset({b"cookie", SESSION_HEADER})
+# Request headers that templater sets itself or that must never reach an app.
+_REPLACED = frozenset(
+    {
+        b"host",
+        b"cookie",
+        SESSION_HEADER,
+        b"x-forwarded-for",
+        b"x-forwarded-host",
+        b"x-forwarded-proto",
+    }
+)
+
+
+_HOSTS_KEPT = 10_000
+"""Host headers whose label is remembered (the label is parsed once per host, not per request)."""
+
+
+class Access(enum.Enum):
+    ALLOW = "allow"
+    HIDE = "hide"
+    """Answer as if the app did not exist (404)."""
+    SIGN_IN = "sign-in"
+
+
+def access(share: str, owner: str, viewer: User | None, admins_reach: bool) -> Access:
+    """SPEC §6: who may reach an app or port shared at ``share`` in ``owner``'s workspace.
+    ``admins_reach`` is true for subdomain access: admins reach every subdomain app and port."""
+    if share == "public":
+        return Access.ALLOW
+    if viewer is None:
+        return Access.SIGN_IN
+    if viewer.name == owner or (admins_reach and viewer.is_admin) or share == "authenticated":
+        return Access.ALLOW
+    return Access.HIDE
+
+
+@dataclass(frozen=True, slots=True)
+class _AppTarget:
+    """An app's URL split as the proxy needs it."""
+
+    scheme: str
+    host: bytes
+    """The Host header the app expects: the URL's own ``host[:port]``."""
+    port: int
+    base: bytes
+    """The URL's path without its trailing slash."""
+    query: str
+
+
+@lru_cache(maxsize=4096)
+def _app_target(url: str) -> _AppTarget:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return _AppTarget(
+        parts.scheme,
+        parts.netloc.encode("idna"),
+        port,
+        parts.path.rstrip("/").encode("latin-1"),
+        parts.query,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _upstream(address: str, port: int, tls: bool) -> Upstream:
+    return Upstream(address, port, tls)
+
+
+@lru_cache(maxsize=_HOSTS_KEPT)
+def _describe(label: str) -> str:
+    """What a parsed app label names, for pages."""
+    parsed = parse_label(label)
+    where = f"{parsed.user}/{parsed.workspace}"
+    if parsed.slug is not None:
+        return f"app {parsed.slug} in {where}"
+    return f"port {parsed.port} of agent {parsed.agent} in {where}"
+
+
+_STRIP_CORS = partial(cors.response_headers, origin=None)
+
+
+@lru_cache(maxsize=_HOSTS_KEPT)
+def _parsed_label(label: str) -> AppLabel | str:
+    """The parsed label, or why it is not one."""
+    try:
+        return parse_label(label)
+    except HostnameError as problem:
+        return str(problem)
+
+
+def _not_found(what: str) -> Reply:
+    return page(
+        404,
+        "Application not found",
+        f"There is no {what}, or you may not open it. Check the address, or sign in as someone "
+        "who may.",
+    )
+
+
+class AppRouter:
+    """Routes requests by their Host and path; ``api`` is where everything else goes."""
+
+    def __init__(
+        self,
+        access_url: str,
+        wildcard: WildcardPattern | None,
+        directory: Directory,
+        signer: SessionSigner,
+        api: Upstream,
+    ) -> None:
+        parts = urlsplit(access_url)
+        self._access_url = access_url.rstrip("/")
+        self._access_host = (parts.hostname or "").lower()
+        self._scheme = parts.scheme
+        self._scheme_bytes = parts.scheme.encode()
+        self._secure = parts.scheme == "https"
+        self._wildcard = wildcard
+        self._directory = directory
+        self._signer = signer
+        self._api = api
+        self._labels: dict[bytes, str | None] = {}
+
+    def _label(self, host: str) -> str | None:
+        """The app label ``host`` names, or None when it is not an app host; remembered."""
+        assert self._wildcard is not None
+        label = self._wildcard.match(host)
+        if label is not None and _hostname(host) == self._access_host:
+            label = None
+        if len(self._labels) >= _HOSTS_KEPT:
+            self._labels.clear()
+        self._labels[host.encode("latin-1")] = label
+        return label
+
+    async def route(self, request: Request) -> Reply | Forward:
+        host = request.index.get(b"host")
+        if host and self._wildcard is not None:
+            try:
+                label = self._labels[host]
+            except KeyError:
+                label = self._label(host.decode("latin-1"))
+            if label is not None:
+                return await self._subdomain(request, label)
+        path = request.target.partition(b"?")[0]
+        if path.startswith((b"/@", b"/%40")):
+            return await self._path(request)
+        return Forward(
+            self._api,
+            request.target,
+            self._forwarded(request, request.index.get(b"host") or b"", to_app=False),
+            "the API",
+        )
+
+    # --------------------------------------------------------------------- subdomain access
+
+    async def _subdomain(self, request: Request, label: str) -> Reply | Forward:
+        parsed = _parsed_label(label)
+        if isinstance(parsed, str):
+            return page(400, "Invalid application URL", parsed)
+        assert self._wildcard is not None
+        origin = request.index.get(b"origin")
+        allowed = cors.allowed_origin(origin, parsed.user, self._wildcard)
+        requested_method = request.index.get(b"access-control-request-method")
+        if request.method == b"OPTIONS" and requested_method is not None:
+            headers = cors.preflight_headers(
+                origin,
+                requested_method,
+                request.header(b"access-control-request-headers"),
+                allowed is not None,
+            )
+            return Reply(200, [*headers, (b"Content-Length", b"0")])
+        path, _, query = request.target.partition(b"?")
+        if _TICKET in query:
+            return await self._redeem(label, path.decode("latin-1"), query.decode("latin-1"))
+        asking = self._viewer(request, APP_COOKIE, label)
+        viewer = await asking if asking is not None else None
+        target: AppRoute | PortRoute | None
+        if parsed.slug is not None:
+            target = await self._directory.app(parsed.user, parsed.workspace, parsed.slug)
+            if target is not None and not target.subdomain:
+                target = None
+        else:
+            assert parsed.agent is not None and parsed.port is not None
+            target = await self._directory.port(
+                parsed.user, parsed.workspace, parsed.agent, parsed.port
+            )
+        what = _describe(label)
+        if target is None:
+            return _not_found(what)
+        decision = access(target.share, target.owner, viewer, admins_reach=True)
+        if decision is Access.SIGN_IN:
+            back = self._wildcard.app_origin(label, self._access_url)
+            back += request.target.decode("latin-1")
+            return redirect(
+                303, f"{self._access_url}{AUTH_REDIRECT_PATH}?{urlencode({'redirect_uri': back})}"
+            )
+        if decision is Access.HIDE:
+            return _not_found(what)
+
+        rewrite = _STRIP_CORS if allowed is None else partial(cors.response_headers, origin=allowed)
+        if isinstance(target, PortRoute):
+            upstream = _upstream(target.address, target.port, parsed.https)
+            forwarded = self._forwarded(request, b"localhost:%d" % target.port)
+            return Forward(upstream, request.target, forwarded, what, rewrite)
+        return self._to_app(request, target, path, query, what, rewrite)
+
+    async def _redeem(self, label: str, path: str, query: str) -> Reply:
+        """Trade a sign-in ticket for a session cookie on this app host, then drop the ticket from
+        the address."""
+        pairs = parse_qsl(query, keep_blank_values=True)
+        ticket = next((value for key, value in pairs if key == TICKET_PARAMETER), "")
+        rest = urlencode([(key, value) for key, value in pairs if key != TICKET_PARAMETER])
+        clean = path + (f"?{rest}" if rest else "")
+        user = await self._directory.redeem_ticket(ticket, label)
+        if user is None:
+            return page(
+                400,
+                "Sign-in link expired",
+                "This sign-in link has expired or was already used. Open the app again to sign in.",
+                (clean, "Open the app"),
+            )
+        cookie = set_cookie(APP_COOKIE, self._signer.issue(user.name, label), self._secure)
+        return redirect(303, clean, (b"Set-Cookie", cookie.encode("latin-1")))
+
+    # --------------------------------------------------------------------- path access
+
+    async def _path(self, request: Request) -> Reply | Forward:
+        raw_path, _, query = request.target.partition(b"?")
+        path = raw_path.decode("latin-1")
+        parsed = parse_app_path(path)
+        if parsed is None:
+            return _not_found("app at this address")
+        suffix = f"?{query.decode('latin-1')}" if query else ""
+        if parsed.needs_slash:
+            return redirect(307, f"{path}/{suffix}")
+        user = parsed.user
+        what = f"app {parsed.slug} in {user}/{parsed.workspace}"
+        target = await self._directory.app(user, parsed.workspace, parsed.slug)
+        if target is None or target.subdomain or parsed.agent not in (None, target.agent):
+            return _not_found(what)
+        asking = self._viewer(request, ACCESS_COOKIE, "")
+        viewer = await asking if asking is not None else None
+        decision = access(target.share, target.owner, viewer, admins_reach=False)
+        if decision is Access.SIGN_IN:
+            return redirect(303, f"{SIGN_IN_PATH}?{urlencode({'redirect': path + suffix})}")
+        if decision is Access.HIDE:
+            return _not_found(what)
+        return self._to_app(request, target, parsed.rest.encode("latin-1"), query, what, None)
+
+    # --------------------------------------------------------------------- shared
+
+    def _to_app(
+        self,
+        request: Request,
+        app: AppRoute,
+        path: bytes,
+        query: bytes,
+        what: str,
+        rewrite: Rewrite | None,
+    ) -> Reply | Forward:
+        target = _app_target(app.url)
+        if path == b"/" and not query and target.query:
+            # As Coder does: the app's own query (code-server's ?folder=) is its default.
+            return redirect(307, f"{request.target.decode('latin-1')}?{target.query}")
+        upstream_target = target.base + path
+        if query:
+            upstream_target += b"?" + query
+        upstream = _upstream(app.address, target.port, target.scheme == "https")
+        return Forward(
+            upstream, upstream_target, self._forwarded(request, target.host), what, rewrite
+        )
+
+    def _viewer(self, request: Request, cookie: str, host: str) -> Awaitable[User | None] | None:
+        """Who is asking, to await: the session header's token, or the session cookie for this
+        host; None when the request carries neither (no lookup to wait for)."""
+        token = request.index.get(SESSION_HEADER)
+        if token:
+            return self._directory.user_by_token(token.decode("latin-1"))
+        cookies = request.index.get(b"cookie")
+        value = cookie_value(cookies.decode("latin-1"), cookie) if cookies else None
+        name = self._signer.user(value, host) if value else None
+        return self._directory.user_by_name(name) if name else None
+
+    def _forwarded(self, request: Request, host: bytes, to_app: bool = True) -> Headers:
+        """The request's headers for the upstream: ``host`` as Host and the X-Forwarded headers
+        set; for an app, templater's session header and cookies removed."""
+        headers: Headers = [(b"Host", host)]
+        forwarded_for = request.client.encode()
+        dropped = hop_by_hop(request.index.get(b"connection"))
+        for name, value in request.headers:
+            lowered = name.lower()
+            if lowered in dropped:
+                continue
+            if lowered not in _REPLACED or (not to_app and lowered in _SESSION_CARRIERS):
+                headers.append((name, value))
+            elif lowered == b"cookie":
+                kept = without_cookies(value, _TEMPLATER_COOKIES)
+                if kept:
+                    headers.append((b"Cookie", kept))
+            elif lowered == b"x-forwarded-for":
+                forwarded_for = value + b", " + forwarded_for
+        headers.append((b"X-Forwarded-For", forwarded_for))
+        headers.append((b"X-Forwarded-Host", request.index.get(b"host") or b""))
+        headers.append((b"X-Forwarded-Proto", self._scheme_bytes))
+        return headers
+
+
+def _hostname(host: str) -> str:
+    """``host`` without its port and trailing dot, lower-cased."""
+    if host.startswith("["):
+        return host.partition("]")[0][1:].lower()
+    return host.rpartition(":")[0].rstrip(".").lower() if ":" in host else host.rstrip(".").lower()
+
+
+def auth_redirect_target(redirect_uri: str, wildcard: WildcardPattern | None) -> str | None:
+    """The app label ``redirect_uri`` points at, if it is an app URL of this deployment (so that
+    the sign-in flow never redirects anywhere else); None otherwise."""
+    if wildcard is None:
+        return None
+    try:
+        parts = urlsplit(redirect_uri)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.username is not None:
+        return None
+    label = wildcard.match(parts.netloc)
+    if label is None:
+        return None
+    try:
+        parse_label(label)
+    except HostnameError:
+        return None
+    return label
+
+
+def with_ticket(redirect_uri: str, ticket: str) -> str:
+    """``redirect_uri`` with the sign-in ticket added to its query."""
+    parts = urlsplit(redirect_uri)
+    query = f"{parts.query}&" if parts.query else ""
+    return parts._replace(query=f"{query}{TICKET_PARAMETER}={quote(ticket)}").geturl()
