@@ -1,4 +1,4 @@
-"""Health monitor benchmark: the monitor core (``templater.health.monitor``) against a loopback
+"""Health monitor benchmark: the monitor core (``templater.health``) against a loopback
 fleet of apps.
 
 Run by hand: ``python bench/health_bench.py --server`` measures the whole ``templater server``:
@@ -8,7 +8,7 @@ server's monitor reports (``GET /api/v1/monitor``).
 
 ``python bench/health_bench.py [--targets 5000] [--interval 5] [--seconds 30]`` (about 90 s with
 the ramp; ``--no-ramp`` for the main run only) measures the monitor core alone, and finds the
-highest rate it sustains: it imports nothing from the server but ``templater.health.monitor``
+highest rate it sustains: it imports nothing from the server but ``templater.health``
 (the store, API and database writes are not exercised; transitions are counted and dropped).
 What it does:
 
@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, ClassVar
 
-from templater.health.monitor import HealthMonitor, Target, Transition
+from templater.health import HealthMonitor, Target, Transition
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
@@ -312,7 +312,7 @@ def main() -> None:
             if int(count) > args.targets
         ]
     print(
-        f"health monitor core (templater.health.monitor), {os.cpu_count()} cores, "
+        f"health monitor core (templater.health), {os.cpu_count()} cores, "
         f"Python {sys.version.split()[0]}, {args.fleet_processes} fleet process(es) "
         f"x {args.ports} ports, {args.hang:.0%} of targets hang until the timeout; "
         f"load average before the run {os.getloadavg()[0]:.2f} (other work skews the lag)"

@@ -1,4 +1,4 @@
-"""The health monitor core (templater.health.monitor) against real HTTP apps on loopback ports,
+"""The health monitor core (templater.health) against real HTTP apps on loopback ports,
 written here on asyncio streams: one answering 200, one 500, one that never answers, one that
 closes or resets the connection, one sending garbage, one redirecting, one whose answers follow
 a script. Intervals are 1 s; the assertions are on the transitions reported (order, state,
@@ -25,18 +25,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from templater.health.monitor import (
+from templater.health import (
     HEALTHY,
     INITIALIZING,
     UNHEALTHY,
     HealthMonitor,
     Target,
     Transition,
-    _Entry,
-    _phase,
-    _Probe,
     parse_response_head,
 )
+from templater.health.monitor import _Entry, _phase
+from templater.health.wire import Probe
 
 # -- apps --------------------------------------------------------------------------------------
 
@@ -518,21 +517,21 @@ def test_what_is_not_an_http_response(head: bytes) -> None:
 
 
 def test_requests_follow_the_url() -> None:
-    probe = _Probe("http://workspace:13337/healthz?a=1&b=two words#frag")
+    probe = Probe("http://workspace:13337/healthz?a=1&b=two words#frag")
     assert probe.error is None and probe.port == 13337 and not probe.tls
     assert probe.request.startswith(
         b"GET /healthz?a=1&b=two%20words HTTP/1.1\r\nHost: workspace:13337\r\n"
     )
     assert b"Connection: close\r\n" in probe.request and probe.request.endswith(b"\r\n\r\n")
-    probe = _Probe("https://Workspace.example")
+    probe = Probe("https://Workspace.example")
     assert (probe.port, probe.tls, probe.server_hostname) == (443, True, "workspace.example")
     assert probe.request.startswith(b"GET / HTTP/1.1\r\nHost: Workspace.example\r\n")
-    probe = _Probe("http://user:p%40ss@[::1]/")
+    probe = Probe("http://user:p%40ss@[::1]/")
     assert probe.port == 80 and b"Host: [::1]\r\n" in probe.request
     assert b"Authorization: Basic dXNlcjpwQHNz\r\n" in probe.request  # user:p@ss
-    assert _Probe("http://localhost:99999/").error is not None
-    assert _Probe("localhost:8080").error is not None
-    assert _Probe("http:///path").error == "invalid URL: no host"
+    assert Probe("http://localhost:99999/").error is not None
+    assert Probe("localhost:8080").error is not None
+    assert Probe("http:///path").error == "invalid URL: no host"
 
 
 @given(st.integers(min_value=0, max_value=2**62))
@@ -549,7 +548,7 @@ def test_the_state_machine_follows_the_documentation(
     initial: str, threshold: int, outcomes: list[bool]
 ) -> None:
     monitor = HealthMonitor(Recorder())
-    entry = _Entry(target(1, "http://localhost/", threshold=threshold, state=initial), _Probe(""))
+    entry = _Entry(target(1, "http://localhost/", threshold=threshold, state=initial), Probe(""))
     expected = []
     state, failures = initial, 0
     for ok in outcomes:

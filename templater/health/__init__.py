@@ -1,6 +1,26 @@
 """The health monitor's core (SPEC §8): the scheduler, the checks and the state machine, in pure
 asyncio, so that the server runs it today and the workspace agent can run it unchanged."""
 
-from templater.health.monitor import HealthMonitor, HealthStats, Target, Transition
+from templater.health.monitor import HealthMonitor
+from templater.health.targets import (
+    HEALTHY,
+    INITIALIZING,
+    MAX_TIMEOUT,
+    UNHEALTHY,
+    HealthStats,
+    Target,
+    Transition,
+)
+from templater.health.wire import parse_response_head
 
-__all__ = ["HealthMonitor", "HealthStats", "Target", "Transition"]
+__all__ = [
+    "HEALTHY",
+    "INITIALIZING",
+    "MAX_TIMEOUT",
+    "UNHEALTHY",
+    "HealthMonitor",
+    "HealthStats",
+    "Target",
+    "Transition",
+    "parse_response_head",
+]

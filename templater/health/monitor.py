@@ -44,48 +44,43 @@ Use from the event loop's thread only.
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import errno
 import functools
 import heapq
-import ipaddress
 import logging
-import os
-import re
 import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote, unquote, urlsplit
 
-__all__ = [
-    "HEALTHY",
-    "INITIALIZING",
-    "MAX_TIMEOUT",
-    "UNHEALTHY",
-    "HealthMonitor",
-    "HealthStats",
-    "Target",
-    "Transition",
-]
+from templater.health.targets import (
+    HEALTHY,
+    INITIALIZING,
+    STATES,
+    UNHEALTHY,
+    HealthStats,
+    Target,
+    Transition,
+    timeout,
+    timeout_reason,
+)
+from templater.health.wire import (
+    HEAD_LIMIT,
+    LOCAL_ERRNOS,
+    CannotResolve,
+    Probe,
+    errno_reason,
+    is_ip,
+    parse_response_head,
+    reason_for,
+)
+
+__all__ = ["HealthMonitor"]
 
 logger = logging.getLogger(__name__)
 
-INITIALIZING = "initializing"
-HEALTHY = "healthy"
-UNHEALTHY = "unhealthy"
-_STATES = (INITIALIZING, HEALTHY, UNHEALTHY)
-
-MAX_TIMEOUT = 10.0
-"""The longest a check may take (SPEC §8): the timeout is min(interval, this)."""
-
-USER_AGENT = "templater-health/0.1"
-
-_HEAD_LIMIT = 16384  # the most bytes read of a response head
-_MAX_INTERIM = 8  # 1xx interim responses skipped before the final one
 _DNS_TTL = 30.0  # seconds a resolved agent host name is reused
 _DNS_NEGATIVE_TTL = 5.0  # seconds a failed resolution is reused
 _LAG_SAMPLES = 200_000  # lag samples kept for stats()
@@ -93,216 +88,10 @@ _EARLY = 0.0005  # a timer may fire this early; checks due within it are sent
 _PER_FIRE = 100  # checks started per loop iteration at most: a burst never blocks the loop
 _JOIN_SPACING = 0.001  # seconds between the first checks of targets that join together
 
-_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])(?: [^\r\n]*)?\r?\n")
-_END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
-_HOST = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:%\[\]-]+")
-_LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """An app with a healthcheck, as the caller knows it."""
-
-    key: int
-    """The app's id."""
-    url: str
-    """The healthcheck URL as written in the template, e.g. ``http://localhost:13337/healthz``."""
-    address: str
-    """The agent's address (host name or IP): the monitor connects there, to the URL's port."""
-    interval: int
-    """Seconds between checks. A target with an interval below 1 is never checked (it stays as
-    it is, as Coder's stays ``initializing``)."""
-    threshold: int
-    """Consecutive failures that make the app unhealthy."""
-    state: str
-    """The last known state: ``initializing``, ``healthy`` or ``unhealthy``. Taken when the
-    target joins, and when its healthcheck (url, interval or threshold) changes, as the store
-    then resets it; otherwise the monitor's own state wins, since the caller may not yet have
-    stored the transitions it was handed."""
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """A change of an app's health."""
-
-    key: int
-    state: str
-    reason: str
-    """Why, e.g. ``status 200``, ``status 503``, ``timeout after 5.0 s``, ``connection refused``:
-    the outcome of the check that caused it."""
-    at: datetime
-    """When that check concluded (UTC)."""
-
-
-@dataclass(frozen=True, slots=True)
-class HealthStats:
-    """Counters since start (or since ``reset_stats()``), for benchmarks and diagnostics."""
-
-    targets: int
-    """Targets known now."""
-    in_flight: int
-    """Checks in flight now."""
-    checks_started: int
-    """Checks begun: one per due time, less those missed."""
-    requests_sent: int
-    """Checks whose request was written (the others failed to resolve, connect or TLS)."""
-    successes: int
-    failures: int
-    timeouts: int
-    """Failures by timeout (included in ``failures``)."""
-    missed: int
-    """Due times that passed without a check: the loop fell a whole interval behind, or a
-    check could not be made for want of local resources."""
-    transitions: int
-    """Transitions handed to ``report`` (in calls that returned)."""
-    report_errors: int
-    """``report`` calls that raised (their transitions were dropped)."""
-    dispatch_lags: tuple[float, ...]
-    """Seconds from each check's due time to its start (the most recent 200,000)."""
-    send_lags: tuple[float, ...]
-    """Seconds from each check's due time to its request being written, after connect: the
-    due→sent lag (the most recent 200,000)."""
-
-
-# -- what goes on the wire ---------------------------------------------------------------------
-
-
-class _Probe:
-    """What a healthcheck URL means on the wire, computed once per URL."""
-
-    __slots__ = ("error", "port", "request", "server_hostname", "tls")
-
-    def __init__(self, url: str) -> None:
-        self.error: str | None = None
-        self.port = 0
-        self.tls = False
-        self.server_hostname = ""
-        self.request = b""
-        try:
-            self._parse(url)
-        except (ValueError, UnicodeError) as exc:
-            self.error = f"invalid URL: {exc}" if str(exc) else "invalid URL"
-
-    def _parse(self, url: str) -> None:
-        parts = urlsplit(url.strip())
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https"):
-            raise ValueError(f"scheme {parts.scheme!r} is not http or https")
-        host = parts.hostname
-        if not host:
-            raise ValueError("no host")
-        self.tls = scheme == "https"
-        self.port = parts.port or (443 if self.tls else 80)
-        host_header = parts.netloc.rpartition("@")[2]
-        if not host_header.isascii():
-            name, colon, port = host_header.rpartition(":") if parts.port else (host_header, "", "")
-            host_header = name.encode("idna").decode("ascii") + colon + port
-        if not _HOST.fullmatch(host_header):
-            raise ValueError(f"host {host_header!r}")
-        self.server_hostname = "" if _is_ip(host) else host  # SNI: the original host
-        target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=~")
-        if parts.query:
-            target += "?" + quote(parts.query, safe="/%:@!$&'()*+,;=~?")
-        lines = [
-            f"GET {target} HTTP/1.1",
-            f"Host: {host_header}",
-            f"User-Agent: {USER_AGENT}",
-            "Accept: */*",
-            "Connection: close",
-        ]
-        if parts.username is not None:
-            credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-            lines.append(f"Authorization: Basic {base64.b64encode(credentials.encode()).decode()}")
-        self.request = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.partition("%")[0])
-    except ValueError:
-        return False
-    return True
-
-
-def parse_response_head(data: bytes) -> int | None:
-    """The status code of the final response whose head begins ``data``, or None if more bytes
-    are needed to tell. Interim (1xx but 101) responses are skipped. ValueError if the bytes are
-    not an HTTP/1.x response."""
-    status = _final_status(data)
-    if status is None and len(data) > _HEAD_LIMIT:
-        raise ValueError("response head too long")
-    return status
-
-
-def _final_status(data: bytes) -> int | None:
-    position = 0
-    for _ in range(_MAX_INTERIM + 1):
-        end = data.find(b"\n", position)
-        if end < 0:
-            if not _could_be_status(data[position:]):
-                raise ValueError("not an HTTP/1.x status line")
-            return None
-        match = _STATUS_LINE.fullmatch(data, position, end + 1)
-        if match is None:
-            raise ValueError("not an HTTP/1.x status line")
-        status = int(match[1])
-        if status >= 200 or status == 101:
-            return status
-        blank = _END_OF_HEAD.search(data, end - 1 if end and data[end - 1] == 13 else end)
-        if blank is None:
-            return None
-        position = blank.end()
-    raise ValueError("too many interim responses")
-
-
-def _could_be_status(start: bytes) -> bool:
-    """Whether an incomplete first line may still become a status line."""
-    prefix = b"HTTP/1."
-    head = start[: len(prefix)]
-    return prefix.startswith(head) if len(head) < len(prefix) else start.startswith(prefix)
-
-
-_ERRNO_REASONS = {
-    errno.ECONNREFUSED: "connection refused",
-    errno.ECONNRESET: "connection reset",
-    errno.EPIPE: "connection reset",
-    errno.ECONNABORTED: "connection aborted",
-    errno.EHOSTUNREACH: "no route to host",
-    errno.ENETUNREACH: "network unreachable",
-    errno.EHOSTDOWN: "host is down",
-    errno.EADDRNOTAVAIL: "address not available",
-    errno.ETIMEDOUT: "connection timed out",
-}
-
-
-def _errno_reason(number: int) -> str:
-    return _ERRNO_REASONS.get(number) or f"connection failed: {os.strerror(number).lower()}"
-
-
-def _reason_for(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS error: {exc.reason or type(exc).__name__}"
-    if isinstance(exc, OSError) and exc.errno is not None:
-        return _errno_reason(exc.errno)
-    return f"connection failed: {str(exc)[:120] or type(exc).__name__}"
-
-
-def _timeout_reason(target: Target) -> str:
-    return f"timeout after {_timeout(target):.1f} s"
-
-
-def _timeout(target: Target) -> float:
-    return min(float(target.interval), MAX_TIMEOUT)
-
 
 def _phase(key: int) -> float:
     """A fraction in (0, 1], well spread over consecutive keys (Fibonacci hashing)."""
     return 1.0 - ((key * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) / 2.0**64
-
-
-class _CannotResolve(Exception):
-    pass
 
 
 # -- the monitor -------------------------------------------------------------------------------
@@ -313,7 +102,7 @@ class _Entry:
 
     __slots__ = ("check", "failures", "next_due", "probe", "state", "target")
 
-    def __init__(self, target: Target, probe: _Probe) -> None:
+    def __init__(self, target: Target, probe: Probe) -> None:
         self.target = target
         self.probe = probe
         self.state = _known_state(target)
@@ -323,7 +112,7 @@ class _Entry:
 
 
 def _known_state(target: Target) -> str:
-    if target.state in _STATES:
+    if target.state in STATES:
         return target.state
     logger.warning("health: app %d has an unknown state %r", target.key, target.state)
     return INITIALIZING
@@ -353,7 +142,7 @@ class HealthMonitor:
         self._batch_window = batch_window
         self._flush_timeout = flush_timeout
         self._entries: dict[int, _Entry] = {}
-        self._probes: dict[str, _Probe] = {}
+        self._probes: dict[str, Probe] = {}
         self._heap: list[tuple[float, int, _Entry]] = []
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -499,12 +288,12 @@ class HealthMonitor:
         self._dispatch_lags: collections.deque[float] = collections.deque(maxlen=_LAG_SAMPLES)
         self._send_lags: collections.deque[float] = collections.deque(maxlen=_LAG_SAMPLES)
 
-    def _probe(self, url: str) -> _Probe:
+    def _probe(self, url: str) -> Probe:
         probe = self._probes.get(url)
         if probe is None:
             if len(self._probes) > 2 * len(self._entries) + 1024:
                 self._probes.clear()
-            probe = self._probes[url] = _Probe(url)
+            probe = self._probes[url] = Probe(url)
         return probe
 
     def _schedule(self, entry: _Entry, due: float) -> None:
@@ -568,13 +357,13 @@ class HealthMonitor:
         if previous is not None:  # at its deadline by construction: conclude it as a timeout
             entry.check = None
             previous.cancel()
-            self._conclude(entry, False, _timeout_reason(previous.target), timeout=True)
+            self._conclude(entry, False, timeout_reason(previous.target), timeout=True)
         if self._max_in_flight is not None and len(self._in_flight) >= self._max_in_flight:
             self._missed += 1
             return
         self._started += 1
         self._dispatch_lags.append(now - due)
-        deadline = self._loop.time() + (due + _timeout(target) - now)
+        deadline = self._loop.time() + (due + timeout(target) - now)
         check = _Check(self, entry, due, deadline)
         entry.check = check
         check.start()
@@ -650,7 +439,7 @@ class HealthMonitor:
         """The agent's IP addresses: an IP as it is; a host name resolved once per
         ``_DNS_TTL`` for every check of that agent (so that checks do not queue on the
         resolver's threads), as a future while it resolves."""
-        if _is_ip(address):
+        if is_ip(address):
             return [address]
         now = self._clock()
         cached = self._dns.get(address)
@@ -670,7 +459,7 @@ class HealthMonitor:
         try:
             infos = await self._loop.getaddrinfo(address, None, type=socket.SOCK_STREAM)
         except (OSError, ValueError) as exc:  # socket.gaierror, or a name IDNA cannot encode
-            raise _CannotResolve(f"cannot resolve {address}") from exc
+            raise CannotResolve(f"cannot resolve {address}") from exc
         return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
     def _resolved(self, address: str, future: asyncio.Future[list[str]]) -> None:
@@ -787,7 +576,7 @@ class _Check:
 
     def _on_timeout(self) -> None:
         self.timer = None
-        self._finish(False, _timeout_reason(self.target), timeout=True)
+        self._finish(False, timeout_reason(self.target), timeout=True)
 
     def _on_resolved(self, future: asyncio.Future[list[str]]) -> None:
         self.resolving = None
@@ -796,7 +585,7 @@ class _Check:
             return
         exc = future.exception()
         if exc is not None:
-            self._finish(False, str(exc) if isinstance(exc, _CannotResolve) else _reason_for(exc))
+            self._finish(False, str(exc) if isinstance(exc, CannotResolve) else reason_for(exc))
             return
         self.hosts = list(future.result())
         self._connect()
@@ -811,11 +600,11 @@ class _Check:
         try:
             self.sock = sock = socket.socket(family, socket.SOCK_STREAM)
         except OSError as exc:
-            if exc.errno in _LOCAL_ERRNOS:
+            if exc.errno in LOCAL_ERRNOS:
                 self._close()
                 self.monitor._short_of_resources(self, exc)
                 return
-            self._finish(False, _reason_for(exc))
+            self._finish(False, reason_for(exc))
             return
         self.fd = sock.fileno()
         sock.setblocking(False)
@@ -836,7 +625,7 @@ class _Check:
             self._close_socket()
             self._connect()
         else:
-            self._finish(False, _errno_reason(code))
+            self._finish(False, errno_reason(code))
 
     def _on_connected(self) -> None:
         assert self.sock is not None
@@ -855,7 +644,7 @@ class _Check:
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError as exc:
-            self._finish(False, _reason_for(exc))
+            self._finish(False, reason_for(exc))
             return
         self.outgoing = self.outgoing[sent:]
         if self.outgoing:  # rare: the rest when the socket can take it
@@ -874,11 +663,11 @@ class _Check:
     def _on_readable(self) -> None:
         assert self.sock is not None
         try:
-            data = self.sock.recv(_HEAD_LIMIT)
+            data = self.sock.recv(HEAD_LIMIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
-            self._finish(False, _reason_for(exc))
+            self._finish(False, reason_for(exc))
             return
         if not data:
             self._finish(
@@ -909,7 +698,7 @@ class _Check:
             self.monitor._sent += 1
             self.monitor._send_lags.append(self.monitor._clock() - self.due)
             while True:
-                data = await reader.read(_HEAD_LIMIT)
+                data = await reader.read(HEAD_LIMIT)
                 if not data:
                     raise asyncio.IncompleteReadError(self.buffer, None)
                 self.buffer += data
@@ -918,7 +707,7 @@ class _Check:
                     break
         except asyncio.CancelledError:
             raise
-        except _CannotResolve as exc:
+        except CannotResolve as exc:
             self._finish(False, str(exc))
         except asyncio.IncompleteReadError:
             reason = (
@@ -928,11 +717,11 @@ class _Check:
         except ValueError:
             self._finish(False, "invalid HTTP response")
         except OSError as exc:
-            if exc.errno in _LOCAL_ERRNOS:
+            if exc.errno in LOCAL_ERRNOS:
                 self._close()
                 self.monitor._short_of_resources(self, exc)
             else:
-                self._finish(False, _reason_for(exc))
+                self._finish(False, reason_for(exc))
         except Exception as exc:  # a check never raises into the monitor
             logger.exception("health: the check of app %d failed unexpectedly", self.target.key)
             self._finish(False, f"check failed: {type(exc).__name__}")
@@ -953,7 +742,7 @@ class _Check:
                     self.probe.port,
                     ssl=self.monitor._tls,
                     server_hostname=self.probe.server_hostname,
-                    limit=_HEAD_LIMIT,
+                    limit=HEAD_LIMIT,
                 )
             except OSError as exc:
                 error = error or exc

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from templater.health.monitor import HealthMonitor, Target, Transition
+from templater.health import HealthMonitor, Target, Transition
 from templater.model.hostnames import (
     HostnameError,
     WildcardPattern,
