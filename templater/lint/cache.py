@@ -25,14 +25,19 @@ def _code_version() -> bytes:
     """What a parse depends on: the parser's own source and the versions of its libraries."""
     from importlib import metadata
 
-    here = Path(__file__).parent
+    import templater.engine
+
+    engine = Path(templater.engine.__file__).parent
     versions = []
     for distribution in ("python-hcl2", "lark"):
         try:
             versions.append(metadata.version(distribution))
         except metadata.PackageNotFoundError:
             versions.append(distribution)
-    sources = [here / name for name in ("grammar.py", "parser.py", "syntax.py", "values.py")]
+    sources = [
+        engine / name
+        for name in ("grammar.py", "parser.py", "templates.py", "syntax.py", "values.py")
+    ]
     return code_digest(sources, f"{_FORMAT} {' '.join(versions)}")
 
 

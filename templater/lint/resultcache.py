@@ -29,7 +29,9 @@ _FORMAT = "1"
 @cache
 def _code_version() -> bytes:
     """A digest of templater's own code and schemas: another version makes other entries."""
-    package = Path(__file__).parent
+    import templater
+
+    package = Path(templater.__file__).parent
     return code_digest(
         sorted([*package.rglob("*.py"), *package.joinpath("schemas").glob("*.json")]), _FORMAT
     )
