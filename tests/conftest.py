@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,45 @@ from templater.engine.options import EvalOptions
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
 EXAMPLES = ROOT / "examples"
+
+IN_CI = os.environ.get("CI") == "true"
+"""`.ci/run` installs everything the tests need, so there a missing piece fails a test."""
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip the running test, saying why, when something it needs is not on this machine; under
+    ``CI=true`` fail it instead, since CI must run every test."""
+    if not available:
+        if IN_CI:
+            pytest.fail(f"{reason} (CI=true: CI must run this test)")
+        pytest.skip(reason)
+
+
+def needs(available: bool, reason: str) -> pytest.MarkDecorator:
+    """A mark for a test that needs ``available`` to hold: skipped with ``reason`` without it,
+    and failed without it under ``CI=true`` (see :func:`require`)."""
+    return pytest.mark.needs(available=available, reason=reason)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs(available, reason): skip (fail in CI) without it")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("needs"):
+        require(mark.kwargs["available"], mark.kwargs["reason"])
+
+
+needs_corpus = needs(CORPUS.is_dir(), f"the shared corpus is not at {CORPUS}")
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's chromium, which the browser tests drive with Playwright (never a downloaded one)."""
+needs_chromium = needs(
+    CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does it)"
+)
+needs_git_and_precommit = needs(
+    shutil.which("git") is not None and shutil.which("pre-commit") is not None,
+    "needs git and pre-commit (pip install -e '.[dev]')",
+)
 
 Evaluate = Callable[..., Evaluation]
 
@@ -57,8 +97,9 @@ BACKENDS = [
     "sqlite",
     pytest.param(
         "postgresql",
-        marks=pytest.mark.skipif(
-            POSTGRES_URL is None, reason="TEMPLATER_TEST_POSTGRES_URL is not set"
+        marks=needs(
+            POSTGRES_URL is not None,
+            "TEMPLATER_TEST_POSTGRES_URL is not set (README: Development says how)",
         ),
     ),
 ]

@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import hcl2.parser
-import pytest
 
-from .conftest import CORPUS, EXAMPLES, ROOT, corpus_modules
+from .conftest import CORPUS, EXAMPLES, ROOT, corpus_modules, needs_corpus
 
 
 def templater(
@@ -102,7 +101,7 @@ def test_grammar_cache_lives_in_the_user_cache_directory(tmp_path: Path) -> None
     assert not Path(hcl2.parser.__file__).with_name(".lark_cache.bin").exists()
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not beside the repository")
+@needs_corpus
 def test_inspect_over_the_whole_corpus_and_examples_finds_every_app() -> None:
     directories = [*corpus_modules(), *sorted(EXAMPLES.glob("*/"))]
     result = templater("inspect", "--format", "json", *map(str, directories))

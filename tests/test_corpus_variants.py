@@ -17,7 +17,8 @@ from templater.engine.diagnostics import Diagnostic, Severity
 from templater.engine.options import EvalOptions, InputOptions, LintOptions
 from templater.lint.runner import lint_module
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+from .conftest import CORPUS, require
+
 REGISTRY = CORPUS / "coder-registry" / "registry"
 
 KUBERNETES = "coder/templates/kubernetes"
@@ -182,8 +183,7 @@ ORIGINALS = sorted({variant.template for variant in VARIANTS})
 
 
 def needs_corpus() -> None:
-    if not REGISTRY.is_dir():
-        pytest.skip(f"corpus not available at {CORPUS}")
+    require(REGISTRY.is_dir(), f"the shared corpus is not at {CORPUS}")
 
 
 def read_text(path: Path) -> str:

@@ -37,6 +37,8 @@ from templater.health import (
 from templater.health.monitor import _Entry, _phase
 from templater.health.wire import Probe
 
+from .conftest import require
+
 # -- apps --------------------------------------------------------------------------------------
 
 
@@ -432,8 +434,7 @@ def test_report_errors_are_logged_and_later_transitions_still_reported() -> None
 
 
 def test_https_with_a_self_signed_certificate(tmp_path: Path) -> None:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+    require(shutil.which("openssl") is not None, "openssl is not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         [

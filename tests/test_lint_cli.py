@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from .conftest import CORPUS, corpus_modules
+from .conftest import corpus_modules, needs_corpus
 from .test_cli import templater
 
 BROKEN = "examples/broken"
@@ -126,7 +124,7 @@ def test_rules_lists_and_explains() -> None:
     assert unknown.returncode == 2 and 'did you mean "app-slug-format"' in unknown.stderr
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not beside the repository")
+@needs_corpus
 def test_whole_corpus_lints_clean() -> None:
     directories = [str(path) for path in corpus_modules()]
     result = templater("lint", "--format", "json", "--no-cache", *directories)

@@ -7,14 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from .conftest import EXAMPLES, ROOT, needs_git_and_precommit
 
-from .conftest import EXAMPLES, ROOT
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("git") is None or shutil.which("pre-commit") is None,
-    reason="needs git and pre-commit",
-)
+pytestmark = needs_git_and_precommit
 
 
 def _git(repository: Path, *args: str) -> str:

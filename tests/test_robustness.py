@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from templater.engine.evaluate import evaluate_template
 from templater.engine.parser import parse_file
 
-from .conftest import CORPUS
+from .conftest import CORPUS, needs_corpus
 
 CORPUS_FILES = sorted(CORPUS.rglob("*.tf"))
 FRAGMENTS = [
@@ -55,7 +55,7 @@ def mangled_sources(draw: st.DrawFn) -> str:
     return text
 
 
-@pytest.mark.skipif(not CORPUS_FILES, reason="the shared corpus is not beside the repository")
+@needs_corpus
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(source=mangled_sources())
 def test_mangled_files_give_diagnostics_not_exceptions(

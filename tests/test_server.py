@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import BACKENDS, EXAMPLES, ROOT, postgres_schema
+from .conftest import BACKENDS, EXAMPLES, ROOT, postgres_schema, require
 
 VALID_EXAMPLES = sorted(path for path in EXAMPLES.glob("*/") if any(path.glob("*.tf")))
 
@@ -458,8 +458,8 @@ def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
 
 def test_schemathesis_finds_no_server_error(server: Server, tmp_path: Path) -> None:
     schemathesis = shutil.which("st")
-    if schemathesis is None:
-        pytest.skip("schemathesis is not installed")
+    require(schemathesis is not None, "schemathesis is not installed (pip install -e '.[dev]')")
+    assert schemathesis is not None
     new_user(server, "fuzz")
     result = subprocess.run(
         [
