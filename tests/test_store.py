@@ -26,7 +26,6 @@ from templater.model.records import (
     PortShare,
     WorkspaceState,
 )
-from templater.server import store as store_module
 from templater.server.store import (
     SCHEMA_VERSION,
     TOKEN_PREFIX,
@@ -35,6 +34,8 @@ from templater.server.store import (
     StoreError,
     StoreUnavailable,
     VersionConflict,
+    applying,
+    repository,
 )
 
 from .conftest import BACKENDS, postgres_schema
@@ -199,7 +200,7 @@ def test_migrate_refuses_a_newer_schema(database: Database, store: Store) -> Non
 def test_upgrade_from_version_2_keeps_everything(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(repository, "SCHEMA_VERSION", 2)  # where Store.migrate reads it
     old = database.open()
     assert old.migrate() == 2
     old.create_user("alice", "member")
@@ -336,8 +337,8 @@ def test_tokens_are_stored_only_as_hashes(database: Database, store: Store) -> N
     [first_row, second_row] = database.rows("tokens")
     assert len(first_row["token_hash"]) == 64
     assert {first_row["token_hash"], second_row["token_hash"]} == {
-        store_module._hash_token(token),
-        store_module._hash_token(other),
+        repository._hash_token(token),
+        repository._hash_token(other),
     }
     secret = token.removeprefix(TOKEN_PREFIX)
     for table in sa.inspect(database.engine).get_table_names():
@@ -585,7 +586,7 @@ def _fail_after_some_writes(monkeypatch: pytest.MonkeyPatch) -> None:
         raise RuntimeError("injected failure")
 
     # deletes, agent changes and in-place app updates have run by the time apps are inserted
-    monkeypatch.setattr(store_module, "_insert_apps", broken)
+    monkeypatch.setattr(applying, "insert_apps", broken)
 
 
 def test_a_failure_mid_apply_leaves_the_previous_state(
@@ -631,13 +632,13 @@ def _race(
 ) -> tuple[list[object], list[BaseException]]:
     """Run ``run`` with each state in its own thread and Store at once; the first to lock the
     workspace holds it a while, so that the other one surely waits for it."""
-    real_diff = store_module._diff
+    real_diff = applying.diff
 
     def slow_diff(*args: Any) -> Any:
         time.sleep(0.3)
         return real_diff(*args)
 
-    monkeypatch.setattr(store_module, "_diff", slow_diff)
+    monkeypatch.setattr(applying, "diff", slow_diff)
     results: list[object] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
@@ -928,7 +929,7 @@ def test_tickets_are_stored_only_as_hashes(database: Database, store: Store) -> 
     user, _ = store.create_user("alice", "member")
     ticket = store.create_ticket(user.id, HOST, timedelta(minutes=1))
     [row] = database.rows("app_tickets")
-    assert row["ticket_hash"] == store_module._hash_token(ticket)
+    assert row["ticket_hash"] == repository._hash_token(ticket)
     assert (row["user_id"], row["host"]) == (user.id, HOST)
     assert ticket not in repr(row)
 
@@ -939,8 +940,8 @@ def test_expired_tickets_are_refused_and_deleted(
     user, _ = store.create_user("alice", "member")
     expired = store.create_ticket(user.id, HOST, timedelta(minutes=1))
     stale = store.create_ticket(user.id, HOST, timedelta(minutes=1))
-    later = store_module._now() + timedelta(minutes=2)
-    monkeypatch.setattr(store_module, "_now", lambda: later)
+    later = repository._now() + timedelta(minutes=2)
+    monkeypatch.setattr(repository, "_now", lambda: later)
     assert store.redeem_ticket(expired, HOST) is None
     assert len(database.rows("app_tickets")) == 1
     fresh = store.create_ticket(user.id, HOST, timedelta(minutes=1))

@@ -1,0 +1,16 @@
+"""The control plane's registry on SQLite or PostgreSQL (SQLAlchemy Core): the schema and its
+migrations, the database engine, and ``Store``, the typed repository the server uses."""
+
+from templater.server.store.errors import NotFound, StoreError, StoreUnavailable, VersionConflict
+from templater.server.store.repository import TOKEN_PREFIX, Store
+from templater.server.store.schema import SCHEMA_VERSION
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "TOKEN_PREFIX",
+    "NotFound",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "VersionConflict",
+]

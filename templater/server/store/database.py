@@ -1,0 +1,90 @@
+"""The SQLAlchemy engine for the registry's database URL.
+
+SQLite: WAL journal, foreign keys on, writers wait for each other (busy timeout) and take the
+write lock when their transaction begins (``BEGIN IMMEDIATE``), so a read-then-write transaction
+never fails half-way on a lock. PostgreSQL (psycopg): READ COMMITTED, the server's default.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from templater.server.store.errors import StoreError
+
+BUSY_TIMEOUT = 30.0
+"""Seconds a SQLite writer waits for another one to finish before it gives up."""
+
+WRITE = "templater_write"
+"""The execution option of a connection that writes: on SQLite its transactions begin with the
+write lock (``engine.execution_options(**{WRITE: True})``)."""
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch a SQLite database to the WAL journal (once per file; it persists). The switch needs
+    the database to itself and SQLite does not wait for that (no busy handler), so retry while
+    other connections hold it, as long as a writer would wait."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            if str(cursor.fetchone()[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as problem:
+            busy = "locked" in str(problem) or "busy" in str(problem)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def make_engine(url: str) -> Engine:
+    """The engine for ``sqlite:///PATH`` or ``postgresql://…``; StoreError for any other URL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            "not a database URL; use sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
+        ) from None
+    backend = parsed.get_backend_name()
+    shown = parsed.render_as_string(hide_password=True)
+    if backend in ("postgresql", "postgres"):
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        try:
+            return sa.create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+        except NoSuchModuleError:
+            raise StoreError(f"{shown}: unsupported PostgreSQL driver; use postgresql://") from None
+    if backend != "sqlite":
+        raise StoreError(f"{shown}: unsupported database; use sqlite:///PATH or postgresql://…")
+    if parsed.database in (None, "", ":memory:"):
+        raise StoreError(f"{shown}: SQLite needs a database file: sqlite:///PATH")
+    engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT}, hide_parameters=True)
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" below emit BEGIN, not the sqlite3 module (which defers it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            _use_wal(cursor)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # A writer takes the write lock now, waiting for the busy timeout if another one holds
+        # it: a deferred transaction that reads and then writes could fail with SQLITE_BUSY.
+        write = conn.get_execution_options().get(WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine

@@ -1,0 +1,317 @@
+"""The registry's schema: users and their API tokens, workspaces, agents and apps, the ports
+owners share, the app router's sign-in tickets and the server's own secrets.
+
+One schema for SQLite (the embedded default) and PostgreSQL, written with SQLAlchemy Core and
+created or upgraded by numbered migration steps (``MIGRATIONS``, run by ``Store.migrate``); and
+how an app's row stands for its ``AppSpec``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+from templater.model.hostnames import MAX_PORT, MIN_PORT
+from templater.model.records import AppSpec, Healthcheck
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timestamp in UTC: timezone-aware in Python on both databases (SQLite keeps naive UTC)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", UTCDateTime(), nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("role IN ('admin', 'member')", name="role"),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),  # SHA-256, hex
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "owner_id", sa.Integer, sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False
+    ),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("source", sa.JSON, nullable=False),
+    sa.Column("variables", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("owner_id", "name"),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.Integer,
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.UniqueConstraint("workspace_id", "name"),
+)
+
+apps = sa.Table(
+    "apps",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.Integer,
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "agent_id",
+        sa.Integer,
+        sa.ForeignKey("agents.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("slug", sa.Text, nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("command", sa.Text),
+    sa.Column("display_name", sa.Text),
+    sa.Column("icon", sa.Text),
+    sa.Column("external", sa.Boolean, nullable=False),
+    sa.Column("subdomain", sa.Boolean, nullable=False),
+    sa.Column("share", sa.Text, nullable=False),
+    sa.Column("display_order", sa.Integer),  # coder_app.order (ORDER is an SQL keyword)
+    sa.Column("hidden", sa.Boolean, nullable=False),
+    sa.Column("open_in", sa.Text),
+    sa.Column("app_group", sa.Text),  # coder_app.group (GROUP is an SQL keyword)
+    sa.Column("tooltip", sa.Text),
+    sa.Column("healthcheck_url", sa.Text),  # the healthcheck: all three set, or none
+    sa.Column("healthcheck_interval", sa.Integer),
+    sa.Column("healthcheck_threshold", sa.Integer),
+    sa.Column("subdomain_label", sa.Text),
+    sa.Column("access_url", sa.Text),
+    sa.Column("health", sa.Text, nullable=False),
+    sa.Column("health_changed_at", UTCDateTime()),
+    sa.UniqueConstraint("workspace_id", "slug"),
+)
+
+health_transitions = sa.Table(
+    "health_transitions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("app_id", sa.Integer, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("health", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("health_transitions_by_app", "app_id", "at"),
+)
+
+port_shares = sa.Table(
+    "port_shares",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.Integer,
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # By name, as port URLs name the agent; apply deletes the shares of the agents it deletes.
+    sa.Column("agent_name", sa.Text, nullable=False),
+    sa.Column("port", sa.Integer, nullable=False),
+    sa.Column("share", sa.Text, nullable=False),
+    sa.UniqueConstraint("workspace_id", "agent_name", "port"),
+    sa.CheckConstraint("share IN ('authenticated', 'public')", name="share"),
+    sa.CheckConstraint(f"port BETWEEN {MIN_PORT} AND {MAX_PORT}", name="port"),
+)
+
+app_tickets = sa.Table(
+    "app_tickets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("ticket_hash", sa.Text, nullable=False, unique=True),  # SHA-256, hex
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("host", sa.Text, nullable=False),  # the app host it may be redeemed on
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),  # hex
+)
+
+
+def _migration_1(conn: Connection) -> None:
+    """Users, tokens, workspaces, agents and apps.
+
+    This step creates the tables as defined above; once a later step alters one of them, freeze
+    this step first by giving it its own copy of version 1's definitions."""
+    metadata.create_all(conn, tables=[users, tokens, workspaces, agents, apps], checkfirst=False)
+
+
+def _migration_2(conn: Connection) -> None:
+    """Every change of an app's health, with its reason."""
+    metadata.create_all(conn, tables=[health_transitions], checkfirst=False)
+
+
+def _migration_3(conn: Connection) -> None:
+    """Shared ports, the app router's sign-in tickets and the server's secrets."""
+    metadata.create_all(conn, tables=[port_shares, app_tickets, server_secrets], checkfirst=False)
+
+
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1, _migration_2, _migration_3)
+"""Step N (1-based) upgrades a database at schema version N-1 to version N."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The schema version this code reads and writes."""
+
+
+# ----------------------------------------------------------------------------- apps' rows
+
+# Each app with its agent, workspace and the workspace's owner: what the app queries read.
+APPS_WITH_OWNERS = (
+    apps.join(agents, agents.c.id == apps.c.agent_id)
+    .join(workspaces, workspaces.c.id == apps.c.workspace_id)
+    .join(users, users.c.id == workspaces.c.owner_id)
+)
+
+# AppSpec fields stored in a column of the same name; order, group, healthcheck and agent differ.
+_PLAIN_APP_FIELDS = (
+    "url",
+    "command",
+    "display_name",
+    "icon",
+    "external",
+    "subdomain",
+    "share",
+    "hidden",
+    "open_in",
+    "tooltip",
+    "subdomain_label",
+    "access_url",
+)
+
+
+def app_columns() -> list[sa.ColumnElement[Any]]:
+    """The columns of an app row that ``app_spec`` reads."""
+    return [apps.c[name] for name in _PLAIN_APP_FIELDS] + [
+        apps.c.slug,
+        apps.c.display_order,
+        apps.c.app_group,
+        apps.c.healthcheck_url,
+        apps.c.healthcheck_interval,
+        apps.c.healthcheck_threshold,
+    ]
+
+
+def app_spec(row: Any, agent: str) -> AppSpec:
+    """The spec of an app row read with ``app_columns``, on its agent ``agent``."""
+    healthcheck = None
+    if row.healthcheck_url is not None:
+        healthcheck = Healthcheck(
+            row.healthcheck_url, row.healthcheck_interval, row.healthcheck_threshold
+        )
+    return AppSpec(
+        slug=row.slug,
+        agent=agent,
+        url=row.url,
+        command=row.command,
+        display_name=row.display_name,
+        icon=row.icon,
+        external=row.external,
+        subdomain=row.subdomain,
+        share=row.share,
+        order=row.display_order,
+        hidden=row.hidden,
+        open_in=row.open_in,
+        group=row.app_group,
+        tooltip=row.tooltip,
+        healthcheck=healthcheck,
+        subdomain_label=row.subdomain_label,
+        access_url=row.access_url,
+    )
+
+
+def app_values(spec: AppSpec, health: str, health_changed_at: datetime | None) -> dict[str, Any]:
+    """The columns of an app row that come from its spec and health (not its ids)."""
+    values: dict[str, Any] = {name: getattr(spec, name) for name in _PLAIN_APP_FIELDS}
+    check = spec.healthcheck
+    values.update(
+        slug=spec.slug,
+        display_order=spec.order,
+        app_group=spec.group,
+        healthcheck_url=check.url if check else None,
+        healthcheck_interval=check.interval if check else None,
+        healthcheck_threshold=check.threshold if check else None,
+        health=health,
+        health_changed_at=health_changed_at,
+    )
+    return values
