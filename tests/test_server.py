@@ -40,21 +40,25 @@ class Server:
     admin_token: str
     home: Path
 
-    def run(
-        self, *args: str, token: str | None = None, stdin: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        """The CLI as a user in their own home directory, signed in with ``token``."""
-        environment = {
+    def environment(self, token: str | None = None) -> dict[str, str]:
+        """The environment of a user in their own home directory, signed in with ``token``
+        (the admin's by default)."""
+        return {
             **os.environ,
             "XDG_CONFIG_HOME": str(self.home / "config"),
             "XDG_CACHE_HOME": str(self.home / "cache"),
             "TEMPLATER_URL": self.url,
             "TEMPLATER_TOKEN": token or self.admin_token,
         }
+
+    def run(
+        self, *args: str, token: str | None = None, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """The CLI as a user in their own home directory, signed in with ``token``."""
         return subprocess.run(
             [sys.executable, "-m", "templater", *args],
             cwd=ROOT,
-            env=environment,
+            env=self.environment(token),
             input=stdin,
             capture_output=True,
             text=True,

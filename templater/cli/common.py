@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from templater.engine.options import EvalOptions
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT: what a shell reports for a command that Ctrl-C stopped."""
 
 
 class UsageError(Exception):
@@ -20,6 +22,11 @@ class UsageError(Exception):
 
 class Failure(Exception):
     """A command that could not do its job; its message is for the user (exit status 1)."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C stopped a command at a point it can say something about: its message on stderr,
+    exit status 130. Any other KeyboardInterrupt is reported the same way, as "interrupted"."""
 
 
 def add_evaluation_options(parser: argparse.ArgumentParser, workspace: bool = True) -> None:

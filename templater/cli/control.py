@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from templater.cli.common import (
     EXIT_OK,
     Failure,
+    Interrupted,
     UsageError,
     add_evaluation_options,
     evaluation_options,
@@ -126,13 +127,18 @@ def _plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _confirmed(question: str) -> bool:
+def _confirm(question: str, cancelled: str) -> None:
+    """Go on only when the answer is "yes": another answer is a Failure, Ctrl-C an Interrupted,
+    both saying ``cancelled``."""
     print(f"{question}\n  Only 'yes' will be accepted to approve.\n")
     try:
         answer = input("  Enter a value: ")
     except EOFError:
         answer = ""
-    return answer.strip() == "yes"
+    except KeyboardInterrupt:
+        raise Interrupted(cancelled) from None
+    if answer.strip() != "yes":
+        raise Failure(cancelled)
 
 
 def _apply(args: argparse.Namespace) -> int:
@@ -143,8 +149,8 @@ def _apply(args: argparse.Namespace) -> int:
     sys.stdout.write(show_plan(plan))
     if not plan.changes:
         return EXIT_OK
-    if not args.auto_approve and not _confirmed("Do you want to perform these actions?"):
-        raise Failure("Apply cancelled.")
+    if not args.auto_approve:
+        _confirm("Do you want to perform these actions?", "Apply cancelled.")
     sys.stdout.write(apply_plan(client, plan))
     return EXIT_OK
 
@@ -162,10 +168,8 @@ def _destroy(args: argparse.Namespace) -> int:
     print(
         f"\nPlan: 0 to add, 0 to change, 0 to replace, {len(current.agents) + len(current.apps)} to destroy."
     )
-    if not args.auto_approve and not _confirmed(
-        f"Do you really want to destroy {owner}/{args.workspace}?"
-    ):
-        raise Failure("Destroy cancelled.")
+    if not args.auto_approve:
+        _confirm(f"Do you really want to destroy {owner}/{args.workspace}?", "Destroy cancelled.")
     client.destroy(owner, args.workspace, current.version)
     print(f"Destroy complete! Workspace {owner}/{args.workspace} is gone.")
     return EXIT_OK

@@ -9,7 +9,15 @@ import sys
 from collections.abc import Sequence
 
 from templater.cli import control, lint
-from templater.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Failure, UsageError
+from templater.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Failure,
+    Interrupted,
+    UsageError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,9 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         status: int = args.run(args)
     except UsageError as problem:
         print(f"templater: error: {problem}", file=sys.stderr)
@@ -36,7 +43,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FINDINGS
     except BrokenPipeError:
         return EXIT_OK
+    except Interrupted as stop:
+        return _interrupted(str(stop))
+    except KeyboardInterrupt:
+        return _interrupted("interrupted")
     return status
+
+
+def _interrupted(message: str) -> int:
+    """Ctrl-C: one line, no traceback. On a terminal it starts on a line of its own, not after
+    the prompt or the output it cut short."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    print(f"templater: {message}", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,0 +1,121 @@
+"""The rough edges a new operator meets first: Ctrl-C, a URL that is not templater, piped
+output, help and version, signing in. The real CLI in a subprocess, against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import EXAMPLES, ROOT
+from .test_server import Server, serving
+
+DEADLINE = 60.0
+"""Seconds to wait for an event that comes within a fraction of one on an idle machine."""
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    yield from serving(tmp_path)
+
+
+class Running:
+    """The CLI running in the background with a pipe for stdin held open, its output collected
+    as it comes."""
+
+    def __init__(self, server: Server, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "templater", *args],
+            cwd=ROOT,
+            env=server.environment(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self._output = b""
+        self._more = threading.Condition()
+        assert self.process.stdout is not None
+        self._reader = threading.Thread(target=self._read, args=(self.process.stdout.fileno(),))
+        self._reader.start()
+
+    def _read(self, descriptor: int) -> None:
+        while chunk := os.read(descriptor, 4096):
+            with self._more:
+                self._output += chunk
+                self._more.notify_all()
+
+    def wait_for(self, text: str) -> None:
+        with self._more:
+            shown = self._more.wait_for(lambda: text.encode() in self._output, DEADLINE)
+            assert shown, f"{text!r} not in {self._output.decode()!r}"
+
+    def interrupt(self) -> tuple[int, str, str]:
+        """Ctrl-C: the exit status, stdout and stderr once it has ended."""
+        self.process.send_signal(signal.SIGINT)
+        assert self.process.stderr is not None
+        errors = self.process.stderr.read().decode()
+        status = self.process.wait(timeout=DEADLINE)
+        self._reader.join(timeout=DEADLINE)
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        return status, self._output.decode(), errors
+
+
+# ----------------------------------------------------------------------------- Ctrl-C
+
+
+def test_ctrl_c_at_the_apply_prompt_cancels_it(server: Server) -> None:
+    apply = Running(server, "apply", str(EXAMPLES / "counted-apps"), "--workspace", "dev")
+    apply.wait_for("Enter a value:")
+    status, output, errors = apply.interrupt()
+    assert (status, errors) == (130, "templater: Apply cancelled.\n"), output
+    assert "Apply complete" not in output
+    assert json.loads(server.run("apps", "--json").stdout) == []
+    with server.api(server.admin_token) as api:
+        assert api.get("/api/v1/workspaces/admin/dev").status_code == 404
+
+
+def test_ctrl_c_at_the_destroy_prompt_cancels_it(server: Server) -> None:
+    applied = server.run(
+        "apply", str(EXAMPLES / "counted-apps"), "--workspace", "dev", "--auto-approve"
+    )
+    assert applied.returncode == 0, applied.stderr
+    with server.api(server.admin_token) as api:
+        before = api.get("/api/v1/workspaces/admin/dev").json()
+    destroy = Running(server, "destroy", "--workspace", "dev")
+    destroy.wait_for("Enter a value:")
+    status, output, errors = destroy.interrupt()
+    assert (status, errors) == (130, "templater: Destroy cancelled.\n"), output
+    with server.api(server.admin_token) as api:
+        assert api.get("/api/v1/workspaces/admin/dev").json() == before
+
+
+def test_ctrl_c_during_any_command_is_one_line(server: Server) -> None:
+    # A server that takes the connection and never answers: the CLI waits for its reply.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        silent.settimeout(DEADLINE)
+        environment = {
+            **server.environment(),
+            "TEMPLATER_URL": f"http://127.0.0.1:{silent.getsockname()[1]}",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "templater", "apps"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        connection, _ = silent.accept()
+        with connection:
+            process.send_signal(signal.SIGINT)
+            output, errors = process.communicate(timeout=DEADLINE)
+    assert (process.returncode, output, errors) == (130, "", "templater: interrupted\n")
