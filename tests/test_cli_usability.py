@@ -10,13 +10,16 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from .conftest import EXAMPLES, ROOT
-from .test_server import Server, serving
+from .test_cli import templater
+from .test_server import Server, free_port, serving
 
 DEADLINE = 60.0
 """Seconds to wait for an event that comes within a fraction of one on an idle machine."""
@@ -119,3 +122,47 @@ def test_ctrl_c_during_any_command_is_one_line(server: Server) -> None:
             process.send_signal(signal.SIGINT)
             output, errors = process.communicate(timeout=DEADLINE)
     assert (process.returncode, output, errors) == (130, "", "templater: interrupted\n")
+
+
+# ----------------------------------------------------------------------------- not templater
+
+
+def _signed_in_to(url: str, home: Path) -> dict[str, str]:
+    return {"TEMPLATER_URL": url, "TEMPLATER_TOKEN": "tpl_x", "XDG_CONFIG_HOME": str(home)}
+
+
+def test_a_url_that_is_not_templater_is_said_so(tmp_path: Path) -> None:
+    port = free_port()
+    other = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "http.server did not start"
+                time.sleep(0.1)
+        said = f"{url} does not answer as a templater server (HTTP 404, text/html)\n"
+        listed = templater("apps", env=_signed_in_to(url, tmp_path))
+        assert (listed.returncode, listed.stderr) == (1, f"templater: {said}")
+        login = templater("login", url, "--token", "tpl_x", env={"XDG_CONFIG_HOME": str(tmp_path)})
+        assert (login.returncode, login.stderr) == (1, f"templater: {said}")
+    finally:
+        other.terminate()
+        other.wait(timeout=DEADLINE)
+    assert not (tmp_path / "templater").exists()  # no credentials were saved
+
+
+def test_a_url_where_nothing_listens_is_one_line(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    listed = templater("apps", env=_signed_in_to(url, tmp_path))
+    assert listed.returncode == 1
+    assert listed.stderr.startswith(f"templater: cannot reach the control plane at {url}: ")
+    assert "refused" in listed.stderr and listed.stderr.count("\n") == 1

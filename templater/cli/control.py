@@ -66,12 +66,20 @@ def _server(args: argparse.Namespace) -> int:
 
 
 def _login(args: argparse.Namespace) -> int:
-    from templater.provisioning.client import Client, ClientError, Credentials, save_credentials
+    from templater.provisioning.client import (
+        Client,
+        ClientError,
+        Credentials,
+        NotAControlPlane,
+        save_credentials,
+    )
 
     credentials = Credentials(args.url.rstrip("/"), args.token)
     client = Client(credentials)
     try:
         user = client.me()
+    except NotAControlPlane:
+        raise  # it names the URL already
     except ClientError as problem:
         raise Failure(f"cannot sign in to {credentials.url}: {problem.message}") from None
     finally:

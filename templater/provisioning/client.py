@@ -24,12 +24,18 @@ _T = TypeVar("_T")
 
 
 class ClientError(Exception):
-    """A request the control plane refused or could not be made, said for a person."""
+    """A request the control plane refused or could not be made, said for a person; ``status``
+    is the HTTP status of a refusal by a templater server."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+class NotAControlPlane(ClientError):
+    """The URL does not lead to a templater server: nothing answers there, or something else
+    does. The message names the URL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,30 +85,61 @@ def _decode(kind: type[_T], data: Any) -> _T:
     return TypeAdapter(kind).validate_python(data)
 
 
+def _media_type(response: httpx.Response) -> str:
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.partition(";")[0].strip().lower()
+
+
 class Client:
     def __init__(self, credentials: Credentials, timeout: float = 60.0) -> None:
         self.url = credentials.url
-        self._http = httpx.Client(
-            base_url=credentials.url,
-            headers={"Authorization": f"Bearer {credentials.token}"},
-            timeout=timeout,
-        )
+        try:
+            self._http = httpx.Client(
+                base_url=credentials.url,
+                headers={"Authorization": f"Bearer {credentials.token}"},
+                timeout=timeout,
+            )
+        except httpx.InvalidURL as problem:
+            raise NotAControlPlane(f"{self.url} is not a URL: {problem}") from None
 
     def close(self) -> None:
         self._http.close()
 
+    def _unreachable(self, problem: Exception) -> NotAControlPlane:
+        detail = str(problem).strip().splitlines()
+        reason = detail[0] if detail else type(problem).__name__
+        return NotAControlPlane(f"cannot reach the control plane at {self.url}: {reason}")
+
+    def _answer(self, response: httpx.Response) -> Any:
+        """The JSON a templater server answered with; its refusal (an error status with a JSON
+        ``{"message"}``) as a ClientError; anything else as NotAControlPlane, never its body."""
+        if _media_type(response) == "application/json":
+            try:
+                data = response.json()
+            except ValueError:
+                pass
+            else:
+                if response.status_code < 400:
+                    return data
+                if isinstance(data, dict) and isinstance(data.get("message"), str):
+                    raise ClientError(data["message"], response.status_code)
+        raise self._stranger(response)
+
+    def _stranger(self, response: httpx.Response) -> NotAControlPlane:
+        """What answered is not templater: said with its status and content type."""
+        redirect = response.headers.get("location") if response.is_redirect else None
+        return NotAControlPlane(
+            f"{self.url} does not answer as a templater server "
+            f"(HTTP {response.status_code}, {_media_type(response) or 'no content type'})"
+            + (f"; it redirects to {redirect}" if redirect else "")
+        )
+
     def _request(self, method: str, path: str, **arguments: Any) -> Any:
         try:
             response = self._http.request(method, path, **arguments)
-        except httpx.HTTPError as problem:
-            raise ClientError(f"cannot reach the control plane at {self.url}: {problem}") from None
-        if response.status_code >= 400:
-            try:
-                message = str(response.json()["message"])
-            except (ValueError, KeyError, TypeError):
-                message = response.text.strip() or response.reason_phrase
-            raise ClientError(message, response.status_code)
-        return response.json()
+        except (httpx.HTTPError, httpx.InvalidURL) as problem:
+            raise self._unreachable(problem) from None
+        return self._answer(response)
 
     def me(self) -> User:
         return _decode(User, self._request("GET", "/api/v1/users/me"))
@@ -142,7 +179,9 @@ class Client:
             with self._http.stream("GET", "/api/v1/events", timeout=None) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise ClientError(str(response.json().get("message")), response.status_code)
+                    self._answer(response)
+                if _media_type(response) != "text/event-stream":
+                    raise self._stranger(response)
                 data: list[str] = []
                 for line in response.iter_lines():
                     if line.startswith("data:"):
