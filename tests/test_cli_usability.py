@@ -3,12 +3,18 @@ output, help and version, signing in. The real CLI in a subprocess, against a re
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import re
+import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +25,15 @@ import pytest
 
 from .conftest import EXAMPLES, ROOT
 from .test_cli import templater
-from .test_server import Server, free_port, serving
+from .test_server import (
+    Server,
+    app_json,
+    apply_apps,
+    free_port,
+    new_user,
+    new_workspace,
+    serving,
+)
 
 DEADLINE = 60.0
 """Seconds to wait for an event that comes within a fraction of one on an idle machine."""
@@ -166,3 +180,110 @@ def test_a_url_where_nothing_listens_is_one_line(tmp_path: Path) -> None:
     assert listed.returncode == 1
     assert listed.stderr.startswith(f"templater: cannot reach the control plane at {url}: ")
     assert "refused" in listed.stderr and listed.stderr.count("\n") == 1
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def _long_urls(server: Server) -> tuple[str, list[dict[str, str]]]:
+    """A user whose two apps have URLs longer than 80 characters: their token and the apps."""
+    token = new_user(server, "operator-with-a-long-name")
+    apps = [app_json("code-server", 13337), app_json("jupyter-lab", 8888)]
+    apply_apps(server, token, "operator-with-a-long-name", "staging-environment", apps)
+    listed = json.loads(server.run("apps", "--json", token=token).stdout)
+    assert all(len(app["url"]) > 80 for app in listed)
+    return token, listed
+
+
+def _row(app: dict[str, str]) -> list[str]:
+    """The cells of ``templater apps``'s row for an app of ``apps --json``."""
+    where = f"{app['owner']}/{app['workspace']}"
+    return [where, app["agent"], app["slug"], app["share"], app["url"], app["health"]]
+
+
+def test_piped_apps_are_one_row_a_line_with_whole_urls(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token, apps = _long_urls(server)
+    expected = [_row(app) for app in apps]
+    for columns in ("40", "80", "300"):
+        monkeypatch.setenv("COLUMNS", columns)
+        listed = server.run("apps", token=token)
+        assert listed.returncode == 0, listed.stderr
+        lines = listed.stdout.splitlines()
+        assert lines[0].split() == ["workspace", "agent", "slug", "share", "URL", "health"]
+        assert [line.split() for line in lines[1:]] == expected
+
+
+def test_piped_ports_are_one_row_a_line(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = new_user(server, "alice")
+    new_workspace(server, token, "alice", "dev", "an-agent-with-a-rather-long-name")
+    for port in ("8080", "3000"):
+        shared = server.run("ports", "share", "dev", port, "--level", "public", token=token)
+        assert shared.returncode == 0, shared.stderr
+    monkeypatch.setenv("COLUMNS", "20")
+    lines = server.run("ports", "list", "dev", token=token).stdout.splitlines()
+    assert [line.split() for line in lines] == [
+        ["agent", "port", "share"],
+        ["an-agent-with-a-rather-long-name", "3000", "public"],
+        ["an-agent-with-a-rather-long-name", "8080", "public"],
+    ]
+
+
+def _on_a_terminal(
+    server: Server, token: str, columns: int, *args: str, until: str | None = None
+) -> list[str]:
+    """The lines the CLI shows on a terminal ``columns`` wide (a pseudo-terminal), without
+    their styles; with ``until``, Ctrl-C ends it once it has shown that."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    environment = {
+        name: value
+        for name, value in server.environment(token).items()
+        if name not in ("COLUMNS", "LINES")
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "templater", *args],
+        cwd=ROOT,
+        env=environment,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+    )
+    os.close(follower)
+    output = b""
+    try:
+        while select.select([leader], [], [], DEADLINE)[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the CLI has closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+            if until is not None and until.encode() in output:
+                process.send_signal(signal.SIGINT)
+                until = None
+    finally:
+        os.close(leader)
+    assert process.wait(timeout=DEADLINE) == 0, process.stderr.read() if process.stderr else ""
+    text = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]", "", output.decode())
+    return text.replace("\r\n", "\n").splitlines()
+
+
+def test_apps_on_a_terminal_never_fold_or_cut_a_url(server: Server) -> None:
+    token, apps = _long_urls(server)
+    wide = _on_a_terminal(server, token, 250, "apps")
+    assert len(wide) == 3 and max(map(len, wide)) <= 250
+    assert [line.split() for line in wide[1:]] == [_row(app) for app in apps]
+    # Narrower than the URLs and their neighbours: the other columns fold, the URLs stay whole.
+    narrow = _on_a_terminal(server, token, 60, "apps")
+    for app in apps:
+        assert sum(app["url"] in line for line in narrow) == 1, narrow
+
+
+def test_apps_watch_on_a_terminal_keeps_urls_whole(server: Server) -> None:
+    token, apps = _long_urls(server)
+    for columns in (250, 60):  # redrawn in place; printed anew below the last
+        shown = _on_a_terminal(server, token, columns, "apps", "--watch", until=apps[-1]["url"])
+        for app in apps:
+            assert any(app["url"] in line for line in shown), shown

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from templater.model.records import PORT_SHARE_LEVELS
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from templater.model.records import AppRecord, PortShare
+    from templater.model.records import AppRecord
     from templater.provisioning.client import Client
 
 
@@ -183,14 +184,67 @@ def _destroy(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _apps_table(apps: list[AppRecord]) -> Table:
-    from rich.table import Table
+_NARROWEST = 6
+"""How narrow a table's columns beside the URLs may get, to leave the URLs whole."""
 
+
+def _plain_table(columns: Sequence[str], rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(map(len, cells)) for cells in zip(columns, *rows, strict=True)]
+    return "".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        + "\n"
+        for row in (tuple(columns), *rows)
+    )
+
+
+def _terminal_table(
+    columns: Sequence[str], rows: Sequence[tuple[str, ...]], whole: str | None, room: int
+) -> tuple[Table, int]:
+    """A table for a terminal ``room`` characters wide, and the width it needs. The ``whole``
+    column (the URLs) is never folded or cut: the others fold to make room, down to _NARROWEST,
+    and when that is not enough the table is wider than the terminal."""
+    from rich.table import Table
+    from rich.text import Text
+
+    padding = 2 * len(columns)  # a space either side of each column
+    widths = [max(map(len, cells)) for cells in zip(columns, *rows, strict=True)]
+    floors = [
+        width if column == whole else min(width, _NARROWEST)
+        for column, width in zip(columns, widths, strict=True)
+    ]
+    while sum(widths) + padding > room and widths != floors:
+        shrinkable = [index for index, width in enumerate(widths) if width > floors[index]]
+        widths[max(shrinkable, key=widths.__getitem__)] -= 1
     table = Table(box=None)
-    for column in ("workspace", "agent", "slug", "share", "URL", "health"):
-        table.add_column(column, overflow="fold")  # a URL is never cut short
-    for app in apps:
-        table.add_row(
+    for column, width in zip(columns, widths, strict=True):
+        table.add_column(column, width=width, no_wrap=column == whole, overflow="fold")
+    for row in rows:
+        table.add_row(*map(Text, row))  # as written: no markup, no highlighting
+    return table, sum(widths) + padding
+
+
+def _print_table(
+    columns: Sequence[str], rows: Sequence[tuple[str, ...]], whole: str | None = None
+) -> None:
+    """Rows in plain columns, one a line, when stdout is not a terminal, whatever its width; on
+    a terminal, a table that fits it, but never at the cost of the ``whole`` column."""
+    if not sys.stdout.isatty():
+        sys.stdout.write(_plain_table(columns, rows))
+        sys.stdout.flush()
+        return
+    from rich.console import Console
+
+    room = shutil.get_terminal_size().columns
+    table, width = _terminal_table(columns, rows, whole, room)
+    Console(width=max(width, room)).print(table)
+
+
+_APP_COLUMNS = ("workspace", "agent", "slug", "share", "URL", "health")
+
+
+def _app_rows(apps: list[AppRecord]) -> list[tuple[str, ...]]:
+    return [
+        (
             f"{app.owner}/{app.workspace}",
             app.agent,
             app.slug,
@@ -198,7 +252,8 @@ def _apps_table(apps: list[AppRecord]) -> Table:
             app.access_url or "",
             app.health,
         )
-    return table
+        for app in apps
+    ]
 
 
 def _apps(args: argparse.Namespace) -> int:
@@ -221,22 +276,46 @@ def _apps(args: argparse.Namespace) -> int:
         ]
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return EXIT_OK
-    from rich.console import Console
+    elif args.watch:
+        _watch(client, args, apps)
+    elif apps:
+        _print_table(_APP_COLUMNS, _app_rows(apps), "URL")
+    else:
+        print("No apps.")
+    return EXIT_OK
 
-    if not args.watch:
-        Console().print(_apps_table(apps) if apps else "No apps.")
-        return EXIT_OK
+
+def _watch(client: Client, args: argparse.Namespace, apps: list[AppRecord]) -> None:
+    """The apps again on every change the server streams, until Ctrl-C: redrawn in place on a
+    terminal wide enough for their URLs, else printed anew below the last."""
+    from rich.console import Console
     from rich.live import Live
 
-    # Redraw on every change the server streams; Ctrl-C ends the watch.
-    with Live(_apps_table(apps), console=Console(), auto_refresh=False) as live:
-        try:
-            for _ in client.events():
-                live.update(_apps_table(client.apps(args.owner, args.workspace)), refresh=True)
-        except KeyboardInterrupt:
-            pass
-    return EXIT_OK
+    def changes() -> Iterator[list[AppRecord]]:
+        yield apps
+        for _ in client.events():
+            yield client.apps(args.owner, args.workspace)
+
+    live: Live | None = None
+    try:
+        for current in changes():
+            room = shutil.get_terminal_size().columns
+            table, width = _terminal_table(_APP_COLUMNS, _app_rows(current), "URL", room)
+            if sys.stdout.isatty() and width <= room:
+                if live is None:
+                    live = Live(console=Console(), auto_refresh=False)
+                    live.start()
+                live.update(table, refresh=True)
+                continue
+            if live is not None:
+                live.stop()
+                live = None
+            _print_table(_APP_COLUMNS, _app_rows(current), "URL")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if live is not None:
+            live.stop()
 
 
 def _url(args: argparse.Namespace) -> int:
@@ -294,26 +373,15 @@ def _unshare_port(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _ports_table(shares: list[PortShare]) -> Table:
-    from rich.table import Table
-
-    table = Table(box=None)
-    for column in ("agent", "port", "share"):
-        table.add_column(column)
-    for share in shares:
-        table.add_row(share.agent, str(share.port), share.share)
-    return table
-
-
 def _list_ports(args: argparse.Namespace) -> int:
     client = _client()
     owner = args.owner or client.me().name
     shares = client.ports(owner, args.workspace)
-    from rich.console import Console
-
-    Console().print(
-        _ports_table(shares) if shares else f"No shared ports in {owner}/{args.workspace}."
-    )
+    if not shares:
+        print(f"No shared ports in {owner}/{args.workspace}.")
+        return EXIT_OK
+    rows = [(share.agent, str(share.port), share.share) for share in shares]
+    _print_table(("agent", "port", "share"), rows)
     return EXIT_OK
 
 
