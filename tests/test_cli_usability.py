@@ -4,6 +4,7 @@ output, help and version, signing in. The real CLI in a subprocess, against a re
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import os
 import pty
@@ -18,6 +19,7 @@ import termios
 import threading
 import time
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -287,3 +289,52 @@ def test_apps_watch_on_a_terminal_keeps_urls_whole(server: Server) -> None:
         shown = _on_a_terminal(server, token, columns, "apps", "--watch", until=apps[-1]["url"])
         for app in apps:
             assert any(app["url"] in line for line in shown), shown
+
+
+# ----------------------------------------------------------------------------- help and version
+
+TALKS_TO_THE_SERVER = {"login", "users", "plan", "apply", "destroy", "apps", "url", "ports"}
+
+
+def _undocumented(text: str) -> list[str]:
+    """The commands, arguments and options a --help text lists without a help of their own."""
+    lines = [*text.splitlines(), ""]
+    first = next(index for index, line in enumerate(lines) if re.fullmatch(r"\S.*:", line))
+    missing = []
+    for line, following in itertools.pairwise(lines[first:]):
+        bare = re.fullmatch(r"( {2}| {4})\S+(?: \S+)*", line)  # an entry with no help beside it
+        # ... has its help on the next line, indented deeper (or its subcommands, for COMMAND)
+        if bare and len(following) - len(following.lstrip()) <= len(bare[1]):
+            missing.append(line.strip())
+    return missing
+
+
+def _subcommands(text: str) -> list[str]:
+    return re.findall(r"^ {4}(\S+) ", text, re.MULTILINE)
+
+
+def test_every_command_and_option_has_help() -> None:
+    pending: list[tuple[str, ...]] = [()]
+    seen = []
+    while pending:
+        command = pending.pop()
+        shown = templater(*command, "--help", env={"COLUMNS": "100"})
+        assert shown.returncode == 0, (command, shown.stderr)
+        assert _undocumented(shown.stdout) == [], (command, shown.stdout)
+        if not command or command[0] in TALKS_TO_THE_SERVER:
+            assert "TEMPLATER_URL" in shown.stdout and "TEMPLATER_TOKEN" in shown.stdout, command
+        pending += [(*command, name) for name in _subcommands(shown.stdout)]
+        seen.append(" ".join(command))
+    assert {"lint", "server", "login", "users create", "ports share", "ports list"} <= set(seen)
+
+
+def test_version_is_the_installed_one() -> None:
+    shown = templater("--version")
+    assert (shown.returncode, shown.stdout) == (0, f"templater {version('templater')}\n")
+
+
+def test_apps_json_and_watch_together_is_a_usage_error() -> None:
+    refused = templater("apps", "--json", "--watch")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("usage: templater apps")
+    assert "argument --watch: not allowed with argument --json" in refused.stderr

@@ -29,6 +29,14 @@ class Interrupted(Exception):
     exit status 130. Any other KeyboardInterrupt is reported the same way, as "interrupted"."""
 
 
+ENVIRONMENT = """\
+environment:
+  TEMPLATER_URL    the control plane's URL, instead of the one `templater login` saved
+  TEMPLATER_TOKEN  the API token to send, instead of the one `templater login` saved
+"""
+"""The end of the help of the CLI and of each command that talks to the control plane."""
+
+
 def add_evaluation_options(parser: argparse.ArgumentParser, workspace: bool = True) -> None:
     group = parser.add_argument_group("evaluation")
     group.add_argument(

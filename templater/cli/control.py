@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from templater.cli.common import (
+    ENVIRONMENT,
     EXIT_OK,
     Failure,
     Interrupted,
@@ -409,15 +410,21 @@ def add_commands(commands: Any) -> None:
     )
     server.set_defaults(run=_server)
 
-    login = commands.add_parser("login", help="sign in to a control plane with an API token")
-    login.add_argument("url", metavar="URL")
-    login.add_argument("--token", required=True)
+    login = commands.add_parser(
+        "login",
+        help="sign in to a control plane with an API token",
+        description="Check an API token with the control plane at URL and save both, readable "
+        "by you only, for the other commands. TEMPLATER_URL and TEMPLATER_TOKEN, when set, take "
+        "their place.",
+    )
+    login.add_argument("url", metavar="URL", help="the control plane, such as http://HOST:7080")
+    login.add_argument("--token", required=True, help="your API token")
     login.set_defaults(run=_guarded(_login))
 
-    users = commands.add_parser("users", help="manage users (admins only)")
+    users = _server_command(commands, "users", "manage users (admins only)")
     users_commands = users.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
-    create = users_commands.add_parser("create", help="create a user and print their token")
-    create.add_argument("name", metavar="NAME")
+    create = _server_command(users_commands, "create", "create a user and print their token")
+    create.add_argument("name", metavar="NAME", help="their user name")
     create.add_argument("--admin", action="store_true", help="an admin rather than a member")
     create.set_defaults(run=_guarded(_create_user))
 
@@ -425,10 +432,10 @@ def add_commands(commands: Any) -> None:
         ("plan", _plan, "show what applying a template to a workspace would change"),
         ("apply", _apply, "provision a template's agents and apps into a workspace"),
     ):
-        command = commands.add_parser(name, help=summary, description=summary)
+        command = _server_command(commands, name, summary)
         command.add_argument("path", metavar="PATH", help="template directory or file")
         command.add_argument("--workspace", required=True, help="workspace name")
-        command.add_argument("--owner", help="workspace owner (default: you)")
+        command.add_argument("--owner", help=_OWNER)
         command.add_argument(
             "--agent-address",
             action="append",
@@ -441,40 +448,44 @@ def add_commands(commands: Any) -> None:
         add_evaluation_options(command, workspace=False)
         command.set_defaults(run=_guarded(handler))
 
-    destroy = commands.add_parser("destroy", help="remove a workspace's agents and apps")
-    destroy.add_argument("--workspace", required=True)
-    destroy.add_argument("--owner", help="workspace owner (default: you)")
+    destroy = _server_command(commands, "destroy", "remove a workspace's agents and apps")
+    destroy.add_argument("--workspace", required=True, help="the workspace to empty")
+    destroy.add_argument("--owner", help=_OWNER)
     destroy.add_argument("--auto-approve", action="store_true", help="do not ask")
     destroy.set_defaults(run=_guarded(_destroy))
 
-    apps = commands.add_parser("apps", help="list apps with their URLs and health")
-    apps.add_argument("--workspace")
-    apps.add_argument("--owner")
-    apps.add_argument("--json", action="store_true", help="a JSON list instead of a table")
-    apps.add_argument(
+    apps = _server_command(commands, "apps", "list apps with their URLs and health")
+    apps.add_argument("--workspace", help="only this workspace's apps")
+    apps.add_argument("--owner", help="only this user's apps (default: all you may see)")
+    shown = apps.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="a JSON list instead of a table")
+    shown.add_argument(
         "--watch", action="store_true", help="keep the table up to date as health changes"
     )
     apps.set_defaults(run=_guarded(_apps))
 
-    url = commands.add_parser("url", help="print the URL an app is served at")
-    url.add_argument("workspace", metavar="WORKSPACE")
-    url.add_argument("slug", metavar="SLUG")
-    url.add_argument("--owner")
+    url = _server_command(commands, "url", "print the URL an app is served at")
+    url.add_argument("workspace", metavar="WORKSPACE", help="the app's workspace")
+    url.add_argument("slug", metavar="SLUG", help="the app's slug")
+    url.add_argument("--owner", help=_OWNER)
     url.set_defaults(run=_guarded(_url))
 
-    ports = commands.add_parser(
+    ports = _server_command(
+        commands,
         "ports",
-        help="share a workspace's ports beyond its owner",
-        description="Ports are reached by their owner only, unless shared.",
+        "share a workspace's ports beyond its owner",
+        "Ports are reached by their owner only, unless shared.",
     )
     ports_commands = ports.add_subparsers(dest="ports_command", metavar="COMMAND", required=True)
-    share = ports_commands.add_parser("share", help="share a port, or change its level")
-    unshare = ports_commands.add_parser("unshare", help="make a port owner-only again")
-    for command in (share, unshare):
-        command.add_argument("workspace", metavar="WORKSPACE")
-        command.add_argument("port", metavar="PORT", type=int)
-        command.add_argument("--agent", help="the agent (default: the workspace's only agent)")
-        command.add_argument("--owner", help="workspace owner (default: you)")
+    share = _server_command(ports_commands, "share", "share a port, or change its level")
+    unshare = _server_command(ports_commands, "unshare", "make a port owner-only again")
+    listed = _server_command(ports_commands, "list", "list a workspace's shared ports")
+    for command in (share, unshare, listed):
+        command.add_argument("workspace", metavar="WORKSPACE", help="the workspace")
+        if command is not listed:
+            command.add_argument("port", metavar="PORT", type=int, help="the port's number")
+            command.add_argument("--agent", help="the agent (default: the workspace's only agent)")
+        command.add_argument("--owner", help=_OWNER)
     share.add_argument(
         "--level",
         required=True,
@@ -483,7 +494,21 @@ def add_commands(commands: Any) -> None:
     )
     share.set_defaults(run=_guarded(_share_port))
     unshare.set_defaults(run=_guarded(_unshare_port))
-    listed = ports_commands.add_parser("list", help="list a workspace's shared ports")
-    listed.add_argument("workspace", metavar="WORKSPACE")
-    listed.add_argument("--owner", help="workspace owner (default: you)")
     listed.set_defaults(run=_guarded(_list_ports))
+
+
+_OWNER = "workspace owner (default: you)"
+
+
+def _server_command(
+    commands: Any, name: str, summary: str, description: str | None = None
+) -> argparse.ArgumentParser:
+    """A command that talks to the control plane: its help ends with the environment it reads."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=description or summary,
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser

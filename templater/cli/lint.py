@@ -129,7 +129,9 @@ def add_commands(commands: Any) -> None:
         "coder_app with each attribute's value (unknown ones as such) and source position.",
     )
     inspect.add_argument("paths", nargs="+", metavar="PATH", help="template directory or file")
-    inspect.add_argument("--format", choices=("text", "json"), default="text")
+    inspect.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+    )
     add_evaluation_options(inspect)
     inspect.set_defaults(run=_inspect)
 
