@@ -338,3 +338,52 @@ def test_apps_json_and_watch_together_is_a_usage_error() -> None:
     assert refused.returncode == 2
     assert refused.stderr.startswith("usage: templater apps")
     assert "argument --watch: not allowed with argument --json" in refused.stderr
+
+
+# ----------------------------------------------------------------------------- login
+
+
+def _signed_out(server: Server) -> dict[str, str]:
+    """The environment of a user with no TEMPLATER_URL or TEMPLATER_TOKEN."""
+    environment = server.environment()
+    del environment["TEMPLATER_URL"], environment["TEMPLATER_TOKEN"]
+    return environment
+
+
+def _login(server: Server, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "templater", "login", server.url, *args],
+        cwd=ROOT,
+        env=_signed_out(server),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+
+
+def test_login_reads_the_token_from_stdin(server: Server) -> None:
+    token = new_user(server, "alice")
+    signed_in = _login(server, stdin=f"{token}\n")
+    assert signed_in.returncode == 0, signed_in.stderr
+    assert signed_in.stdout.startswith(f"Signed in to {server.url} as alice (member)")
+    saved = json.loads((server.home / "config" / "templater" / "credentials.json").read_text())
+    assert saved == {"url": server.url, "token": token}
+    listed = subprocess.run(
+        [sys.executable, "-m", "templater", "apps", "--json"],
+        cwd=ROOT,
+        env=_signed_out(server),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert (listed.returncode, listed.stdout) == (0, "[]\n"), listed.stderr
+
+    for empty in ("", "\n", "  \n"):
+        refused = _login(server, stdin=empty)
+        assert refused.returncode == 2
+        assert refused.stderr.startswith("templater: error: login needs an API token")
+    assert _login(server, "--token", "", stdin="").returncode == 2
+    # --token still works, and wins over stdin
+    again = _login(server, "--token", server.admin_token, stdin=f"{token}\n")
+    assert again.returncode == 0 and "as admin (admin)" in again.stdout, again.stderr

@@ -67,6 +67,27 @@ def _server(args: argparse.Namespace) -> int:
         raise UsageError(str(problem)) from None
 
 
+def _token(given: str | None) -> str:
+    """The token of --token, else one typed at a prompt that does not echo it when stdin is a
+    terminal, else the first line of stdin (``echo $TOKEN | templater login URL``)."""
+    if given is None:
+        if sys.stdin.isatty():
+            import getpass
+
+            try:
+                given = getpass.getpass("API token: ")
+            except EOFError:
+                given = ""
+        else:
+            given = sys.stdin.readline()
+    token = given.strip()
+    if not token:
+        raise UsageError(
+            "login needs an API token: give --token TOKEN, type it when asked, or pipe it on stdin"
+        )
+    return token
+
+
 def _login(args: argparse.Namespace) -> int:
     from templater.provisioning.client import (
         Client,
@@ -76,7 +97,7 @@ def _login(args: argparse.Namespace) -> int:
         save_credentials,
     )
 
-    credentials = Credentials(args.url.rstrip("/"), args.token)
+    credentials = Credentials(args.url.rstrip("/"), _token(args.token))
     client = Client(credentials)
     try:
         user = client.me()
@@ -418,7 +439,11 @@ def add_commands(commands: Any) -> None:
         "their place.",
     )
     login.add_argument("url", metavar="URL", help="the control plane, such as http://HOST:7080")
-    login.add_argument("--token", required=True, help="your API token")
+    login.add_argument(
+        "--token",
+        help="the API token (default: asked for without echo on a terminal, else read as one "
+        "line from stdin)",
+    )
     login.set_defaults(run=_guarded(_login))
 
     users = _server_command(commands, "users", "manage users (admins only)")

@@ -61,8 +61,7 @@ def load_credentials() -> Credentials:
             pass
     if not (url and token):
         raise ClientError(
-            "not signed in: run `templater login URL --token TOKEN`, or set TEMPLATER_URL and "
-            "TEMPLATER_TOKEN"
+            "not signed in: run `templater login URL`, or set TEMPLATER_URL and TEMPLATER_TOKEN"
         )
     return Credentials(url.rstrip("/"), token)
 
