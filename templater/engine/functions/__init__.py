@@ -1,6 +1,17 @@
-"""The Terraform function library, with Terraform's semantics and messages; the next commit cuts
-its functions out of `library` into one module a group of Terraform's documentation."""
+"""The Terraform function library, with Terraform's semantics and messages: the core in `library`,
+the functions in one module a group of Terraform's documentation (strings, collection, ...)."""
 
+# Importing the group modules registers their functions: together they are FUNCTIONS.
+from templater.engine.functions import (  # noqa: F401
+    collection,
+    conversion,
+    date_time,
+    encoding,
+    filesystem,
+    hash_crypto,
+    numeric,
+    strings,
+)
 from templater.engine.functions.library import (
     FUNCTIONS,
     Function,
