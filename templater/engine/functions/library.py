@@ -54,7 +54,6 @@ __all__ = [
     "FunctionContext",
     "Param",
     "UnknownPolicy",
-    "as_bool",
     "as_bools",
     "as_decimal",
     "as_mapping",
@@ -236,10 +235,6 @@ def as_string(value: Value) -> str:
 
 def as_number(value: Value) -> Number:
     return value if type(value) in (int, float) else convert(value, NUMBER)  # type: ignore[no-any-return]
-
-
-def as_bool(value: Value) -> bool:
-    return value if type(value) is bool else convert(value, BOOL)
 
 
 def as_whole(value: Value) -> int:
