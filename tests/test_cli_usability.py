@@ -46,6 +46,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
     yield from serving(tmp_path)
 
 
+def _ctrl_c_reaches_it() -> None:
+    """Run in a child before the CLI starts: SIGINT does what a terminal's Ctrl-C does, even
+    where the tests run with it ignored (as a background job of a script)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Running:
     """The CLI running in the background with a pipe for stdin held open, its output collected
     as it comes."""
@@ -58,6 +64,7 @@ class Running:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            preexec_fn=_ctrl_c_reaches_it,
         )
         self._output = b""
         self._more = threading.Condition()
@@ -77,11 +84,19 @@ class Running:
             assert shown, f"{text!r} not in {self._output.decode()!r}"
 
     def interrupt(self) -> tuple[int, str, str]:
-        """Ctrl-C: the exit status, stdout and stderr once it has ended."""
-        self.process.send_signal(signal.SIGINT)
+        """Ctrl-C: the exit status, stdout and stderr once it has ended. Python acts on a signal
+        when a blocking read returns, so one that lands between the prompt's write and the read
+        of the answer waits there: Ctrl-C is pressed again while it has not ended."""
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                status = self.process.wait(timeout=5)  # the little it writes fits in the pipe
+                break
+            except subprocess.TimeoutExpired:
+                assert time.monotonic() < deadline, "Ctrl-C did not end it"
         assert self.process.stderr is not None
         errors = self.process.stderr.read().decode()
-        status = self.process.wait(timeout=DEADLINE)
         self._reader.join(timeout=DEADLINE)
         assert self.process.stdin is not None
         self.process.stdin.close()
@@ -132,6 +147,7 @@ def test_ctrl_c_during_any_command_is_one_line(server: Server) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_ctrl_c_reaches_it,
         )
         connection, _ = silent.accept()
         with connection:
@@ -250,6 +266,7 @@ def _on_a_terminal(
         env=environment,
         stdout=follower,
         stderr=subprocess.PIPE,
+        preexec_fn=_ctrl_c_reaches_it,
     )
     os.close(follower)
     output = b""

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from templater.cli import control, lint
 from templater.cli.common import (
     ENVIRONMENT,
     EXIT_FINDINGS,
@@ -46,6 +45,8 @@ class _Version(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from templater.cli import control, lint
+
     parser = argparse.ArgumentParser(
         prog="templater",
         description="Lint, inspect and provision Coder workspace app templates.",
