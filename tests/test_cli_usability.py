@@ -19,6 +19,7 @@ import termios
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import version
 from pathlib import Path
 
@@ -190,6 +191,37 @@ def test_a_url_that_is_not_templater_is_said_so(tmp_path: Path) -> None:
         other.terminate()
         other.wait(timeout=DEADLINE)
     assert not (tmp_path / "templater").exists()  # no credentials were saved
+
+
+def test_a_url_that_answers_other_json_is_said_so(tmp_path: Path) -> None:
+    """Another JSON API (here: 200 with an object of its own for every path) is not mistaken for
+    templater's answer: one line, no traceback."""
+
+    class OtherApi(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"status": "ok", "items": 3}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), OtherApi)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{other.server_address[1]}"
+    try:
+        listed = templater("apps", env=_signed_in_to(url, tmp_path))
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert listed.returncode == 1
+    assert listed.stderr.startswith(
+        f"templater: {url} does not answer as a templater server (unexpected JSON from /api/v1/apps"
+    )
+    assert listed.stderr.count("\n") == 1 and "Traceback" not in listed.stderr
 
 
 def test_a_url_where_nothing_listens_is_one_line(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import httpx
 
@@ -36,6 +36,11 @@ class ClientError(Exception):
 class NotAControlPlane(ClientError):
     """The URL does not lead to a templater server: nothing answers there, or something else
     does. The message names the URL."""
+
+
+class _CreatedUser(TypedDict):
+    role: str
+    token: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +81,6 @@ def save_credentials(credentials: Credentials) -> Path:
         json.dump({"url": credentials.url, "token": credentials.token}, handle)
     os.replace(temporary, path)
     return path
-
-
-def _decode(kind: type[_T], data: Any) -> _T:
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(kind).validate_python(data)
 
 
 def _media_type(response: httpx.Response) -> str:
@@ -140,18 +139,33 @@ class Client:
             raise self._unreachable(problem) from None
         return self._answer(response)
 
+    def _decoded(self, kind: type[_T], method: str, path: str, **arguments: Any) -> _T:
+        """The answer as ``kind``; JSON of another shape means something else answered."""
+        from pydantic import TypeAdapter, ValidationError
+
+        data = self._request(method, path, **arguments)
+        try:
+            return TypeAdapter(kind).validate_python(data)
+        except ValidationError as problem:
+            first = problem.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the answer"
+            raise NotAControlPlane(
+                f"{self.url} does not answer as a templater server "
+                f"(unexpected JSON from {path}: {where}: {first['msg']})"
+            ) from None
+
     def me(self) -> User:
-        return _decode(User, self._request("GET", "/api/v1/users/me"))
+        return self._decoded(User, "GET", "/api/v1/users/me")
 
     def create_user(self, name: str, admin: bool) -> tuple[str, str]:
-        created = self._request("POST", "/api/v1/users", json={"name": name, "admin": admin})
-        return str(created["role"]), str(created["token"])
+        created = self._decoded(
+            _CreatedUser, "POST", "/api/v1/users", json={"name": name, "admin": admin}
+        )
+        return created["role"], created["token"]
 
     def workspace(self, owner: str, name: str) -> WorkspaceState | None:
         try:
-            return _decode(
-                WorkspaceState, self._request("GET", f"/api/v1/workspaces/{owner}/{name}")
-            )
+            return self._decoded(WorkspaceState, "GET", f"/api/v1/workspaces/{owner}/{name}")
         except ClientError as problem:
             if problem.status == 404:
                 return None
@@ -161,9 +175,7 @@ class Client:
         self, owner: str, name: str, expected_version: int, desired: DesiredState
     ) -> ApplyResult:
         body = {"expected_version": expected_version, **asdict(desired)}
-        return _decode(
-            ApplyResult, self._request("PUT", f"/api/v1/workspaces/{owner}/{name}", json=body)
-        )
+        return self._decoded(ApplyResult, "PUT", f"/api/v1/workspaces/{owner}/{name}", json=body)
 
     def destroy(self, owner: str, name: str, expected_version: int) -> None:
         self._request(
@@ -195,18 +207,18 @@ class Client:
         params = {
             key: value for key, value in (("owner", owner), ("workspace", workspace)) if value
         }
-        return _decode(list[AppRecord], self._request("GET", "/api/v1/apps", params=params))
+        return self._decoded(list[AppRecord], "GET", "/api/v1/apps", params=params)
 
     def ports(self, owner: str, workspace: str) -> list[PortShare]:
-        return _decode(
-            list[PortShare], self._request("GET", f"/api/v1/workspaces/{owner}/{workspace}/ports")
+        return self._decoded(
+            list[PortShare], "GET", f"/api/v1/workspaces/{owner}/{workspace}/ports"
         )
 
     def share_port(
         self, owner: str, workspace: str, agent: str, port: int, share: str
     ) -> PortShare:
         path = f"/api/v1/workspaces/{owner}/{workspace}/ports/{agent}/{port}"
-        return _decode(PortShare, self._request("PUT", path, json={"share": share}))
+        return self._decoded(PortShare, "PUT", path, json={"share": share})
 
     def unshare_port(self, owner: str, workspace: str, agent: str, port: int) -> None:
         self._request("DELETE", f"/api/v1/workspaces/{owner}/{workspace}/ports/{agent}/{port}")
