@@ -403,8 +403,9 @@ class HealthMonitor:
                 self._transition(entry, UNHEALTHY, reason)
 
     def _transition(self, entry: _Entry, state: str, reason: str) -> None:
+        change = Transition(entry.target.key, state, reason, datetime.now(UTC), entry.state)
         entry.state = state
-        self._pending.append(Transition(entry.target.key, state, reason, datetime.now(UTC)))
+        self._pending.append(change)
         if self._wake is not None:
             self._wake.set()
 

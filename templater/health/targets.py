@@ -48,6 +48,8 @@ class Transition:
     the outcome of the check that caused it."""
     at: datetime
     """When that check concluded (UTC)."""
+    previous: str
+    """The state it left."""
 
 
 @dataclass(frozen=True, slots=True)
