@@ -13,7 +13,7 @@ import ssl
 import struct
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -144,6 +144,14 @@ class App:
             writer.write(b"garbage\r\n\r\n")
             await writer.drain()
         # "close": nothing; every behaviour ends with the connection closed
+
+
+async def until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Wait for ``condition``: for an event, not for a time (the deadline is for a machine
+    that is loaded, not slow)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
 
 
 def refused_port() -> int:
@@ -334,16 +342,14 @@ def test_a_check_in_flight_of_a_removed_or_changed_app_is_never_reported() -> No
             )
             await hanging.wait_for_requests(2)
             assert monitor.stats().in_flight == 2
-            changed = time.monotonic()
             # 1 is removed; 2 gets another URL (a new healthcheck)
             monitor.update([target(2, f"http://localhost:{ok.port}/")])
             assert monitor.states() == {2: INITIALIZING}
-            await ok.wait_for_requests(1)
-            await asyncio.sleep(0.2)  # past when the old checks would have timed out
-            assert len(hanging.closed) == 2  # the monitor hung up on both at once
-            assert max(hanging.closed) - changed < 0.2
+            assert monitor.stats().in_flight == 0  # the monitor hung up on both at once
+            await until(lambda: len(hanging.closed) == 2)
+            await until(lambda: bool(recorder.of(2)))
+            assert monitor.stats().timeouts == 0  # neither was left to time out
             assert len(hanging.requests) == 2
-            assert monitor.stats().in_flight == 0
         # no timeout from the old checks; the new URL from the next check, at 2 s
         assert recorder.of(1) == []
         assert recorder.of(2) == [(HEALTHY, "status 200")]
@@ -407,13 +413,11 @@ def test_stop_is_prompt_with_hanging_checks_in_flight() -> None:
             monitor.update([target(key, f"http://localhost:{hanging.port}/") for key in range(100)])
             await hanging.wait_for_requests(100)
             assert monitor.stats().in_flight == 100
-            begun = time.monotonic()
             await monitor.stop()
-            took = time.monotonic() - begun
-            assert took < 0.2
-            assert monitor.stats().in_flight == 0
-            await asyncio.sleep(0.2)
-            assert len(hanging.closed) == 100  # every connection closed by the monitor
+            stats = monitor.stats()
+            # Every check cancelled at once: none waited out its timeout (1 s).
+            assert stats.in_flight == 0 and stats.timeouts == 0
+            await until(lambda: len(hanging.closed) == 100)  # every one closed by the monitor
         assert recorder.transitions == []
 
     asyncio.run(scenario())

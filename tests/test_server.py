@@ -12,7 +12,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,30 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+EVENT_DEADLINE = 60.0
+"""Seconds to wait for something that happens within a fraction of one on an idle machine: long
+enough for a loaded one, so that no test depends on how fast the machine is."""
+
+
+def eventually(condition: Callable[[], bool], seconds: float = EVENT_DEADLINE) -> bool:
+    """Whether ``condition`` became true within ``seconds`` (checked every 20 ms)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def port_free(port: int) -> bool:
+    """Whether nothing holds 127.0.0.1:``port`` (binding it as a server would)."""
+    try:
+        socket.create_server(("127.0.0.1", port)).close()
+    except OSError:
+        return False
+    return True
 
 
 @dataclass
