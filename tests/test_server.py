@@ -11,12 +11,13 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -63,6 +64,11 @@ class Server:
     process: subprocess.Popen[str]
     admin_token: str
     home: Path
+    log_path: Path
+    """Where the server's stderr goes: a file, so that a busy server never blocks on a pipe."""
+
+    def log(self) -> str:
+        return self.log_path.read_text()
 
     def environment(self, token: str | None = None) -> dict[str, str]:
         """The environment of a user in their own home directory, signed in with ``token``
@@ -97,7 +103,31 @@ class Server:
 def start_server(data_dir: Path, home: Path, *extra: str, port: int | None = None) -> Server:
     """A server listening on 127.0.0.1:``port`` (a free one when None) with ``extra`` flags."""
     port = free_port() if port is None else port
-    process = subprocess.Popen(
+    home.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(prefix="server-", suffix=".log", dir=home)
+    log_path = Path(name)
+    with os.fdopen(descriptor, "w") as log:
+        process = launch_server(data_dir, port, log, *extra)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise AssertionError(f"server did not start: {log_path.read_text()}")
+    token = (data_dir / "admin-token").read_text().strip()
+    return Server(url, data_dir, process, token, home, log_path)
+
+
+def launch_server(data_dir: Path, port: int, log: IO[str], *extra: str) -> subprocess.Popen[str]:
+    """``templater server`` on 127.0.0.1:``port``, its output to ``log``, not waited for."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -111,27 +141,10 @@ def start_server(data_dir: Path, home: Path, *extra: str, port: int | None = Non
             "*.apps.localhost",
             *extra,
         ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=log,
         text=True,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"server exited: {process.stderr.read() if process.stderr else ''}"
-            )
-        try:
-            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        raise AssertionError("server did not start")
-    token = (data_dir / "admin-token").read_text().strip()
-    return Server(url, data_dir, process, token, home)
 
 
 def serving(tmp_path: Path, *extra: str, port: int | None = None) -> Iterator[Server]:
@@ -382,7 +395,8 @@ def test_tokens_are_never_stored_or_logged_in_clear(server: Server) -> None:
     mode = stat.S_IMODE((server.data_dir / "admin-token").stat().st_mode)
     assert mode == 0o600
     server.process.terminate()
-    _, log = server.process.communicate(timeout=30)
+    server.process.wait(timeout=30)
+    log = server.log()
     assert token not in log and server.admin_token not in log
 
 

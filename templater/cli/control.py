@@ -61,6 +61,7 @@ def _server(args: argparse.Namespace) -> int:
             args.wildcard_access_url,
             args.database,
             args.workers,
+            args.log_format,
         )
         return run(config)
     except ServerConfigError as problem:
@@ -428,6 +429,12 @@ def add_commands(commands: Any) -> None:
         "--workers",
         type=int,
         help="processes serving the front port, apps and API alike (default: one per CPU)",
+    )
+    server.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="the log on stderr: a line of text per event (default), or a JSON object per line",
     )
     server.set_defaults(run=_server)
 

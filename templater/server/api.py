@@ -42,6 +42,7 @@ from templater.model.records import (
     WorkspaceState,
 )
 from templater.server.events import EventBroker
+from templater.server.logs import AccessLog, event_log, note_user
 from templater.server.store import (
     NotFound,
     Store,
@@ -186,6 +187,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.events = broker
+    app.add_middleware(AccessLog)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -205,6 +207,7 @@ def create_app(
         return JSONResponse({"message": "invalid request: " + "; ".join(problems)}, 422)
 
     def current_user(
+        request: Request,
         authorization: Annotated[str | None, Header()] = None,
         session_token: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
     ) -> User:
@@ -218,6 +221,7 @@ def create_app(
         user = store.user_by_token(token)
         if user is None:
             raise _fail(401, "the token is not valid")
+        note_user(request, user.name)
         return user
 
     Authenticated = Annotated[User, Depends(current_user)]
@@ -294,6 +298,18 @@ def create_app(
             raise
         except StoreError as problem:
             raise _fail(422, str(problem)) from None
+        event_log.info(
+            "apply owner=%s workspace=%s version=%d created=%d updated=%d replaced=%d "
+            "deleted=%d user=%s",
+            owner,
+            name,
+            result.version,
+            len(result.created),
+            len(result.updated),
+            len(result.replaced),
+            len(result.deleted),
+            user.name,
+        )
         registry_changed()
         if watcher is not None and (
             result.created or result.updated or result.replaced or result.deleted
@@ -315,6 +331,7 @@ def create_app(
             raise _fail(409, str(problem)) from None
         if not deleted:
             raise _fail(404, f"there is no workspace {owner}/{name}")
+        event_log.info("destroy owner=%s workspace=%s user=%s", owner, name, user.name)
         registry_changed()
         if watcher is not None:
             watcher.refresh_from_thread()
@@ -415,6 +432,8 @@ class _HealthWatcher:
         self._broker = broker
         self._loop: asyncio.AbstractEventLoop | None = None
         self._monitor: HealthMonitor | None = None
+        self._names: dict[int, tuple[str, str, str]] = {}
+        """Owner, workspace and slug of each app checked, by id, for the log."""
         # Refreshes run one at a time, so that an older read never overwrites a newer one.
         self._refreshing = asyncio.Lock()
 
@@ -434,6 +453,7 @@ class _HealthWatcher:
         """Give the monitor the apps as they are now: added ones join, removed ones leave."""
         async with self._refreshing:
             targets = await run_in_threadpool(self._store.health_targets)
+            self._names = {t.app_id: (t.owner, t.workspace, t.slug) for t in targets}
             assert self._monitor is not None
             self._monitor.update(
                 Target(t.app_id, t.url, t.address, t.interval, t.threshold, t.health)
@@ -470,4 +490,14 @@ class _HealthWatcher:
     async def _report(self, transitions: list[Transition]) -> None:
         changes = [(t.key, t.state, t.reason, t.at) for t in transitions]
         events = await run_in_threadpool(self._store.record_health, changes)
+        for change in transitions:
+            names = self._names.get(change.key)
+            if names is not None:
+                event_log.info(
+                    "health owner=%s workspace=%s slug=%s from=%s to=%s reason=%s",
+                    *names,
+                    change.previous,
+                    change.state,
+                    change.reason,
+                )
         self._broker.publish(events)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from templater.server.logs import LOG_FORMATS, server_log
 from templater.server.router.sessions import SECRET_NAME
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class ServerConfig:
     wildcard_access_url: str | None
     database: str
     workers: int
+    log_format: str = "text"
 
 
 def default_data_dir() -> Path:
@@ -50,6 +51,7 @@ def server_config(
     wildcard_access_url: str | None,
     database: str | None,
     workers: int | None = None,
+    log_format: str = "text",
 ) -> ServerConfig:
     """The server's settings from its flags; raises ServerConfigError naming the bad flag."""
     host, separator, port_text = listen.rpartition(":")
@@ -87,8 +89,10 @@ def server_config(
         workers = os.cpu_count() or 1
     elif not 1 <= workers <= 64:
         raise ServerConfigError(f"--workers {workers}: give 1 to 64 processes")
+    if log_format not in LOG_FORMATS:
+        raise ServerConfigError(f"--log-format {log_format!r}: give {' or '.join(LOG_FORMATS)}")
     return ServerConfig(
-        directory, host, port, url.rstrip("/"), wildcard_access_url, database, workers
+        directory, host, port, url.rstrip("/"), wildcard_access_url, database, workers, log_format
     )
 
 
@@ -114,8 +118,10 @@ def run(config: ServerConfig) -> int:
     """Serve until SIGINT or SIGTERM; the exit status."""
     import uvloop
 
+    from templater.server.logs import configure
     from templater.server.store import Store, StoreError
 
+    configure(config.log_format)
     try:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as problem:
@@ -129,7 +135,7 @@ def run(config: ServerConfig) -> int:
             path = config.data_dir / ADMIN_TOKEN_FILE
             path.unlink(missing_ok=True)
             _write_admin_token(path, token)
-            print(f"Created the admin user; its token is in {path}", file=sys.stderr)
+            server_log.info("created the admin user token_file=%s", path)
         secret = store.secret(SECRET_NAME)
     except StoreError as problem:
         store.close()
@@ -138,7 +144,7 @@ def run(config: ServerConfig) -> int:
         started = uvloop.run(_serve(config, store, secret))
     finally:
         store.close()
-    print("templater server stopped", file=sys.stderr)
+    server_log.info("stopped")
     return 0 if started else 1
 
 
@@ -180,6 +186,7 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
             config.database,
             secret,
             str(Path(private) / "api.sock"),
+            config.log_format,
         )
         proxy = front_proxy(settings, directory)
 
@@ -199,7 +206,12 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
 
         api = _GracefulServer(
             uvicorn.Config(
-                app, uds=settings.api_socket, log_level="warning", timeout_graceful_shutdown=10
+                app,
+                uds=settings.api_socket,
+                log_config=None,  # the records go to the server's own handler (logs.configure)
+                log_level="warning",
+                access_log=False,  # AccessLog writes each request's line, with its user
+                timeout_graceful_shutdown=10,
             )
         )
         try:
@@ -210,11 +222,11 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
                 f"--listen {config.host}:{config.port}: {problem.strerror}"
             ) from None
         workers = start_workers(config.workers - 1, settings, generation)
-        print(
-            f"templater server listening on http://{config.host}:{config.port} "
-            f"(access URL {config.access_url}; {config.workers} "
-            f"process{'es' if config.workers > 1 else ''} on the front port)",
-            file=sys.stderr,
+        server_log.info(
+            "listening url=%s access_url=%s processes=%d",
+            f"http://{config.host}:{config.port}",
+            config.access_url,
+            config.workers,
         )
         try:
             await api.serve()

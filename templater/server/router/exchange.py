@@ -71,9 +71,10 @@ def hop_by_hop(connection: bytes | None) -> frozenset[bytes]:
 class Request:
     """A request's head, as the proxy received it: ``target`` is the path and query as sent
     (still percent-encoded), ``index`` the first value of each header by lower-case name,
-    ``client`` the peer's IP address."""
+    ``client`` the peer's IP address. ``user`` is who sent it, once the router knows (for the
+    log)."""
 
-    __slots__ = ("client", "headers", "index", "method", "target")
+    __slots__ = ("client", "headers", "index", "method", "target", "user")
 
     def __init__(
         self,
@@ -88,6 +89,7 @@ class Request:
         self.headers = headers
         self.index = index
         self.client = client
+        self.user: str | None = None
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of header ``name`` (lower-case)."""

@@ -40,6 +40,7 @@ class FrontSettings:
     database: str
     secret: bytes
     api_socket: str
+    log_format: str = "text"
 
 
 def shared_generation() -> Generation:
@@ -99,7 +100,10 @@ def stop_workers(workers: list[BaseProcess]) -> None:
 def _worker(settings: FrontSettings, generation: Generation, parent: int) -> None:
     import uvloop
 
+    from templater.server.logs import configure
+
     _end_with_parent()
+    configure(settings.log_format)
     uvloop.run(_serve_front(settings, generation, parent))
 
 

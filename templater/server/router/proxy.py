@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import sys
+import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from http import HTTPStatus
@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import httptools
 
+from templater.server.logs import log_request, server_log
 from templater.server.router.exchange import (
     Forward,
     Headers,
@@ -142,8 +143,12 @@ class _Exchange:
         "finished",
         "has_body",
         "keep_alive",
+        "logged",
         "request",
         "sink",
+        "started",
+        "status",
+        "to_api",
         "tunnel_data",
         "upgrade",
         "version",
@@ -153,6 +158,13 @@ class _Exchange:
         self.request = request
         self.version = version
         self.keep_alive = keep_alive
+        self.started = time.perf_counter()
+        self.status = 0
+        """The response's status, once its head is known."""
+        self.logged = False
+        """Whether its line is in the log."""
+        self.to_api = False
+        """Whether the API answers it, and so writes its line (it knows who sent it)."""
         self.body: list[bytes] = []
         self.body_complete = False
         self.has_body = False
@@ -197,6 +209,8 @@ class _ClientConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._server._connections.discard(self)
+        if self._exchanges:  # the one in progress: cut short, by the client or the upstream
+            _log(self._exchanges[0])
         for exchange in self._exchanges:
             if exchange.sink is not None:
                 exchange.sink.abort()
@@ -288,11 +302,8 @@ class _ClientConnection(asyncio.Protocol):
     async def _run(self, exchange: _Exchange) -> None:
         try:
             decision = await self._server.router.route(exchange.request)
-        except Exception as problem:  # a bug or the registry down: a page, never a dead socket
-            print(
-                f"templater: routing {exchange.request.target!r} failed: {problem!r}",
-                file=sys.stderr,
-            )
+        except Exception:  # a bug or the registry down: a page, never a dead socket
+            server_log.exception("routing failed path=%s", _path(exchange.request))
             decision = page(500, "Internal error", "templater could not route this request.")
         if self._closed:
             return
@@ -302,6 +313,7 @@ class _ClientConnection(asyncio.Protocol):
         if exchange.continue_expected:
             self.write(_CONTINUE)
         forward = decision
+        exchange.to_api = forward.upstream is self._server.router.api
         head = _request_head(exchange, forward)
         pool = self._server.pool
         kept = pool.take(forward.upstream)
@@ -337,12 +349,15 @@ class _ClientConnection(asyncio.Protocol):
         exchange.keep_alive = keep_alive
         with_body = exchange.request.method != b"HEAD"
         self.write(_reply_bytes(reply, keep_alive, with_body))
+        exchange.status = reply.status
+        exchange.to_api = False  # answered here, also when it was meant for the API
         self.finish(exchange)
 
     def finish(self, exchange: _Exchange) -> None:
         """``exchange``'s response is complete: go on with the next request, or close."""
         exchange.finished = True
         exchange.sink = None
+        _log(exchange)
         if self._exchanges and self._exchanges[0] is exchange:
             self._exchanges.popleft()
         if self.transport is None or self._closed:
@@ -361,6 +376,7 @@ class _ClientConnection(asyncio.Protocol):
 
     def start_tunnel(self, upstream: _UpstreamConnection, exchange: _Exchange) -> None:
         """The upstream switched protocols: from now on bytes pass through both ways."""
+        _log(exchange)
         self._tunnel = upstream
         if exchange.tunnel_data:
             upstream.send(exchange.tunnel_data)
@@ -397,7 +413,29 @@ class _ClientConnection(asyncio.Protocol):
             return
         reply = page(400, "Bad request", f"templater could not read this request: {problem}")
         self.transport.write(_reply_bytes(reply, False, True))
+        log_request("-", "-", "-", 400, 0.0, None)
         self.transport.close()
+
+
+def _path(request: Request) -> str:
+    """The request's path, without its query (where a sign-in ticket may be)."""
+    return request.target.partition(b"?")[0].decode("latin-1")
+
+
+def _log(exchange: _Exchange) -> None:
+    """The request's line in the log, unless it is there already or the API answered it; 499
+    (as nginx says) for one cut short before its response began."""
+    if not exchange.logged and not exchange.to_api:
+        exchange.logged = True
+        request = exchange.request
+        log_request(
+            request.method.decode("latin-1"),
+            (request.index.get(b"host") or b"").decode("latin-1"),
+            _path(request),
+            exchange.status or 499,
+            time.perf_counter() - exchange.started,
+            request.user,
+        )
 
 
 def _run_eagerly(coroutine: Coroutine[Any, Any, None], loop: asyncio.AbstractEventLoop) -> None:
@@ -605,6 +643,8 @@ class _UpstreamConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._status = self._parser.get_status_code()
         exchange = self._exchange
+        if exchange is not None:
+            exchange.status = self._status
         if exchange is not None and exchange.request.method == b"HEAD":
             self._finished()  # httptools cannot be told that a response to HEAD has no body
 

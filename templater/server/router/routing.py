@@ -168,7 +168,8 @@ class AppRouter:
         self._wildcard = wildcard
         self._directory = directory
         self._signer = signer
-        self._api = api
+        self.api = api
+        """Where requests that are not for an app go."""
         self._labels: dict[bytes, str | None] = {}
 
     def _label(self, host: str) -> str | None:
@@ -195,7 +196,7 @@ class AppRouter:
         if path.startswith((b"/@", b"/%40")):
             return await self._path(request)
         return Forward(
-            self._api,
+            self.api,
             request.target,
             self._forwarded(request, request.index.get(b"host") or b"", to_app=False),
             "the API",
@@ -221,9 +222,10 @@ class AppRouter:
             return Reply(200, [*headers, (b"Content-Length", b"0")])
         path, _, query = request.target.partition(b"?")
         if _TICKET in query:
-            return await self._redeem(label, path.decode("latin-1"), query.decode("latin-1"))
-        asking = self._viewer(request, APP_COOKIE, label)
-        viewer = await asking if asking is not None else None
+            return await self._redeem(
+                request, label, path.decode("latin-1"), query.decode("latin-1")
+            )
+        viewer = await self._identify(request, APP_COOKIE, label)
         target: AppRoute | PortRoute | None
         if parsed.slug is not None:
             target = await self._directory.app(parsed.user, parsed.workspace, parsed.slug)
@@ -254,7 +256,7 @@ class AppRouter:
             return Forward(upstream, request.target, forwarded, what, rewrite)
         return self._to_app(request, target, path, query, what, rewrite)
 
-    async def _redeem(self, label: str, path: str, query: str) -> Reply:
+    async def _redeem(self, request: Request, label: str, path: str, query: str) -> Reply:
         """Trade a sign-in ticket for a session cookie on this app host, then drop the ticket from
         the address."""
         pairs = parse_qsl(query, keep_blank_values=True)
@@ -269,6 +271,7 @@ class AppRouter:
                 "This sign-in link has expired or was already used. Open the app again to sign in.",
                 (clean, "Open the app"),
             )
+        request.user = user.name
         cookie = set_cookie(APP_COOKIE, self._signer.issue(user.name, label), self._secure)
         return redirect(303, clean, (b"Set-Cookie", cookie.encode("latin-1")))
 
@@ -288,8 +291,7 @@ class AppRouter:
         target = await self._directory.app(user, parsed.workspace, parsed.slug)
         if target is None or target.subdomain or parsed.agent not in (None, target.agent):
             return _not_found(what)
-        asking = self._viewer(request, ACCESS_COOKIE, "")
-        viewer = await asking if asking is not None else None
+        viewer = await self._identify(request, ACCESS_COOKIE, "")
         decision = access(target.share, target.owner, viewer, admins_reach=False)
         if decision is Access.SIGN_IN:
             return redirect(303, f"{SIGN_IN_PATH}?{urlencode({'redirect': path + suffix})}")
@@ -319,6 +321,16 @@ class AppRouter:
         return Forward(
             upstream, upstream_target, self._forwarded(request, target.host), what, rewrite
         )
+
+    async def _identify(self, request: Request, cookie: str, host: str) -> User | None:
+        """Who is asking (see ``_viewer``), noted on ``request`` for the log."""
+        asking = self._viewer(request, cookie, host)
+        if asking is None:
+            return None
+        viewer = await asking
+        if viewer is not None:
+            request.user = viewer.name
+        return viewer
 
     def _viewer(self, request: Request, cookie: str, host: str) -> Awaitable[User | None] | None:
         """Who is asking, to await: the session header's token, or the session cookie for this

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from templater.model.hostnames import WildcardPattern
 from templater.model.records import User
+from templater.server.logs import note_user
 from templater.server.router.pages import html, page, sign_in_form
 from templater.server.router.routing import (
     AUTH_REDIRECT_PATH,
@@ -63,7 +64,10 @@ def sign_in_router(
     def signed_in(request: Request) -> User | None:
         cookie = request.cookies.get(ACCESS_COOKIE)
         name = signer.user(cookie, _SESSION_HOST) if cookie else None
-        return store.user_by_name(name) if name else None
+        user = store.user_by_name(name) if name else None
+        if user is not None:
+            note_user(request, user.name)
+        return user
 
     @router.get(SIGN_IN_PATH)
     def sign_in_page(redirect: Annotated[str | None, Query()] = None) -> HTMLResponse:
@@ -79,6 +83,7 @@ def sign_in_router(
         if user is None or user.name != username:
             problem = "That username and token do not match."
             return _reply(401, sign_in_form(redirect, username, problem))
+        note_user(request, user.name)
         session = signer.issue(user.name, _SESSION_HOST)
         return _see_other(redirect, set_cookie(ACCESS_COOKIE, session, secure))
 
