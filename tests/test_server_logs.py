@@ -1,13 +1,16 @@
 """What the server logs on stderr, in both formats: a line per request (API and apps, in any
 worker process, each exactly once, never a secret), per apply, per destroy and per change of
-health."""
+health; and how a start waits for a port that is still held."""
 
 from __future__ import annotations
 
 import json
 import re
+import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,6 +23,7 @@ from .test_server import (
     apply_apps,
     eventually,
     free_port,
+    launch_server,
     new_user,
     start_server,
 )
@@ -241,3 +245,58 @@ def test_health_changes_are_logged_with_the_old_and_new_state(logged: Logged) ->
         ("alice", "dev", "web", "initializing", "healthy", "status 200"),
         ("alice", "dev", "gone", "initializing", "unhealthy", "connection refused"),
     }
+
+
+# ----------------------------------------------------------------------------- the port
+
+
+def _held(port: int) -> socket.socket:
+    """A plain listening socket on 127.0.0.1:``port``, as an old server's worker would hold."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
+    return holder
+
+
+def test_a_start_waits_for_its_port_to_be_let_go(tmp_path: Path) -> None:
+    port = free_port()
+    holder = _held(port)
+    home = tmp_path / "home"
+
+    def retrying() -> bool:
+        return any("port is still held" in log.read_text() for log in home.glob("server-*.log"))
+
+    def release() -> None:
+        eventually(retrying)
+        holder.close()
+
+    releaser = threading.Thread(target=release)
+    releaser.start()
+    try:
+        running = start_server(tmp_path / "data", home, port=port)
+    finally:
+        releaser.join()
+        holder.close()
+    try:
+        assert httpx.get(f"{running.url}/api/v1/health").json() == {"status": "ok"}
+        log = running.log()
+        assert log.count("port is still held") == 1
+        assert f"address=127.0.0.1:{port}" in log
+    finally:
+        running.process.terminate()
+        running.process.wait(timeout=30)
+
+
+def test_a_port_held_for_good_fails_the_start_in_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with _held(port), log_path.open("w") as log:
+        process = launch_server(tmp_path / "data", port, log)
+        status = process.wait(timeout=120)
+    output = log_path.read_text()
+    assert status == 2, output
+    assert "Traceback" not in output
+    assert output.count("port is still held") == 1
+    last = output.splitlines()[-1]
+    assert last.startswith(f"templater: error: --listen 127.0.0.1:{port}: "), output
+    assert "still in use" in last

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import tempfile
 from dataclasses import dataclass
@@ -17,9 +18,13 @@ from templater.server.logs import LOG_FORMATS, server_log
 from templater.server.router.sessions import SECRET_NAME
 
 if TYPE_CHECKING:
+    from templater.server.router.proxy import ProxyServer
     from templater.server.store import Store
 
 ADMIN_TOKEN_FILE = "admin-token"
+BIND_RETRY_SECONDS = 10.0
+"""How long a start waits for its port to be free: the workers of a server just killed may
+still hold it for a moment."""
 
 
 class ServerConfigError(ValueError):
@@ -161,7 +166,6 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
     from templater.server.router.directory import Directory
     from templater.server.router.front import (
         FrontSettings,
-        check_port_free,
         front_proxy,
         shared_generation,
         start_workers,
@@ -214,13 +218,7 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
                 timeout_graceful_shutdown=10,
             )
         )
-        try:
-            check_port_free(config.host, config.port)
-            await proxy.start(config.host, config.port)
-        except OSError as problem:
-            raise ServerConfigError(
-                f"--listen {config.host}:{config.port}: {problem.strerror}"
-            ) from None
+        await _listen(proxy, config.host, config.port)
         workers = start_workers(config.workers - 1, settings, generation)
         server_log.info(
             "listening url=%s access_url=%s processes=%d",
@@ -234,3 +232,35 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
             stop_workers(workers)
             await proxy.close()
         return api.started
+
+
+async def _listen(proxy: ProxyServer, host: str, port: int) -> None:
+    """Bind the front port. While something holds it, retry for BIND_RETRY_SECONDS (saying so,
+    once): the workers of a server that was just killed let go of it as they exit."""
+    from templater.server.router.front import check_port_free
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BIND_RETRY_SECONDS
+    address = f"{host}:{port}"
+    said = False
+    while True:
+        try:
+            check_port_free(host, port)
+            await proxy.start(host, port)
+            return
+        except OSError as problem:
+            if problem.errno != errno.EADDRINUSE:
+                raise ServerConfigError(f"--listen {address}: {problem.strerror}") from None
+            if loop.time() >= deadline:
+                raise ServerConfigError(
+                    f"--listen {address}: the address is still in use after "
+                    f"{BIND_RETRY_SECONDS:g} s; stop what listens there, or choose another port"
+                ) from None
+        if not said:
+            said = True
+            server_log.warning(
+                "the port is still held, retrying address=%s for_seconds=%d",
+                address,
+                BIND_RETRY_SECONDS,
+            )
+        await asyncio.sleep(0.2)

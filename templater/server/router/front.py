@@ -103,6 +103,8 @@ def _worker(settings: FrontSettings, generation: Generation, parent: int) -> Non
     from templater.server.logs import configure
 
     _end_with_parent()
+    if os.getppid() != parent:  # the main process died before this one could ask to follow it
+        return
     configure(settings.log_format)
     uvloop.run(_serve_front(settings, generation, parent))
 
