@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -38,7 +38,8 @@ class NotAControlPlane(ClientError):
     does. The message names the URL."""
 
 
-class _CreatedUser(TypedDict):
+@dataclass(frozen=True, slots=True)
+class _CreatedUser:
     role: str
     token: str
 
@@ -161,7 +162,7 @@ class Client:
         created = self._decoded(
             _CreatedUser, "POST", "/api/v1/users", json={"name": name, "admin": admin}
         )
-        return created["role"], created["token"]
+        return created.role, created.token
 
     def workspace(self, owner: str, name: str) -> WorkspaceState | None:
         try:
