@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +57,12 @@ needs_git_and_precommit = needs(
 )
 
 Evaluate = Callable[..., Evaluation]
+
+
+def ctrl_c_reaches_it() -> None:
+    """Run in a child before the CLI starts (``preexec_fn``): SIGINT does what a terminal's
+    Ctrl-C does, even where the tests run with it ignored (as a background job of a script)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def write_tree(root: Path, files: dict[str, str]) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import EXAMPLES, ROOT
+from .conftest import EXAMPLES, ROOT, ctrl_c_reaches_it
 from .test_cli import templater
 from .test_server import (
     Server,
@@ -47,12 +47,6 @@ def server(tmp_path: Path) -> Iterator[Server]:
     yield from serving(tmp_path)
 
 
-def _ctrl_c_reaches_it() -> None:
-    """Run in a child before the CLI starts: SIGINT does what a terminal's Ctrl-C does, even
-    where the tests run with it ignored (as a background job of a script)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 class Running:
     """The CLI running in the background with a pipe for stdin held open, its output collected
     as it comes."""
@@ -65,7 +59,7 @@ class Running:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            preexec_fn=_ctrl_c_reaches_it,
+            preexec_fn=ctrl_c_reaches_it,
         )
         self._output = b""
         self._more = threading.Condition()
@@ -148,7 +142,7 @@ def test_ctrl_c_during_any_command_is_one_line(server: Server) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            preexec_fn=_ctrl_c_reaches_it,
+            preexec_fn=ctrl_c_reaches_it,
         )
         connection, _ = silent.accept()
         with connection:
@@ -298,7 +292,7 @@ def _on_a_terminal(
         env=environment,
         stdout=follower,
         stderr=subprocess.PIPE,
-        preexec_fn=_ctrl_c_reaches_it,
+        preexec_fn=ctrl_c_reaches_it,
     )
     os.close(follower)
     output = b""

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from .conftest import ctrl_c_reaches_it
 from .test_server import Server, app_json, new_user, start_server
 
 
@@ -207,6 +208,7 @@ def test_apps_watch_follows_health_changes(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_reaches_it,
     )
     try:
         wait_for_health(server, token, "/api/v1/workspaces/erin/dev/apps/good/health", "healthy")
