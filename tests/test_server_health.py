@@ -210,12 +210,26 @@ def test_apps_watch_follows_health_changes(
         text=True,
         preexec_fn=ctrl_c_reaches_it,
     )
+    stdout = watch.stdout
+    assert stdout is not None
+    shown: list[str] = []
+    reader = threading.Thread(target=lambda: shown.extend(iter(stdout.readline, "")))
+    reader.start()
     try:
         wait_for_health(server, token, "/api/v1/workspaces/erin/dev/apps/good/health", "healthy")
-        time.sleep(1)  # the watcher redraws after the event reaches it
+        # The watcher redraws once the event reaches it: wait for that, however busy the machine.
+        deadline = time.monotonic() + 60
+        while "healthy" not in "".join(shown).rsplit("workspace", 1)[-1]:
+            if time.monotonic() > deadline or watch.poll() is not None:
+                break
+            time.sleep(0.1)
     finally:
         watch.send_signal(signal.SIGINT)
-        output, errors = watch.communicate(timeout=30)
+        watch.wait(timeout=30)
+        reader.join(timeout=30)
+    assert watch.stderr is not None
+    errors = watch.stderr.read()
+    output = "".join(shown)
     assert watch.returncode == 0, errors
     # The table it shows last is the one after the change.
     last = output.rsplit("workspace", 1)[-1]
