@@ -7,7 +7,7 @@ import argparse
 import json
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -281,6 +281,9 @@ def _app_rows(apps: list[AppRecord]) -> list[tuple[str, ...]]:
 
 def _apps(args: argparse.Namespace) -> int:
     client = _client()
+    if args.watch:
+        _watch(client, args)
+        return EXIT_OK
     apps = client.apps(args.owner, args.workspace)
     if args.json:
         rows = [
@@ -299,8 +302,6 @@ def _apps(args: argparse.Namespace) -> int:
         ]
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    elif args.watch:
-        _watch(client, args, apps)
     elif apps:
         _print_table(_APP_COLUMNS, _app_rows(apps), "URL")
     else:
@@ -308,20 +309,15 @@ def _apps(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _watch(client: Client, args: argparse.Namespace, apps: list[AppRecord]) -> None:
+def _watch(client: Client, args: argparse.Namespace) -> None:
     """The apps again on every change the server streams, until Ctrl-C: redrawn in place on a
     terminal wide enough for their URLs, else printed anew below the last."""
     from rich.console import Console
     from rich.live import Live
 
-    def changes() -> Iterator[list[AppRecord]]:
-        yield apps
-        for _ in client.events():
-            yield client.apps(args.owner, args.workspace)
-
     live: Live | None = None
     try:
-        for current in changes():
+        for current in client.watch_apps(args.owner, args.workspace):
             room = shutil.get_terminal_size().columns
             table, width = _terminal_table(_APP_COLUMNS, _app_rows(current), "URL", room)
             if sys.stdout.isatty() and width <= room:

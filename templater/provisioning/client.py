@@ -185,8 +185,10 @@ class Client:
             params={"expected_version": expected_version},
         )
 
-    def events(self) -> Iterator[dict[str, Any]]:
-        """The server-sent events of ``/api/v1/events`` as they come, each as its JSON data."""
+    def events(self) -> Iterator[dict[str, Any] | None]:
+        """The server-sent events of ``/api/v1/events`` as they come, each as its JSON data;
+        first ``None``, once the server has subscribed this client, so that a caller can read
+        the state it follows then and miss no change after it."""
         try:
             with self._http.stream("GET", "/api/v1/events", timeout=None) as response:
                 if response.status_code >= 400:
@@ -198,11 +200,19 @@ class Client:
                 for line in response.iter_lines():
                     if line.startswith("data:"):
                         data.append(line[5:].strip())
+                    elif line == ": connected":
+                        yield None
                     elif not line and data:
                         yield json.loads("\n".join(data))
                         data = []
         except httpx.HTTPError as problem:
             raise ClientError(f"lost the event stream from {self.url}: {problem}") from None
+
+    def watch_apps(self, owner: str | None, workspace: str | None) -> Iterator[list[AppRecord]]:
+        """The apps now, and again after every change the server streams, until the stream
+        ends."""
+        for _ in self.events():
+            yield self.apps(owner, workspace)
 
     def apps(self, owner: str | None, workspace: str | None) -> list[AppRecord]:
         params = {
