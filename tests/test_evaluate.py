@@ -171,6 +171,34 @@ def test_wrong_type_for_a_variable_is_an_error(evaluate_files: Evaluate) -> None
     assert diagnostic.rule == "eval-error" and diagnostic.span.line == 3
 
 
+def test_an_untyped_variable_arrives_as_text_as_coder_passes_it(evaluate_files: Evaluate) -> None:
+    # Coder gives Terraform every template variable as `-var name=value`; with no type,
+    # Terraform keeps that text, so parseint() of a number default works.
+    evaluation = evaluate_files(
+        {
+            "main.tf": 'variable "cores" {\n  default = 4\n}\n'
+            + 'variable "on" {\n  default = true\n}\n'
+            + 'variable "typed" {\n  type = number\n  default = 2\n}\n'
+            + AGENT
+            + 'resource "coder_app" "a" {\n  agent_id = coder_agent.dev.id\n  slug = "a"\n'
+            + '  url = "http://x/${parseint(var.cores, 10) + var.typed}/${var.on == "true"}"\n}\n'
+        }
+    )
+    assert errors(evaluation) == []
+    assert app_value(evaluation, "coder_app.a", "url") == "http://x/6/true"
+
+
+def test_a_module_input_keeps_its_type(evaluate_files: Evaluate) -> None:
+    evaluation = evaluate_files(
+        {
+            "main.tf": 'module "m" {\n  source = "./m"\n  n = 4\n}\n'
+            + "locals {\n  n = module.m.n + 1\n}\n",
+            "m/main.tf": 'variable "n" {}\noutput "n" {\n  value = var.n\n}\n',
+        }
+    )
+    assert errors(evaluation) == []
+
+
 # ----------------------------------------------------------------------------- locals
 
 
@@ -393,6 +421,71 @@ def test_modules_laid_out_by_terraform_init(evaluate_files: Evaluate) -> None:
     )
     assert errors(evaluation) == []
     assert app_value(evaluation, "module.web.coder_app.m", "slug") == "web"
+
+
+WORKDIR_MODULE = (
+    'variable "agent_id" {}\n'
+    + 'resource "coder_app" "m" {\n  agent_id = var.agent_id\n  slug = "m"\n}\n'
+    + 'output "workdir" {\n  value = "/home/coder/project"\n}\n'
+    + 'output "agent" {\n  value = var.agent_id\n}\n'
+)
+
+
+def test_module_inputs_and_outputs_are_ordered_one_by_one(evaluate_files: Evaluate) -> None:
+    # The agent gives the module its id and takes its directory from an output that does not
+    # use that id: Terraform plans it, so no cycle.
+    evaluation = evaluate_files(
+        {
+            "main.tf": 'module "ws" {\n  source = "./ws"\n  agent_id = coder_agent.main.id\n}\n'
+            + 'resource "coder_agent" "main" {\n  arch = "amd64"\n  os = "linux"\n'
+            + "  dir = module.ws.workdir\n}\n",
+            "ws/main.tf": WORKDIR_MODULE,
+        }
+    )
+    assert errors(evaluation) == []
+    assert app_value(evaluation, "coder_agent.main", "dir") == "/home/coder/project"
+    inner = resource(evaluation, "module.ws.coder_app.m")
+    assert inner.attributes["agent_id"].value == Unknown("coder_agent.main.id")
+
+
+def test_a_real_cycle_through_a_module_is_still_reported(evaluate_files: Evaluate) -> None:
+    evaluation = evaluate_files(
+        {
+            "main.tf": 'module "ws" {\n  source = "./ws"\n  agent_id = coder_agent.main.id\n}\n'
+            + 'resource "coder_agent" "main" {\n  arch = "amd64"\n  os = "linux"\n'
+            + "  dir = module.ws.agent\n}\n",
+            "ws/main.tf": WORKDIR_MODULE,
+        }
+    )
+    assert any(
+        "cycle" in message and "coder_agent.main" in message for message in errors(evaluation)
+    )
+
+
+def test_a_module_used_whole_or_indexed_gives_all_its_outputs(evaluate_files: Evaluate) -> None:
+    evaluation = evaluate_files(
+        {
+            "main.tf": AGENT
+            + 'module "ws" {\n  source = "./ws"\n  agent_id = coder_agent.dev.id\n}\n'
+            + 'module "many" {\n  count = 2\n  source = "./ws"\n  agent_id = "a${count.index}"\n}\n'
+            + 'resource "coder_app" "a" {\n  agent_id = coder_agent.dev.id\n  slug = "a"\n'
+            + '  url = "http://x/${jsonencode(keys(module.ws))}/${module.many[1].agent}"\n}\n',
+            "ws/main.tf": WORKDIR_MODULE.replace('slug = "m"', 'slug = "m-${var.agent_id}"'),
+        }
+    )
+    assert errors(evaluation) == []
+    assert app_value(evaluation, "coder_app.a", "url") == 'http://x/["agent","workdir"]/a1'
+
+
+def test_a_module_output_that_is_not_declared_is_named(evaluate_files: Evaluate) -> None:
+    evaluation = evaluate_files(
+        {
+            "main.tf": 'module "ws" {\n  source = "./ws"\n  agent_id = "x"\n}\n'
+            + "locals {\n  d = module.ws.workdri\n}\n",
+            "ws/main.tf": WORKDIR_MODULE,
+        }
+    )
+    assert errors(evaluation) == ['reference-undeclared: module "ws" has no output named "workdri"']
 
 
 def test_remote_module_without_init_is_reported_once_and_unknown(evaluate_files: Evaluate) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -219,7 +221,10 @@ class _ModuleInstance(Scope):
     """The scope of one instance of a module, resolving its names lazily."""
 
     __slots__ = (
+        "_caller",
         "_calls",
+        "_given",
+        "_inputs",
         "_locals",
         "_outputs",
         "_resolving",
@@ -265,8 +270,14 @@ class _ModuleInstance(Scope):
         self._resolving: list[str] = []
         self._resources: dict[tuple[str, str, str], _ResolvedInstances | None] = {}
         self._calls: dict[str, _ChildInstances] = {}
-        self._outputs: dict[str, Value] | None = None
-        self.variables = self._resolve_variables(caller)
+        self._outputs: dict[str, Value] = {}
+        self._caller = caller
+        # Each input, like each output, is worked out when first used, as Terraform's graph
+        # orders them one by one: a module may take a resource's id and give that resource a
+        # value from an output that does not depend on it.
+        self._given = self._root_inputs() if caller is None else {}
+        self._inputs = self._call_inputs(caller[0]) if caller is not None else {}
+        self.variables: _Variables = {}
 
     # names
 
@@ -295,16 +306,23 @@ class _ModuleInstance(Scope):
 
     def root_origin(self, kind: str, name: str) -> Trace | None:
         if kind == "var":
-            entry = self.variables.get(name)
-            return entry[1] if entry else None
+            return self._variable_entry(name)[1] if name in self.module.variables else None
         attribute = self.module.locals.get(name)
         return (attribute.expr, self, []) if attribute is not None and kind == "local" else None
 
     def _variable(self, name: str) -> Value:
-        try:
-            return self.variables[name][0]
-        except KeyError:
-            raise EvalError(f'variable "{name}" is not declared', "reference-undeclared") from None
+        if name not in self.module.variables:
+            raise EvalError(f'variable "{name}" is not declared', "reference-undeclared")
+        return self._variable_entry(name)[0]
+
+    def _variable_entry(self, name: str) -> tuple[Value, Trace | None]:
+        entry = self.variables.get(name)
+        if entry is None:
+            declaration = self.module.variables[name]
+            with self._resolving_one(f"var.{name}"):
+                entry = self._variable_value(declaration, self._given_value(name))
+            self.variables[name] = entry
+        return entry
 
     def _local(self, name: str) -> Value:
         if name in self._locals:
@@ -312,39 +330,55 @@ class _ModuleInstance(Scope):
         attribute = self.module.locals.get(name)
         if attribute is None:
             raise EvalError(f'local value "{name}" is not declared', "reference-undeclared")
-        marker = f"local.{name}"
+        with self._resolving_one(f"local.{name}"):
+            value = self._evaluated(attribute.expr)
+        self._locals[name] = value
+        return value
+
+    @contextmanager
+    def _resolving_one(self, marker: str) -> Iterator[None]:
+        """Work out ``marker`` (``local.x``), which must not depend on itself."""
         if marker in self._resolving:
             cycle = " → ".join([*self._resolving[self._resolving.index(marker) :], marker])
             raise EvalError(f"cycle: {cycle}")
         self._resolving.append(marker)
         try:
-            value = evaluate(attribute.expr, self)
-        except EvalError as problem:
-            self._report_error(problem, attribute.expr.span)
-            value = Unknown()
+            yield
         finally:
             self._resolving.pop()
-        self._locals[name] = value
-        return value
+
+    def _evaluated(self, expr: Expr, scope: Scope | None = None) -> Value:
+        """The value of ``expr``, or unknown once its error is reported."""
+        try:
+            return evaluate(expr, scope or self)
+        except EvalError as problem:
+            self._report_error(problem, expr.span)
+            return Unknown()
 
     # variables
 
-    def _resolve_variables(
-        self, caller: tuple[ModuleCallDecl, _Instance, _ModuleInstance] | None
-    ) -> _Variables:
-        given: dict[str, tuple[Value, Trace | None]] = {}
-        given = self._root_inputs() if caller is None else self._call_inputs(*caller)
-        variables: _Variables = {}
+    def _validate_variables(self) -> None:
+        """Work out every variable, used or not, and check it against its validations."""
         for name, declaration in self.module.variables.items():
-            variables[name] = self._variable_value(declaration, given.get(name), caller)
-        self.variables = variables
-        for name, declaration in self.module.variables.items():
-            if caller is None and name not in given and not self.run.options.validate_root_defaults:
+            entry = self._variable_entry(name)
+            if (
+                self._caller is None
+                and name not in self._given
+                and not self.run.options.validate_root_defaults
+            ):
                 # A module checked on its own keeps defaults its callers are meant to override
                 # (`accept_license = false` with a validation that wants true).
                 continue
-            self._validate(declaration, variables[name])
-        return variables
+            self._validate(declaration, entry)
+
+    def _given_value(self, name: str) -> tuple[Value, Trace | None] | None:
+        if self._caller is None:
+            return self._given.get(name)
+        expr = self._inputs.get(name)
+        if expr is None:
+            return None
+        scope = self._caller[1].scope
+        return self._evaluated(expr, scope), (expr, scope, [])
 
     def _root_inputs(self) -> dict[str, tuple[Value, Trace | None]]:
         inputs, diagnostics = collect_inputs(
@@ -380,10 +414,9 @@ class _ModuleInstance(Scope):
             self._report_error(problem, expr.span)
             return Unknown(), None
 
-    def _call_inputs(
-        self, call: ModuleCallDecl, instance: _Instance, parent: _ModuleInstance
-    ) -> dict[str, tuple[Value, Trace | None]]:
-        given: dict[str, tuple[Value, Trace | None]] = {}
+    def _call_inputs(self, call: ModuleCallDecl) -> dict[str, Expr]:
+        """The inputs a module call gives, each still to be evaluated in the caller's scope."""
+        given: dict[str, Expr] = {}
         for name, attribute in call.inputs.items():
             if name not in self.module.variables:
                 self.run.report(
@@ -394,12 +427,7 @@ class _ModuleInstance(Scope):
                     )
                 )
                 continue
-            try:
-                value = evaluate(attribute.expr, instance.scope)
-            except EvalError as problem:
-                self._report_error(problem, attribute.expr.span)
-                value = Unknown()
-            given[name] = (value, (attribute.expr, instance.scope, []))
+            given[name] = attribute.expr
         return given
 
     def _type_of(self, declaration: VariableDecl) -> TypeSpec:
@@ -414,11 +442,9 @@ class _ModuleInstance(Scope):
             return ANY
 
     def _variable_value(
-        self,
-        declaration: VariableDecl,
-        given: tuple[Value, Trace | None] | None,
-        caller: tuple[ModuleCallDecl, _Instance, _ModuleInstance] | None,
+        self, declaration: VariableDecl, given: tuple[Value, Trace | None] | None
     ) -> tuple[Value, Trace | None]:
+        caller = self._caller
         name = declaration.name
         if given is not None and given[0] is None and not declaration.nullable:
             given = None  # a non-nullable variable takes its default instead of null
@@ -438,6 +464,10 @@ class _ModuleInstance(Scope):
                 )
                 return Unknown(f"var.{name}"), None
         value, origin = given
+        if caller is None and declaration.type is None and isinstance(value, (bool, int, float)):
+            # Coder passes each template variable as `-var name=value` text, and Terraform
+            # keeps the text of a variable with no type: `default = 4` arrives as "4".
+            value = to_template_string(value)
         try:
             value = convert(value, self._type_of(declaration))
         except EvalError as problem:
@@ -717,18 +747,28 @@ class _ModuleInstance(Scope):
             raise EvalError(f'module "{name}" is not declared', "reference-undeclared")
         address = self._qualified(f"module.{name}")
         instances = self._call_instances(call)
-        outputs = {
-            instance.key: child.outputs() if child is not None else Unknown(address)
-            for instance, child in instances.items
-            if instance.real
-        }
-        return _collected(call.block.body, outputs, instances.known, address)
+
+        def whole() -> Value:
+            outputs = {
+                instance.key: child.outputs() if child is not None else Unknown(address)
+                for instance, child in instances.items
+                if instance.real
+            }
+            return _collected(call.block.body, outputs, instances.known, address)
+
+        counted = "count" in call.block.body.attributes or "for_each" in call.block.body.attributes
+        if counted or len(instances.items) != 1:
+            return whole()
+        instance, child = instances.items[0]
+        if child is None or not instance.real:
+            return Unknown(address)
+        return Namespace(address, child.output, whole)
 
     def _call_instances(self, call: ModuleCallDecl) -> _ChildInstances:
         if call.name in self._calls:
             return self._calls[call.name]
         address = self._qualified(f"module.{call.name}")
-        # A module whose inputs refer to its own outputs sees them unknown.
+        # A module whose count or for_each refers to its own outputs sees them unknown.
         self._calls[call.name] = _ChildInstances([], False)
         directory = self._module_directory(call)
         instances = self._instances(call.block.body, address)
@@ -783,16 +823,22 @@ class _ModuleInstance(Scope):
         )
         return None
 
+    def output(self, name: str) -> Value:
+        if name in self._outputs:
+            return self._outputs[name]
+        attribute = self.module.outputs.get(name)
+        if attribute is None:
+            raise EvalError(
+                f'module "{self.call_path[-1]}" has no output named "{name}"',
+                "reference-undeclared",
+            )
+        with self._resolving_one(f"output.{name}"):
+            value = self._evaluated(attribute.expr)
+        self._outputs[name] = value
+        return value
+
     def outputs(self) -> dict[str, Value]:
-        if self._outputs is None:
-            self._outputs = {}
-            for name, attribute in self.module.outputs.items():
-                try:
-                    self._outputs[name] = evaluate(attribute.expr, self)
-                except EvalError as problem:
-                    self._report_error(problem, attribute.expr.span)
-                    self._outputs[name] = Unknown()
-        return self._outputs
+        return {name: self.output(name) for name in self.module.outputs}
 
     # the whole module
 
@@ -800,6 +846,7 @@ class _ModuleInstance(Scope):
         return f"{self.address}.{address}" if self.address else address
 
     def evaluate_all(self) -> None:
+        self._validate_variables()
         for name in self.module.locals:
             self._local(name)
         for declaration in [*self.module.data.values(), *self.module.resources.values()]:

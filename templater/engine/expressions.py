@@ -57,13 +57,21 @@ __all__ = [
 
 
 class Namespace:
-    """A name valid only at the start of a reference (``var``, ``local``, ``coder_agent``)."""
+    """A name valid only at the start of a reference (``var``, ``local``, ``coder_agent``), or
+    an object whose attributes are worked out one by one as they are used (a module call's
+    outputs): ``whole`` then gives its value where the object itself is used."""
 
-    __slots__ = ("lookup", "name")
+    __slots__ = ("lookup", "name", "whole")
 
-    def __init__(self, name: str, lookup: Callable[[str], Value | Namespace]) -> None:
+    def __init__(
+        self,
+        name: str,
+        lookup: Callable[[str], Value | Namespace],
+        whole: Callable[[], Value] | None = None,
+    ) -> None:
         self.name = name
         self.lookup = lookup
+        self.whole = whole
 
 
 class ResourceObject(dict[str, Value]):
@@ -133,6 +141,8 @@ def evaluate(expr: Expr, scope: Scope) -> Value:
     """The value of ``expr``; raises :class:`EvalError` when it has none."""
     value = _eval(expr, scope)
     if isinstance(value, Namespace):
+        if value.whole is not None:
+            return value.whole()
         raise _located(
             EvalError(f'"{value.name}" must be followed by an attribute name'), expr.span
         )
@@ -200,6 +210,8 @@ def get_attribute(obj: Value, name: str) -> Value:
 
 def _index(expr: Index, scope: Scope) -> Value:
     obj = _eval(expr.obj, scope)
+    if isinstance(obj, Namespace) and obj.whole is not None:
+        obj = obj.whole()
     if isinstance(obj, Namespace):
         raise EvalError(f'"{obj.name}" must be followed by an attribute name, not an index')
     return index_value(obj, evaluate(expr.key, scope))
