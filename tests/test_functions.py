@@ -388,7 +388,7 @@ def test_errors(name: str, args: tuple[Value, ...], message: str) -> None:
 
 
 def test_unknown_function() -> None:
-    assert error("nosuch", 1) == 'there is no function named "nosuch"'
+    assert error("nosuch", 1) == 'Call to unknown function: There is no function named "nosuch".'
 
 
 def test_arity_errors_in_terraform_wording() -> None:

@@ -9,6 +9,7 @@ from templater.engine.functions import (  # noqa: F401
     encoding,
     filesystem,
     hash_crypto,
+    network,
     numeric,
     strings,
 )
@@ -19,6 +20,8 @@ from templater.engine.functions.library import (
     Param,
     UnknownPolicy,
     call_function,
+    canonical_name,
+    lookup_function,
 )
 
 __all__ = [
@@ -28,4 +31,6 @@ __all__ = [
     "Param",
     "UnknownPolicy",
     "call_function",
+    "canonical_name",
+    "lookup_function",
 ]

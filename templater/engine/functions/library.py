@@ -47,7 +47,10 @@ from templater.engine.values import (
 )
 
 __all__ = [
+    "BUILTIN_PROVIDER",
+    "CORE",
     "FUNCTIONS",
+    "SPECIAL_FORMS",
     "STRINGS",
     "Failure",
     "Function",
@@ -64,6 +67,7 @@ __all__ = [
     "as_whole",
     "base64_text",
     "call_function",
+    "canonical_name",
     "expand_home",
     "from_decimal",
     "go_clean",
@@ -71,6 +75,7 @@ __all__ = [
     "graphemes",
     "json_encode",
     "json_string",
+    "lookup_function",
     "read_file",
     "register",
     "resolve_path",
@@ -144,11 +149,35 @@ class Failure(Exception):
         self.arg = arg
 
 
+CORE = "core::"
+"""Every built-in function is also ``core::NAME``, as in Terraform (1.8 and later)."""
+
+BUILTIN_PROVIDER = "provider::terraform::"
+"""The namespace of the built-in ``terraform`` provider's functions, which templater has."""
+
+SPECIAL_FORMS = frozenset({"can", "try"})
+"""Functions the evaluator implements, since they need their argument expressions unevaluated."""
+
+
+def canonical_name(name: str) -> str:
+    """The name a function is registered under: ``core::upper`` is ``upper``."""
+    return name[len(CORE) :] if name.startswith(CORE) else name
+
+
+def lookup_function(name: str) -> Function | None:
+    """The function ``name`` calls (``core::`` names included), or None."""
+    return FUNCTIONS.get(canonical_name(name))
+
+
 def call_function(name: str, args: Sequence[Value], ctx: FunctionContext) -> Value:
-    """Call Terraform function ``name`` with evaluated ``args``; errors are :class:`EvalError`."""
-    function = FUNCTIONS.get(name)
+    """Call Terraform function ``name`` with evaluated ``args``; errors are :class:`EvalError`.
+
+    A function of a provider other than the built-in ``terraform`` one gives an unknown value:
+    Terraform would ask the provider, and templater downloads none.
+    """
+    function = lookup_function(name)
     if function is None:
-        raise EvalError(f'there is no function named "{name}"')
+        return _unregistered(name, args)
     _check_arity(function, len(args))
     policy = function.unknowns
     values = list(args)
@@ -182,6 +211,81 @@ def call_function(name: str, args: Sequence[Value], ctx: FunctionContext) -> Val
         raise EvalError(f'Invalid value for "{param_name}" parameter: {failure.message}') from None
     except ConversionError as err:
         raise EvalError(f'Call to function "{name}" failed: {err.message}') from None
+
+
+def _unregistered(name: str, args: Sequence[Value]) -> Value:
+    """A call to a name that is not in :data:`FUNCTIONS`: a provider's function (unknown), or
+    ``core::try`` and ``core::can`` where the evaluator did not take them, or an error in
+    Terraform's words."""
+    canonical = canonical_name(name)
+    if canonical in SPECIAL_FORMS:
+        # Every argument evaluated without error, which is the one case where these need no
+        # unevaluated expressions: try gives the first, can gives true.
+        if canonical == "try" and not args:
+            raise EvalError('Call to function "try" failed: at least one argument is required')
+        if canonical == "can":
+            _check_arity(_CAN, len(args))
+        if not all(is_wholly_known(arg) for arg in args):
+            return Unknown()
+        return args[0] if canonical == "try" else True
+    if "::" not in name:
+        raise EvalError(_unknown_function_message(name))
+    namespace, _, leaf = name.rpartition("::")
+    parts = namespace.split("::")
+    if parts[0] != "provider":
+        raise EvalError(
+            f'Unknown provider function: The function namespace "{parts[0]}" is not valid. '
+            'Provider function calls must use the "provider::" namespace prefix.'
+        )
+    if len(parts) == 1:
+        raise EvalError(
+            "Unknown provider function: The function call must include the provider name after "
+            'the "provider::" prefix.'
+        )
+    if namespace + "::" == BUILTIN_PROVIDER:
+        raise EvalError(
+            f'Unknown provider function: The function "{leaf}" is not available from the '
+            'provider "terraform".'
+        )
+    return Unknown()
+
+
+def _never_called(ctx: FunctionContext, *args: Value) -> Value:
+    raise AssertionError("the evaluator implements can")
+
+
+_CAN = Function("can", _never_called, 1, 1, params=(Param("expression"),))
+
+
+def _unknown_function_message(name: str) -> str:
+    """HCL's message for a name that is no function, with its suggestion of a close name (the
+    closest; HCL takes any within distance 2) and Terraform's of a provider function."""
+    message = f'Call to unknown function: There is no function named "{name}".'
+    candidates = sorted(
+        (_edit_distance(name, known), known)
+        for known in [*FUNCTIONS, *SPECIAL_FORMS]
+        if "::" not in known
+    )
+    if candidates and candidates[0][0] < 3:
+        message += f' Did you mean "{candidates[0][1]}"?'
+    for known in sorted(FUNCTIONS):
+        if known.endswith("::" + name):
+            message += f' Did you mean "{known}"?'
+            break
+    return message
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """The Levenshtein distance between two names."""
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, start=1):
+        current = [i]
+        for j, char_b in enumerate(b, start=1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
+        previous = current
+    return previous[-1]
 
 
 def _check_arity(function: Function, count: int) -> None:
