@@ -127,3 +127,25 @@ def test_tf_json_maps_to_blocks_with_positions() -> None:
     healthcheck = resource.body.blocks_of("healthcheck")[0]
     assert healthcheck.body.attributes["interval"].expr.span.line == 4
     assert variable.labels == ["port"]
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "count"),
+    [
+        ('core::upper("a")', "core::upper", 1),
+        ('provider::aws::arn_parse("arn:aws:s3:::b")', "provider::aws::arn_parse", 1),
+        ("core::max(1, 2)", "core::max", 2),
+    ],
+)
+def test_namespaced_function_names_parse(text: str, name: str, count: int) -> None:
+    expr = parse_expression(text, "t.tf")
+    assert isinstance(expr, FunctionCall)
+    assert expr.name == name and len(expr.args) == count
+    assert expr.span == Span("t.tf", 1, 1, 1, len(text) + 1)
+
+
+def test_core_function_in_an_attribute() -> None:
+    body = parse_text('locals {\n  x = core::upper("a")\n}\n', "main.tf")
+    call = attribute(body, "locals", "x").expr
+    assert isinstance(call, FunctionCall) and call.name == "core::upper"
+    assert call.span == Span("main.tf", 2, 7, 2, 23)

@@ -68,12 +68,28 @@ def _cache_file() -> Path | None:
     return directory / f"hcl2-{version}-grammar.bin"
 
 
+# python-hcl2 8.1.4 names a function `name` or `a::b::c` only; HCL (and so Terraform) takes any
+# number of `::` steps, as in `core::upper(…)` and `provider::aws::arn_parse(…)`.
+_FUNCTION_NAME = "function_call : identifier (COLONS identifier COLONS identifier)? LPAR"
+_HCL_FUNCTION_NAME = "function_call : identifier (COLONS identifier)* LPAR"
+
+
+def grammar_text() -> str:
+    """python-hcl2's ``hcl2.lark``, with the one rule Terraform reads differently changed."""
+    import hcl2.parser
+
+    text = Path(hcl2.parser.__file__).with_name("hcl2.lark").read_text(encoding="utf-8")
+    if _FUNCTION_NAME not in text:  # another python-hcl2 than the pinned one
+        raise RuntimeError("python-hcl2's grammar has changed: review grammar_text()")
+    return text.replace(_FUNCTION_NAME, _HCL_FUNCTION_NAME)
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     import hcl2.parser
     from hcl2.postlexer import PostLexer
 
-    grammar = Path(hcl2.parser.__file__).with_name("hcl2.lark")
+    grammar = grammar_text()
     options: dict[str, Any] = {
         "parser": "lalr",
         "postlex": PostLexer(),
@@ -82,16 +98,16 @@ def _parser() -> Lark:
     }
     cache = _cache_file()
     if cache is None:
-        return Lark.open(str(grammar), **options)
+        return Lark(grammar, **options)
     # python-hcl2's own parser() would write its cache into site-packages.
     hcl2.parser.PARSER_FILE = cache
     if cache.exists():
-        return Lark.open(str(grammar), cache=str(cache), **options)
+        return Lark(grammar, cache=str(cache), **options)
     # Build into a private file and rename, so a concurrent run never reads half a cache.
     handle, temporary = tempfile.mkstemp(dir=cache.parent, prefix=cache.name, suffix=".tmp")
     os.close(handle)
     os.unlink(temporary)
-    parser = Lark.open(str(grammar), cache=temporary, **options)
+    parser = Lark(grammar, cache=temporary, **options)
     try:
         os.replace(temporary, cache)
     except OSError:
