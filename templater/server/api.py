@@ -378,10 +378,10 @@ def create_app(
     @app.get("/api/v1/workspaces/{owner}/{name}/apps/{slug}/health", tags=["apps"])
     def app_health(owner: str, name: str, slug: str, user: Authenticated) -> AppHealth:
         may_act_for(user, owner)
-        history = store.health_history(owner, name, slug)
-        current = next((app for app in store.list_apps(owner, name) if app.slug == slug), None)
-        if history is None or current is None:
+        found = store.app_health(owner, name, slug)
+        if found is None:
             raise _fail(404, f"workspace {owner}/{name} has no app {slug}")
+        current, history = found
         return AppHealth(current.health, current.health_changed_at, history)
 
     @app.get("/api/v1/monitor", tags=["health"])

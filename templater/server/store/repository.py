@@ -152,8 +152,12 @@ class Store:
         self._engine.dispose()
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def _read(self, snapshot: bool = False) -> Iterator[Connection]:
+        """A connection to read with; with ``snapshot``, every statement sees the same state
+        (SQLite's transactions always do; PostgreSQL's READ COMMITTED does not)."""
         with self._unavailable(), self._engine.connect() as conn:
+            if snapshot and conn.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             yield conn
 
     @contextmanager
@@ -428,17 +432,14 @@ class Store:
             for i, h, r, at in kept
         ]
 
-    def health_history(
+    def app_health(
         self, owner: str, workspace: str, slug: str, limit: int = 20
-    ) -> list[HealthEvent] | None:
-        """An app's latest changes of health, newest first; None when there is no such app."""
-        with self._read() as conn:
-            app_id = conn.scalar(
-                sa.select(apps.c.id)
-                .select_from(APPS_WITH_OWNERS)
-                .where(users.c.name == owner, workspaces.c.name == workspace, apps.c.slug == slug)
-            )
-            if app_id is None:
+    ) -> tuple[AppRecord, list[HealthEvent]] | None:
+        """An app with its latest changes of health, newest first, read from one snapshot so
+        that they agree; None when there is no such app."""
+        with self._read(snapshot=True) as conn:
+            app = next((a for a in self._apps(conn, owner, workspace) if a.slug == slug), None)
+            if app is None:
                 return None
             rows = conn.execute(
                 sa.select(
@@ -446,11 +447,12 @@ class Store:
                     health_transitions.c.reason,
                     health_transitions.c.at,
                 )
-                .where(health_transitions.c.app_id == app_id)
+                .select_from(health_transitions.join(APPS_WITH_OWNERS))
+                .where(users.c.name == owner, workspaces.c.name == workspace, apps.c.slug == slug)
                 .order_by(health_transitions.c.at.desc(), health_transitions.c.id.desc())
                 .limit(limit)
             )
-            return [HealthEvent(owner, workspace, slug, *row) for row in rows]
+            return app, [HealthEvent(owner, workspace, slug, *row) for row in rows]
 
     # --------------------------------------------------------------------- workspaces
 
