@@ -6,7 +6,9 @@ is built. Imported only when a file must really be parsed: Lark takes a while to
 from __future__ import annotations
 
 import builtins
+import hashlib
 import os
+import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lark import _LOAD_ALLOWED_OPTIONS
 
 from templater.engine.memory import paused_gc
 from templater.engine.syntax import (
@@ -54,18 +57,16 @@ from templater.engine.values import normalize_number
 # ----------------------------------------------------------------------------- the parser
 
 
-def _cache_file() -> Path | None:
-    """Where Lark keeps python-hcl2's compiled grammar: the user cache, not site-packages."""
-    import hcl2
+def _cache_directory() -> Path | None:
+    """The user cache directory, where the compiled grammar is kept (not site-packages)."""
     import platformdirs
 
-    version = getattr(hcl2, "__version__", "unknown")
     directory = Path(platformdirs.user_cache_dir("templater"))
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
-    return directory / f"hcl2-{version}-grammar.bin"
+    return directory
 
 
 # python-hcl2 8.1.4 names a function `name` or `a::b::c` only; HCL (and so Terraform) takes any
@@ -86,6 +87,7 @@ def grammar_text() -> str:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
+    import hcl2
     import hcl2.parser
     from hcl2.postlexer import PostLexer
 
@@ -96,23 +98,75 @@ def _parser() -> Lark:
         "transformer": _BUILDER,
         "maybe_placeholders": False,
     }
-    cache = _cache_file()
-    if cache is None:
+    directory = _cache_directory()
+    if directory is None:
         return Lark(grammar, **options)
-    # python-hcl2's own parser() would write its cache into site-packages.
-    hcl2.parser.PARSER_FILE = cache
-    if cache.exists():
-        return Lark(grammar, cache=str(cache), **options)
-    # Build into a private file and rename, so a concurrent run never reads half a cache.
-    handle, temporary = tempfile.mkstemp(dir=cache.parent, prefix=cache.name, suffix=".tmp")
-    os.close(handle)
-    os.unlink(temporary)
-    parser = Lark(grammar, cache=temporary, **options)
+    version = getattr(hcl2, "__version__", "unknown")
+    # python-hcl2's own parser() would write its cache into site-packages; it gets a file of its
+    # own, since Lark's cache format is not the one below.
+    hcl2.parser.PARSER_FILE = directory / f"hcl2-{version}-lark-cache.bin"
+    cache = directory / f"hcl2-{version}-grammar.bin"
+    key = _cache_key(grammar, options)
+    parser = _load_cached(cache, key, options)
+    if parser is None:
+        parser = Lark(grammar, **options)
+        _save_cached(parser, cache, key)
+    return parser
+
+
+# The compiled grammar is saved and loaded here rather than with Lark's `cache=` option: Lark's
+# cache key covers the `cache=` file name itself, so a cache built under a private name (renamed
+# into place so that a concurrent run never reads half of it) would never match under its real
+# name, and the second run would compile the grammar again.
+
+
+def _cache_key(grammar: str, options: dict[str, Any]) -> bytes:
+    """What the compiled grammar depends on: the grammar, the options that shape the tables
+    (not the transformer and post-lexer, which are given again on loading), Lark and Python."""
+    import lark
+
+    shaping = sorted((name, repr(value)) for name, value in options.items() if name not in _GIVEN)
+    digest = hashlib.sha256()
+    for part in ("templater-grammar-1", grammar, repr(shaping), lark.__version__):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    digest.update(repr(sys.version_info[:2]).encode())
+    return digest.hexdigest().encode("ascii")
+
+
+# Options Lark leaves out of a saved parser and takes anew when loading it (its own cache does
+# the same).
+_GIVEN = frozenset(_LOAD_ALLOWED_OPTIONS)
+
+
+def _load_cached(cache: Path, key: bytes, options: dict[str, Any]) -> Lark | None:
+    """The parser saved in ``cache``, or None when there is none or it is not for ``key``."""
+    given = {name: value for name, value in options.items() if name in _GIVEN}
     try:
+        with open(cache, "rb") as handle:
+            if handle.readline().rstrip(b"\n") != key:
+                return None
+            return Lark.__new__(Lark)._load(handle, **given)
+    except FileNotFoundError:
+        return None
+    except Exception:  # damaged, or written by other code: compiled again and replaced
+        return None
+
+
+def _save_cached(parser: Lark, cache: Path, key: bytes) -> None:
+    """Write the parser to a private file and rename it into place, so that a concurrent run
+    never reads half of it. A read-only or full cache directory only costs speed."""
+    try:
+        handle, temporary = tempfile.mkstemp(dir=cache.parent, prefix=cache.name, suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(key + b"\n")
+            parser.save(file, _GIVEN)
         os.replace(temporary, cache)
     except OSError:
         Path(temporary).unlink(missing_ok=True)
-    return parser
 
 
 def prepare() -> None:
