@@ -485,7 +485,10 @@ def test_a_module_output_that_is_not_declared_is_named(evaluate_files: Evaluate)
             "ws/main.tf": WORKDIR_MODULE,
         }
     )
-    assert errors(evaluation) == ['reference-undeclared: module "ws" has no output named "workdri"']
+    assert errors(evaluation) == [
+        "reference-undeclared: Unsupported attribute: This object does not have an attribute"
+        ' named "workdri". Did you mean "workdir"?'
+    ]
 
 
 def test_remote_module_without_init_is_reported_once_and_unknown(evaluate_files: Evaluate) -> None:

@@ -43,6 +43,7 @@ from templater.engine.loader import (
 from templater.engine.options import EvalOptions
 from templater.engine.parser import ParseError, parse_expression, parse_file, parse_template
 from templater.engine.resolved import Evaluation, ResolvedAttribute, ResolvedBlock, ResolvedResource
+from templater.engine.suggestions import did_you_mean
 from templater.engine.syntax import Block, Body, Expr, Span, Variable
 from templater.engine.typeexpr import type_constraint
 from templater.engine.types import ANY, TypeSpec, convert
@@ -299,10 +300,18 @@ class _ModuleInstance(Scope):
             )
         if name in self.module.resource_types:
             return Namespace(name, lambda n: self._resource(name, n))
-        return Namespace(name, lambda n: self._undeclared_resource(name, n))
+        return Namespace(name, lambda n: self._resource(name, n), lambda: self._bare_word(name))
 
-    def _undeclared_resource(self, type: str, name: str) -> Value:
-        raise EvalError(f'resource "{type}" "{name}" is not declared', "reference-undeclared")
+    def _bare_word(self, word: str) -> Value:
+        # `share = owner`: what the author meant is most likely the text.
+        raise EvalError(
+            f'Invalid reference: a bare word is a reference, and nothing named "{word}" is '
+            f'declared. For the text, write "{word}" in quotes.',
+            "reference-undeclared",
+        )
+
+    def _where(self) -> str:
+        return self.address or "the root module"
 
     def root_origin(self, kind: str, name: str) -> Trace | None:
         if kind == "var":
@@ -312,7 +321,11 @@ class _ModuleInstance(Scope):
 
     def _variable(self, name: str) -> Value:
         if name not in self.module.variables:
-            raise EvalError(f'variable "{name}" is not declared', "reference-undeclared")
+            raise _undeclared(
+                "input variable",
+                f'An input variable with the name "{name}" has not been declared.'
+                + did_you_mean(name, self.module.variables),
+            )
         return self._variable_entry(name)[0]
 
     def _variable_entry(self, name: str) -> tuple[Value, Trace | None]:
@@ -329,7 +342,11 @@ class _ModuleInstance(Scope):
             return self._locals[name]
         attribute = self.module.locals.get(name)
         if attribute is None:
-            raise EvalError(f'local value "{name}" is not declared', "reference-undeclared")
+            raise _undeclared(
+                "local value",
+                f'A local value with the name "{name}" has not been declared.'
+                + did_you_mean(name, self.module.locals),
+            )
         with self._resolving_one(f"local.{name}"):
             value = self._evaluated(attribute.expr)
         self._locals[name] = value
@@ -572,14 +589,22 @@ class _ModuleInstance(Scope):
     def _resource(self, type: str, name: str) -> Value:
         declaration = self.module.resources.get((type, name))
         if declaration is None:
-            raise EvalError(f'resource "{type}" "{name}" is not declared', "reference-undeclared")
+            known = (f"{t}.{n}" for t, n in self.module.resources)
+            raise _undeclared(
+                "resource",
+                f'A managed resource "{type}" "{name}" has not been declared in {self._where()}.'
+                + did_you_mean(f"{type}.{name}", known, quoted=False),
+            )
         return self._reference_value(declaration)
 
     def _data(self, type: str, name: str) -> Value:
         declaration = self.module.data.get((type, name))
         if declaration is None:
-            raise EvalError(
-                f'data source "{type}" "{name}" is not declared', "reference-undeclared"
+            known = (f"data.{t}.{n}" for t, n in self.module.data)
+            raise _undeclared(
+                "resource",
+                f'A data resource "{type}" "{name}" has not been declared in {self._where()}.'
+                + did_you_mean(f"data.{type}.{name}", known, quoted=False),
             )
         return self._reference_value(declaration)
 
@@ -744,7 +769,11 @@ class _ModuleInstance(Scope):
     def _module_output(self, name: str) -> Value:
         call = self.module.module_calls.get(name)
         if call is None:
-            raise EvalError(f'module "{name}" is not declared', "reference-undeclared")
+            raise _undeclared(
+                "module",
+                f'No module call named "{name}" is declared in {self._where()}.'
+                + did_you_mean(name, self.module.module_calls),
+            )
         address = self._qualified(f"module.{name}")
         instances = self._call_instances(call)
 
@@ -829,7 +858,8 @@ class _ModuleInstance(Scope):
         attribute = self.module.outputs.get(name)
         if attribute is None:
             raise EvalError(
-                f'module "{self.call_path[-1]}" has no output named "{name}"',
+                "Unsupported attribute: This object does not have an attribute named "
+                f'"{name}".{did_you_mean(name, self.module.outputs)}',
                 "reference-undeclared",
             )
         with self._resolving_one(f"output.{name}"):
@@ -872,6 +902,10 @@ class _ModuleInstance(Scope):
             for _, child in self._call_instances(call).items:
                 if child is not None:
                     child.evaluate_all()
+
+
+def _undeclared(what: str, detail: str) -> EvalError:
+    return EvalError(f"Reference to undeclared {what}: {detail}", "reference-undeclared")
 
 
 def _presence(instance: _Instance, module: _ModuleInstance) -> str:
