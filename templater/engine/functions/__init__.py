@@ -12,6 +12,7 @@ from templater.engine.functions import (  # noqa: F401
     network,
     numeric,
     strings,
+    yaml_encoding,
 )
 from templater.engine.functions.library import (
     FUNCTIONS,
