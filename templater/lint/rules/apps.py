@@ -12,6 +12,7 @@ from templater.engine.evaluate import ResolvedAttribute, ResolvedResource
 from templater.engine.values import Unknown, is_wholly_known, render
 from templater.lint.rules.registry import rule
 from templater.lint.rules.schema import typed_value
+from templater.lint.rules.versioning import Part, versioned
 from templater.model.records import SHARE_LEVELS
 
 if TYPE_CHECKING:
@@ -22,24 +23,48 @@ DNS_LABEL_LIMIT = 63
 HOSTNAME_ROOM = 20
 
 
-def known(resource: ResolvedResource, name: str) -> Any:
+def known(context: LintContext, resource: ResolvedResource, name: str) -> Any:
     """An argument's value when it is set and wholly known, converted as Terraform passes it to
-    the provider (``subdomain = "true"`` is true); None otherwise."""
+    the provider (``subdomain = "true"`` is true); None otherwise, and for an argument the
+    template's provider release does not have (app-unknown-attribute reports that one)."""
     attribute = resource.attributes.get(name)
     if attribute is None or not is_wholly_known(attribute.value):
         return None
-    return typed_value(resource.type, name, attribute.value)
+    if not context.has_argument(resource.type, name):
+        return None
+    return typed_value(resource.type, name, attribute.value, context.provider)
 
 
-def is_set(resource: ResolvedResource, name: str) -> bool:
+def is_set(context: LintContext, resource: ResolvedResource, name: str) -> bool:
     """Whether the argument is known to have a value (null is none; unknown may be null)."""
-    return known(resource, name) is not None
+    return known(context, resource, name) is not None
 
 
-def is_unknown(resource: ResolvedResource, name: str) -> bool:
+def is_unknown(context: LintContext, resource: ResolvedResource, name: str) -> bool:
     """Whether the argument is given a value that is not known yet."""
     attribute = resource.attributes.get(name)
-    return attribute is not None and not is_wholly_known(attribute.value)
+    if attribute is None or not context.has_argument(resource.type, name):
+        return False
+    return not is_wholly_known(attribute.value)
+
+
+def slug_of(context: LintContext, app: ResolvedResource) -> str | None:
+    """The app's slug when it is known. A provider release without the slug argument leaves
+    it to Coder, which takes the resource name."""
+    if not context.has_argument(app.type, "slug"):
+        return app.name
+    slug = known(context, app, "slug")
+    return slug if isinstance(slug, str) else None
+
+
+def _slug_finding(
+    context: LintContext, rule_id: str, message: str, app: ResolvedResource
+) -> Diagnostic:
+    if context.has_argument(app.type, "slug"):
+        return context.value_finding(rule_id, message, app, app.attributes["slug"])
+    return context.finding(
+        rule_id, message + " (the resource name is the slug)", app.name_span, app
+    )
 
 
 def _existing(context: LintContext) -> list[ResolvedResource]:
@@ -54,22 +79,23 @@ def _existing(context: LintContext) -> list[ResolvedResource]:
     """
 Coder refuses a template in which two apps have the same slug ("duplicate app slug, they must be
 unique per template"), even under different agents. Apps made by count or for_each need the
-index or key in their slug (`slug = "notebook-${count.index}"`).
+index or key in their slug (`slug = "notebook-${count.index}"`). With a provider that has no slug
+argument, the slug is the resource name.
 """,
 )
 def check_slug_duplicate(context: LintContext) -> Iterator[Diagnostic]:
     first: dict[str, ResolvedResource] = {}
     for app in _existing(context):
-        slug = known(app, "slug")
-        if not isinstance(slug, str):
+        slug = slug_of(context, app)
+        if slug is None:
             continue
         if slug in first:
             other = first[slug]
-            yield context.value_finding(
+            yield _slug_finding(
+                context,
                 "app-slug-duplicate",
                 f'slug "{slug}" is already used by {other.address} ({other.span.file}:{other.span.line})',
                 app,
-                app.attributes["slug"],
             )
         else:
             first[slug] = app
@@ -94,7 +120,7 @@ def check_share_above_max(context: LintContext) -> Iterator[Diagnostic]:
     if limit is None:
         return
     for app in context.apps:
-        share = known(app, "share")
+        share = known(context, app, "share")
         if share in _SHARE_ORDER and _SHARE_ORDER[share] > _SHARE_ORDER[limit]:
             yield context.value_finding(
                 "app-share-above-max",
@@ -104,10 +130,25 @@ def check_share_above_max(context: LintContext) -> Iterator[Diagnostic]:
             )
 
 
-_CONFLICTS = {
-    "command": ("url", "subdomain", "healthcheck"),
-    "external": ("healthcheck", "command", "subdomain", "share"),
-}
+# (argument, arguments it excludes, the part of app-conflict when it is versioned). An argument
+# the template's provider release lacks conflicts with nothing (app-unknown-attribute reports it).
+_CONFLICTS: tuple[tuple[str, tuple[str, ...], Part | None], ...] = (
+    ("command", ("url", "healthcheck"), None),
+    # terraform-provider-coder 76bda72 (#469), first in v2.14.0.
+    (
+        "command",
+        ("subdomain",),
+        versioned("app-conflict", "command with subdomain", since="2.14.0"),
+    ),
+    ("external", ("healthcheck", "command", "subdomain", "share"), None),
+    # c474eba (#68), v0.6.0; both arguments removed by dea0442 (#257), v2.0.0-rc.1.
+    ("name", ("display_name",), None),
+    (
+        "relative_path",
+        ("subdomain",),
+        versioned("app-conflict", "relative_path with subdomain", since="0.6.0"),
+    ),
+)
 
 
 @rule(
@@ -116,29 +157,42 @@ _CONFLICTS = {
     "An app sets arguments that exclude each other",
     """
 An app is a command run in a terminal, a web app proxied by Coder, or an external link. So
-`command` cannot go with `url`, `subdomain` or a healthcheck, and `external = true` cannot go with
-a healthcheck, `command`, `subdomain` or `share`: the provider refuses such a block.
+`command` cannot go with `url`, `subdomain` (from provider 2.14.0) or a healthcheck, and
+`external = true` cannot go with a healthcheck, `command`, `subdomain` or `share`: the provider
+refuses such a block. Providers before 2.0 also refuse the deprecated `name` with `display_name`
+and `relative_path` with `subdomain`.
 """,
 )
 def check_conflict(context: LintContext) -> Iterator[Diagnostic]:
+    conflicts = [
+        (name, excluded, part)
+        for name, excluded, part in _CONFLICTS
+        if part is None or context.applies(part)
+    ]
     for app in context.apps:
-        for name, excluded in _CONFLICTS.items():
-            if name == "external" and known(app, "external") is not True:
+        for name, excluded, part in conflicts:
+            if name == "external" and known(context, app, "external") is not True:
                 continue
-            if not is_set(app, name):
+            if not is_set(context, app, name):
                 continue
             for other in excluded:
-                span = _argument_span(app, other)
+                span = _argument_span(context, app, other)
                 if span is not None:
                     what = "external = true" if name == "external" else name
+                    since = f" (from Coder provider {part.since} on)" if part and part.since else ""
                     yield context.finding(
-                        "app-conflict", f"{other} cannot be set together with {what}", span, app
+                        "app-conflict",
+                        f"{other} cannot be set together with {what}{since}",
+                        span,
+                        app,
                     )
 
 
-def _argument_span(app: ResolvedResource, name: str) -> Any:
-    if is_set(app, name):
+def _argument_span(context: LintContext, app: ResolvedResource, name: str) -> Any:
+    if is_set(context, app, name):
         return app.attributes[name].name_span
+    if not context.has_argument(app.type, name):
+        return None
     # A dynamic block whose for_each is unknown may make none: it sets nothing for sure.
     blocks = [block for block in app.body.blocks_of(name) if not block.repeated]
     return blocks[0].span if blocks else None
@@ -186,8 +240,8 @@ def _proxied_urls(
 ) -> Iterator[tuple[ResolvedResource, ResolvedAttribute, SplitResult]]:
     """Each app that Coder proxies (not external) and whose url is known, with the url parsed."""
     for app in context.apps:
-        value = known(app, "url")
-        if known(app, "external") is True or is_unknown(app, "external"):
+        value = known(context, app, "url")
+        if known(context, app, "external") is True or is_unknown(context, app, "external"):
             continue
         if not isinstance(value, str):
             continue
@@ -259,8 +313,8 @@ def check_hostname_length(context: LintContext) -> Iterator[Diagnostic]:
     workspace = context.options.evaluation.workspace
     owner = context.options.evaluation.owner
     for app in context.apps:
-        slug = known(app, "slug")
-        if known(app, "subdomain") is not True or not isinstance(slug, str):
+        slug = slug_of(context, app)
+        if known(context, app, "subdomain") is not True or slug is None:
             continue
         if workspace and owner:
             label = f"{slug}--{workspace}--{owner}"
@@ -278,7 +332,7 @@ def check_hostname_length(context: LintContext) -> Iterator[Diagnostic]:
                 f'slug "{slug}" leaves {max(room, 0)} characters of the {DNS_LABEL_LIMIT}-character '
                 "hostname label for workspace name and username together"
             )
-        yield context.value_finding("app-hostname-too-long", message, app, app.attributes["slug"])
+        yield _slug_finding(context, "app-hostname-too-long", message, app)
 
 
 @rule(
@@ -292,10 +346,10 @@ app is not meant to be hidden, or these arguments can go.
 )
 def check_hidden_presentational(context: LintContext) -> Iterator[Diagnostic]:
     for app in context.apps:
-        if known(app, "hidden") is not True:
+        if known(context, app, "hidden") is not True:
             continue
         for name in ("display_name", "icon", "order"):
-            if is_set(app, name):
+            if is_set(context, app, name):
                 yield context.finding(
                     "app-hidden-presentational",
                     f"{name} has no effect on a hidden app",

@@ -10,16 +10,30 @@ from templater.engine.diagnostics import Diagnostic, Severity
 from templater.engine.evaluate import Evaluation, ResolvedAttribute, ResolvedResource
 from templater.engine.options import LintOptions
 from templater.engine.syntax import Span
+from templater.engine.versions import Version
+from templater.lint.releases import NEWEST
+from templater.lint.rules.schemadata import arguments_at
+from templater.lint.rules.versioning import Part
 
 
 @dataclass(slots=True)
 class LintContext:
-    """What a rule's check looks at: the evaluated template and the options of the run."""
+    """What a rule's check looks at: the evaluated template, the options of the run and the
+    release of the Coder provider whose rules apply."""
 
     evaluation: Evaluation
     options: LintOptions
     apps: list[ResolvedResource]
     agents: list[ResolvedResource]
+    provider: Version = NEWEST
+
+    def applies(self, part: Part) -> bool:
+        """Whether a versioned part of a rule holds for the template's provider release."""
+        return part.applies(self.provider)
+
+    def has_argument(self, resource_type: str, name: str) -> bool:
+        """Whether the provider release has this argument (or nested block type)."""
+        return name in arguments_at(resource_type, self.provider)
 
     def finding(
         self, rule: str, message: str, span: Span, resource: ResolvedResource | None = None

@@ -9,11 +9,10 @@ is a type error; a value that is not wholly known is never reported on.
 from __future__ import annotations
 
 import difflib
-import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from templater.engine.diagnostics import Diagnostic, Severity
@@ -21,7 +20,16 @@ from templater.engine.evaluate import ResolvedAttribute, ResolvedBlock, Resolved
 from templater.engine.syntax import Span
 from templater.engine.types import BOOL, NUMBER, STRING, TypeSpec, convert
 from templater.engine.values import EvalError, is_wholly_known, render
+from templater.engine.versions import Version
 from templater.lint.rules.registry import register, rule
+from templater.lint.rules.schemadata import (
+    argument_releases,
+    epoch,
+    is_argument_of_some_release,
+    load_schema,
+    schema_at,
+    schema_in,
+)
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -45,18 +53,11 @@ _TYPE_WORDS = {
 
 
 @cache
-def load_schema(resource_type: str) -> dict[str, Any]:
-    """The JSON Schema for a resource type, as shipped in the package."""
-    text = files("templater").joinpath("schemas", f"{resource_type}.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-@cache
-def _validator(resource_type: str) -> Any:
+def _validator(resource_type: str, index: int) -> Any:
+    """The validator of one epoch of the schema (see schemadata.epoch)."""
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(load_schema(resource_type))
+    return Draft202012Validator(schema_in(resource_type, index))
 
 
 # ----------------------------------------------------------------------------- instances
@@ -85,10 +86,12 @@ def _converted(value: Any, schema: dict[str, Any]) -> Any:
         return value  # the schema's type keyword reports it
 
 
-def typed_value(resource_type: str, name: str, value: Any) -> Any:
+def typed_value(resource_type: str, name: str, value: Any, version: Version | None = None) -> Any:
     """An argument's value as Terraform passes it to the provider: converted to the type the
-    schema gives the argument (``"true"`` → true), unchanged when it does not convert."""
-    return _converted(value, load_schema(resource_type).get("properties", {}).get(name, {}))
+    schema (of ``version``; by default the newest) gives the argument (``"true"`` → true),
+    unchanged when it does not convert."""
+    schema = load_schema(resource_type) if version is None else schema_at(resource_type, version)
+    return _converted(value, schema.get("properties", {}).get(name, {}))
 
 
 def _located(
@@ -120,7 +123,8 @@ def _diagnostics(
     schema: dict[str, Any],
 ) -> Iterator[Diagnostic]:
     by_keyword: dict[str, str] = schema.get("x-rules", {})
-    for error in _validator(resource.type).iter_errors(instance):
+    validator = _validator(resource.type, epoch(resource.type, context.provider))
+    for error in validator.iter_errors(instance):
         problem = _Violation.of(error)
         # A keyword the whole schema maps (type, required, …) wins over the property's own rule:
         # `interval = "5s"` is a type error, not a range error.
@@ -176,12 +180,13 @@ def _report(
         known = list(problem.schema.get("properties", {}))
         owner = where.type if path else resource.type
         for name in sorted(set(problem.instance) - set(known)):
-            hint = difflib.get_close_matches(name, known, n=1)
-            suggestion = f'; did you mean "{hint[0]}"?' if hint else ""
-            span = _name_span(where, name)
-            yield context.finding(
-                rule_id, f'{owner} has no argument "{name}"{suggestion}', span, resource
-            )
+            message = f'{owner} has no argument "{name}"'
+            if not path and is_argument_of_some_release(resource.type, name):
+                message += _release_note(resource.type, name, context.provider)
+            else:
+                hint = difflib.get_close_matches(name, known, n=1)
+                message += f'; did you mean "{hint[0]}"?' if hint else ""
+            yield context.finding(rule_id, message, _name_span(where, name), resource)
         return
     label = ".".join(str(step) for step in path if isinstance(step, str))
     if problem.validator == "maxItems" and isinstance(target, list):
@@ -195,6 +200,14 @@ def _report(
         yield context.value_finding(rule_id, _message(problem, label), resource, target, label)
     elif path == ["name"]:
         yield context.finding(rule_id, _message(problem, label), resource.name_span, resource)
+
+
+def _release_note(resource_type: str, name: str, version: Version) -> str:
+    """Why an argument that some release has is unknown to this one."""
+    since, until = argument_releases(resource_type, name)
+    if since is not None and version < since:
+        return f" in Coder provider {version}: it came with {since}"
+    return f" in Coder provider {version}: it was removed in {until}"
 
 
 def _name_span(block: ResolvedBlock, name: str) -> Span:
@@ -231,13 +244,31 @@ schema listed below, each under its own ID.
 """,
 )
 def check_schemas(context: LintContext) -> Iterator[Diagnostic]:
+    app_schema = schema_at("coder_app", context.provider)
+    implied_slug = "slug" not in app_schema.get("properties", {})
     for resource in context.apps:
-        schema = load_schema("coder_app")
-        yield from _diagnostics(context, resource, _instance(resource.body, schema), schema)
+        yield from _diagnostics(context, resource, _instance(resource.body, app_schema), app_schema)
+        if implied_slug:
+            yield from _resource_name_as_slug(context, resource)
+    agent_schema = schema_at("coder_agent", context.provider)
     for resource in context.agents:
-        schema = load_schema("coder_agent")
-        instance = {"name": resource.name, **_instance(resource.body, schema)}
-        yield from _diagnostics(context, resource, instance, schema)
+        instance = {"name": resource.name, **_instance(resource.body, agent_schema)}
+        yield from _diagnostics(context, resource, instance, agent_schema)
+
+
+def _resource_name_as_slug(
+    context: LintContext, resource: ResolvedResource
+) -> Iterator[Diagnostic]:
+    """A provider without the slug argument leaves the slug to Coder, which takes the resource
+    name and holds it to the pattern of slugs (the newest schema's)."""
+    slug = load_schema("coder_app")["properties"]["slug"]
+    if re.search(slug["pattern"], resource.name) is None:
+        message = str(slug["x-message"]).replace("{value}", render(resource.name))
+        message += (
+            f"; Coder provider {context.provider} has no slug argument, so the resource name is "
+            "the slug"
+        )
+        yield context.finding(slug["x-rule"], message, resource.name_span, resource)
 
 
 register(
@@ -247,6 +278,8 @@ register(
     """
 Every app belongs to an agent (`agent_id = coder_agent.NAME.id`) and needs a slug, which
 identifies it in URLs. A healthcheck block needs all three of url, interval and threshold.
+Providers older than the one that came with the slug argument (see Since) have none: Coder then
+takes the resource name as the slug.
 """,
 )
 register(
@@ -255,7 +288,9 @@ register(
     "A coder_app has an argument or block that coder_app does not have",
     """
 Usually a typo (`subdomian`, `healtcheck`): Terraform refuses the template. The message
-suggests the closest argument that exists.
+suggests the closest argument that exists. Arguments come and go with provider releases (listed
+below): one that the template's release does not have yet, or no longer has, is reported with
+the release it came with or went in.
 """,
 )
 register(
@@ -265,7 +300,8 @@ register(
     """
 Slugs are part of app URLs and hostnames (`code-server--ws--user`), which is why Coder allows
 only `^[a-z0-9](-?[a-z0-9])*$`: no upper case, no underscores, no leading, trailing or double
-hyphens.
+hyphens. With a provider that has no slug argument yet, Coder takes the resource name as the
+slug, so the resource name is checked (`coder_app.code_server` fails: use `code-server`).
 """,
 )
 register(
