@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,7 +45,7 @@ from templater.engine.options import EvalOptions
 from templater.engine.parser import ParseError, parse_expression, parse_file, parse_template
 from templater.engine.resolved import Evaluation, ResolvedAttribute, ResolvedBlock, ResolvedResource
 from templater.engine.suggestions import did_you_mean
-from templater.engine.syntax import Block, Body, Expr, Span, Variable
+from templater.engine.syntax import Attribute, Block, Body, Expr, Span, Variable
 from templater.engine.typeexpr import type_constraint
 from templater.engine.types import ANY, TypeSpec, convert
 from templater.engine.values import (
@@ -103,6 +104,23 @@ class _Run:
         self.diagnostics: list[Diagnostic] = []
         self._seen: set[tuple[str, str, Span, str | None]] = set()
         self._installed: dict[str, Path] | None = None
+        self._unset_reads: list[set[str]] = []
+
+    @contextmanager
+    def noting_unset(self) -> Iterator[set[str]]:
+        """Collect the root variables without a value that what runs inside reads, so that plan
+        can name them; they count for whatever encloses this too."""
+        found: set[str] = set()
+        self._unset_reads.append(found)
+        try:
+            yield found
+        finally:
+            self._unset_reads.pop()
+            self.note_unset(found)
+
+    def note_unset(self, names: AbstractSet[str]) -> None:
+        if names and self._unset_reads:
+            self._unset_reads[-1].update(names)
 
     def report(self, diagnostic: Diagnostic) -> None:
         # An expression evaluated again (a template file, a module called twice) fails again.
@@ -168,6 +186,7 @@ class _Run:
 
 
 _FILE_NOT_INSPECTED = "file-not-inspected"
+_VARIABLE_UNSET = "variable-unset"
 
 
 @lru_cache(maxsize=256)
@@ -201,6 +220,8 @@ class _Instance:
 class _Instances:
     items: list[_Instance]
     known: bool
+    # The unset variables that leave count or for_each unknown.
+    unset: frozenset[str] = frozenset()
 
 
 _Variables = dict[str, tuple[Value, Trace | None]]
@@ -210,6 +231,7 @@ _Variables = dict[str, tuple[Value, Trace | None]]
 class _ResolvedInstances:
     items: list[tuple[_Instance, ResolvedBlock]]
     known: bool
+    unset: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -230,6 +252,7 @@ class _ModuleInstance(Scope):
         "_outputs",
         "_resolving",
         "_resources",
+        "_unset_behind",
         "address",
         "call_path",
         "constants",
@@ -269,6 +292,7 @@ class _ModuleInstance(Scope):
         }
         self._locals: dict[str, Value] = {}
         self._resolving: list[str] = []
+        self._unset_behind: dict[str, frozenset[str]] = {}
         self._resources: dict[tuple[str, str, str], _ResolvedInstances | None] = {}
         self._calls: dict[str, _ChildInstances] = {}
         self._outputs: dict[str, Value] = {}
@@ -332,13 +356,16 @@ class _ModuleInstance(Scope):
         entry = self.variables.get(name)
         if entry is None:
             declaration = self.module.variables[name]
-            with self._resolving_one(f"var.{name}"):
+            with self._working_out(f"var.{name}"):
                 entry = self._variable_value(declaration, self._given_value(name))
             self.variables[name] = entry
+        else:
+            self._reused(f"var.{name}")
         return entry
 
     def _local(self, name: str) -> Value:
         if name in self._locals:
+            self._reused(f"local.{name}")
             return self._locals[name]
         attribute = self.module.locals.get(name)
         if attribute is None:
@@ -347,22 +374,29 @@ class _ModuleInstance(Scope):
                 f'A local value with the name "{name}" has not been declared.'
                 + did_you_mean(name, self.module.locals),
             )
-        with self._resolving_one(f"local.{name}"):
+        with self._working_out(f"local.{name}"):
             value = self._evaluated(attribute.expr)
         self._locals[name] = value
         return value
 
     @contextmanager
-    def _resolving_one(self, marker: str) -> Iterator[None]:
-        """Work out ``marker`` (``local.x``), which must not depend on itself."""
+    def _working_out(self, marker: str) -> Iterator[None]:
+        """Work out ``marker`` (``local.x``), which must not depend on itself; the unset
+        variables it reads are kept for whatever uses it later (see :meth:`_reused`)."""
         if marker in self._resolving:
             cycle = " → ".join([*self._resolving[self._resolving.index(marker) :], marker])
             raise EvalError(f"cycle: {cycle}")
         self._resolving.append(marker)
         try:
-            yield
+            with self.run.noting_unset() as found:
+                yield
+            self._unset_behind[marker] = frozenset(found)
         finally:
             self._resolving.pop()
+
+    def _reused(self, marker: str) -> None:
+        """``marker`` is worked out already: what uses it now reads its unset variables too."""
+        self.run.note_unset(self._unset_behind.get(marker, frozenset()))
 
     def _evaluated(self, expr: Expr, scope: Scope | None = None) -> Value:
         """The value of ``expr``, or unknown once its error is reported."""
@@ -469,6 +503,16 @@ class _ModuleInstance(Scope):
             if declaration.default is not None:
                 given = self._constant(declaration.default.expr)
             elif caller is None:
+                self.run.note_unset({name})
+                self.run.report(
+                    Diagnostic(
+                        _VARIABLE_UNSET,
+                        Severity.INFO,
+                        f'variable "{name}" has no default and no value, so what uses it is '
+                        f"unknown; give it one with --var {name}=VALUE or a tfvars file",
+                        declaration.block.label_spans[0],
+                    )
+                )
                 return Unknown(f"var.{name}"), None
             else:
                 call = caller[0]
@@ -538,6 +582,18 @@ class _ModuleInstance(Scope):
         for_each = body.attributes.get("for_each")
         if count is None and for_each is None:
             return _Instances([_Instance(None, self, self.expanded)], True)
+        with self.run.noting_unset() as unset:
+            instances = self._counted_or_each(count, for_each, address)
+        if instances:
+            return _Instances(instances, True)
+        unknown = {"count": {"index": Unknown()}, "each": {"key": Unknown(), "value": Unknown()}}
+        known = instances is not None
+        template = _Instance(None, self.child(unknown), False, real=False, quiet=known)
+        return _Instances([template], known, frozenset(unset))
+
+    def _counted_or_each(
+        self, count: Attribute | None, for_each: Attribute | None, address: str
+    ) -> list[_Instance] | None:
         instances: list[_Instance] | None
         if count is not None:
             try:
@@ -566,12 +622,7 @@ class _ModuleInstance(Scope):
                     for key, value in pairs
                 ]
             )
-        if instances:
-            return _Instances(instances, True)
-        unknown = {"count": {"index": Unknown()}, "each": {"key": Unknown(), "value": Unknown()}}
-        known = instances is not None
-        template = _Instance(None, self.child(unknown), False, real=False, quiet=known)
-        return _Instances([template], known)
+        return instances
 
     def _counted(self, number: Value) -> list[_Instance] | None:
         if isinstance(number, Unknown):
@@ -611,15 +662,24 @@ class _ModuleInstance(Scope):
     def _resolved(self, declaration: ResourceDecl) -> _ResolvedInstances:
         """Every instance of the block with its resolved body."""
         key = (declaration.mode, declaration.type, declaration.name)
+        marker = f"{declaration.mode} {declaration.address}"
         if key in self._resources:
             resolved = self._resources[key]
             if resolved is None:
                 raise EvalError(f"cycle: {self._qualified(declaration.address)} refers to itself")
+            self._reused(marker)
             return resolved
         self._resources[key] = None
+        with self.run.noting_unset() as found:
+            resolved = self._resolve_instances(declaration)
+        self._unset_behind[marker] = frozenset(found)
+        self._resources[key] = resolved
+        return resolved
+
+    def _resolve_instances(self, declaration: ResourceDecl) -> _ResolvedInstances:
         address = self._qualified(declaration.address)
         instances = self._instances(declaration.block.body, address)
-        resolved = _ResolvedInstances(
+        return _ResolvedInstances(
             [
                 (
                     instance,
@@ -633,9 +693,8 @@ class _ModuleInstance(Scope):
                 for instance in instances.items
             ],
             instances.known,
+            instances.unset,
         )
-        self._resources[key] = resolved
-        return resolved
 
     def _reference_value(self, declaration: ResourceDecl) -> Value:
         resolved = self._resolved(declaration)
@@ -698,12 +757,13 @@ class _ModuleInstance(Scope):
         for name, attribute in block.body.attributes.items():
             if name in _META_ATTRIBUTES:
                 continue
-            try:
-                value = evaluate(attribute.expr, scope)
-            except EvalError as problem:
-                self._report_error(problem, attribute.expr.span, address, quiet)
-                value = Unknown()
-            attributes[name] = ResolvedAttribute(attribute, value, scope)
+            with self.run.noting_unset() as unset:
+                try:
+                    value = evaluate(attribute.expr, scope)
+                except EvalError as problem:
+                    self._report_error(problem, attribute.expr.span, address, quiet)
+                    value = Unknown()
+            attributes[name] = ResolvedAttribute(attribute, value, scope, frozenset(unset))
         blocks: list[ResolvedBlock] = []
         for nested in block.body.blocks:
             if nested.type in _META_BLOCKS:
@@ -854,6 +914,7 @@ class _ModuleInstance(Scope):
 
     def output(self, name: str) -> Value:
         if name in self._outputs:
+            self._reused(f"output.{name}")
             return self._outputs[name]
         attribute = self.module.outputs.get(name)
         if attribute is None:
@@ -862,7 +923,7 @@ class _ModuleInstance(Scope):
                 f'"{name}".{did_you_mean(name, self.module.outputs)}',
                 "reference-undeclared",
             )
-        with self._resolving_one(f"output.{name}"):
+        with self._working_out(f"output.{name}"):
             value = self._evaluated(attribute.expr)
         self._outputs[name] = value
         return value
@@ -881,7 +942,8 @@ class _ModuleInstance(Scope):
             self._local(name)
         for declaration in [*self.module.data.values(), *self.module.resources.values()]:
             address = self._qualified(declaration.address)
-            for instance, body in self._resolved(declaration).items:
+            resolved = self._resolved(declaration)
+            for instance, body in resolved.items:
                 self.run.resources.append(
                     ResolvedResource(
                         address + key_suffix(instance.key),
@@ -895,6 +957,7 @@ class _ModuleInstance(Scope):
                         declaration.block.label_spans[1],
                         body,
                         _presence(instance, self),
+                        resolved.unset,
                     )
                 )
         self.outputs()

@@ -17,13 +17,21 @@ from templater.engine.values import Value
 class ResolvedAttribute:
     """An attribute's value, where it is written, and where the value itself was written."""
 
-    __slots__ = ("_origin", "_scope", "attribute", "value")
+    __slots__ = ("_origin", "_scope", "attribute", "unset_variables", "value")
 
-    def __init__(self, attribute: Attribute, value: Value, scope: Scope) -> None:
+    def __init__(
+        self,
+        attribute: Attribute,
+        value: Value,
+        scope: Scope,
+        unset_variables: frozenset[str] = frozenset(),
+    ) -> None:
         self.attribute = attribute
         self.value = value
         self._scope = scope
         self._origin: Span | None = None
+        # The root variables without a value that the value was made from.
+        self.unset_variables = unset_variables
 
     @property
     def name(self) -> str:
@@ -90,6 +98,8 @@ class ResolvedResource:
     name_span: Span
     body: ResolvedBlock
     presence: str = "certain"
+    # The root variables without a value that leave its count or for_each unknown.
+    count_unset: frozenset[str] = frozenset()
 
     @property
     def attributes(self) -> dict[str, ResolvedAttribute]:

@@ -90,8 +90,8 @@ def _existing(evaluation: Evaluation, resource_type: str) -> list[ResolvedResour
             continue
         if resource.presence == "unknown":
             raise PlanError(
-                f"how many {resource.block_address} there are is not known before apply: "
-                "give the variables its count or for_each uses a value (--var)",
+                f"how many {resource.block_address} there are is not known before apply"
+                + _needed(resource.count_unset, "its count or for_each uses"),
                 resource.span,
             )
         if resource.presence == "certain":
@@ -106,11 +106,23 @@ def _agent(resource: ResolvedResource, addresses: Mapping[str, str]) -> AgentSpe
 def _known(resource: ResolvedResource, attribute: ResolvedAttribute, label: str) -> Any:
     if not is_wholly_known(attribute.value):
         raise PlanError(
-            f"{resource.address}: {label} is not known before apply; give the variables it "
-            "uses a value (--var)",
+            f"{resource.address}: {label} is not known before apply"
+            + _needed(attribute.unset_variables, "it uses"),
             attribute.span,
         )
     return typed_value(resource.type, attribute.name, attribute.value)
+
+
+def _needed(unset: frozenset[str], uses: str) -> str:
+    """What to give plan so that a value is known: the variables without a value behind it."""
+    if not unset:
+        return f": what {uses} exists only once applied (a resource's id, say)"
+    names = sorted(unset)
+    listed = ", ".join(f'"{name}"' for name in names)
+    flags = " ".join(f"--var {name}=VALUE" for name in names)
+    if len(names) == 1:
+        return f"; it needs variable {listed}, which has no value: {flags}"
+    return f"; it needs variables {listed}, which have no value: {flags}"
 
 
 def _app(resource: ResolvedResource, agents: set[str]) -> AppSpec:

@@ -1,0 +1,85 @@
+"""What plan says when a template cannot be provisioned as it is: it names the variables it
+needs, however far the value travelled from them (locals, module inputs and outputs, count)."""
+
+from __future__ import annotations
+
+import pytest
+
+from templater.provisioning.plan import PlanError, desired_state
+
+from .conftest import Evaluate
+
+AGENT = 'resource "coder_agent" "dev" {\n  arch = "amd64"\n  os = "linux"\n}\n'
+
+
+def plan_error(evaluate_files: Evaluate, files: dict[str, str]) -> str:
+    evaluation = evaluate_files(files)
+    with pytest.raises(PlanError) as raised:
+        desired_state(evaluation, {}, {}, {})
+    return raised.value.message
+
+
+def test_plan_names_the_variable_behind_an_unknown_url(evaluate_files: Evaluate) -> None:
+    message = plan_error(
+        evaluate_files,
+        {
+            "main.tf": 'variable "port" {}\nvariable "host" {\n  default = "localhost"\n}\n'
+            + 'locals {\n  base = "http://${var.host}:${var.port}"\n}\n'
+            + AGENT
+            + 'resource "coder_app" "web" {\n  agent_id = coder_agent.dev.id\n  slug = "web"\n'
+            + '  url = "${local.base}/"\n}\n'
+        },
+    )
+    assert message == (
+        'coder_app.web: url is not known before apply; it needs variable "port", which has no '
+        "value: --var port=VALUE"
+    )
+
+
+def test_plan_follows_module_inputs_and_outputs(evaluate_files: Evaluate) -> None:
+    message = plan_error(
+        evaluate_files,
+        {
+            "main.tf": 'variable "image" {}\nvariable "tag" {}\n'
+            + AGENT
+            + 'module "m" {\n  source = "./m"\n  name = "${var.image}:${var.tag}"\n}\n'
+            + 'resource "coder_app" "web" {\n  agent_id = coder_agent.dev.id\n  slug = "web"\n'
+            + '  url = "http://localhost/${module.m.name}"\n}\n',
+            "m/main.tf": 'variable "name" {}\noutput "name" {\n  value = upper(var.name)\n}\n',
+        },
+    )
+    assert message.endswith(
+        'it needs variables "image", "tag", which have no value: --var image=VALUE --var tag=VALUE'
+    )
+
+
+def test_plan_names_the_variable_behind_an_unknown_count(evaluate_files: Evaluate) -> None:
+    message = plan_error(
+        evaluate_files,
+        {
+            "main.tf": 'variable "replicas" {}\n'
+            + AGENT
+            + 'resource "coder_app" "web" {\n  count = var.replicas\n'
+            + '  agent_id = coder_agent.dev.id\n  slug = "web-${count.index}"\n}\n'
+        },
+    )
+    assert message == (
+        "how many coder_app.web there are is not known before apply; it needs variable "
+        '"replicas", which has no value: --var replicas=VALUE'
+    )
+
+
+def test_a_value_unknown_for_another_reason_names_no_variable(evaluate_files: Evaluate) -> None:
+    message = plan_error(
+        evaluate_files,
+        {
+            "main.tf": 'variable "unused" {}\n'
+            + AGENT
+            + 'resource "coder_app" "web" {\n  agent_id = coder_agent.dev.id\n  slug = "web"\n'
+            + '  url = "http://${coder_agent.dev.id}/"\n}\n'
+        },
+    )
+    assert message == (
+        "coder_app.web: url is not known before apply: what it uses exists only once applied"
+        " (a resource's id, say)"
+    )
