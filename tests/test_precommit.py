@@ -22,9 +22,10 @@ def _git(repository: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-def _pre_commit(repository: Path, home: Path) -> subprocess.CompletedProcess[str]:
+def _pre_commit(repository: Path, home: Path, *files: str) -> subprocess.CompletedProcess[str]:
+    """``pre-commit run`` on ``files`` (``--files …``), or on all files."""
     return subprocess.run(
-        ["pre-commit", "run", "--all-files", "--color", "never"],
+        ["pre-commit", "run", *(files or ["--all-files"]), "--color", "never"],
         cwd=repository,
         capture_output=True,
         text=True,
@@ -65,3 +66,36 @@ def test_hook_lints_each_module_once_and_fails_on_errors(tmp_path: Path) -> None
     passing = _pre_commit(repository, tmp_path)
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "Passed" in passing.stdout
+
+
+def test_hook_runs_on_variable_values_json_and_lock_files(tmp_path: Path) -> None:
+    # Each of these changes what its module means, so a commit of it alone lints the module.
+    revision = _git(ROOT, "rev-parse", "HEAD")
+    repository = tmp_path / "templates"
+    module = repository / "web"
+    module.mkdir(parents=True)
+    files = {
+        "main.tf": 'variable "slug" {\n  type = string\n}\n'
+        + 'resource "coder_agent" "main" {\n  os = "linux"\n  arch = "amd64"\n}\n'
+        + 'resource "coder_app" "web" {\n  agent_id = coder_agent.main.id\n'
+        + "  slug = var.slug\n}\n",
+        "terraform.tfvars": 'slug = "Bad_Slug"\n',
+        "web.auto.tfvars.json": '{"slug": "Bad_Slug"}\n',
+        "outputs.tf.json": '{"output": {"slug": {"value": "${var.slug}"}}}\n',
+        ".terraform.lock.hcl": 'provider "registry.terraform.io/coder/coder" {\n'
+        + '  version = "2.5.0"\n}\n',
+    }
+    for name, text in files.items():
+        (module / name).write_text(text)
+    (repository / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {ROOT}\n    rev: {revision}\n    hooks:\n      - id: templater-lint\n"
+    )
+    _git(repository, "init", "-q")
+    _git(repository, "add", ".")
+    _git(repository, "commit", "-q", "-m", "template")
+    for name in files:
+        if name == "main.tf":
+            continue
+        result = _pre_commit(repository, tmp_path, "--files", f"web/{name}")
+        assert result.returncode == 1, (name, result.stdout + result.stderr)
+        assert "error[app-slug-format]" in result.stdout, name
