@@ -66,7 +66,7 @@ def _lint(args: argparse.Namespace) -> int:
     from templater.lint.cache import default_cache_directory
     from templater.lint.report import combine, fails
 
-    options = LintOptions(evaluation_options(args), args.max_share)
+    options = LintOptions(evaluation_options(args), args.max_share, args.provider_version)
     directories = module_directories(args.paths or ["."])
     cache = None if args.no_cache else default_cache_directory()
     results = dict.fromkeys(directories)
@@ -114,10 +114,19 @@ def _rules(args: argparse.Namespace) -> int:
         close = difflib.get_close_matches(args.rule, RULES, n=1)
         hint = f'; did you mean "{close[0]}"?' if close else "; `templater rules` lists them"
         raise UsageError(f'there is no rule "{args.rule}"{hint}')
-    print(
-        f"{explained.id} ({explained.severity.value}): {explained.summary}\n\n{explained.explanation}"
-    )
+    from templater.lint.rules import explain
+
+    print(explain(explained))
     return EXIT_OK
+
+
+def _provider_version(text: str) -> str:
+    from templater.engine.versions import Version
+
+    try:
+        return str(Version.parse(text))
+    except ValueError as problem:
+        raise argparse.ArgumentTypeError(str(problem)) from None
 
 
 def add_commands(commands: Any) -> None:
@@ -155,6 +164,13 @@ def add_commands(commands: Any) -> None:
         "--max-share",
         choices=SHARE_LEVELS,
         help="the most open share level this deployment allows",
+    )
+    lint.add_argument(
+        "--provider-version",
+        type=_provider_version,
+        metavar="V",
+        help="lint for this Coder provider release (default: the lock file's, else the newest "
+        "the template's constraints allow)",
     )
     lint.add_argument(
         "--no-cache", action="store_true", help="parse every file again instead of using the cache"

@@ -37,6 +37,8 @@ class LintOptions:
     evaluation: EvalOptions = field(default_factory=EvalOptions)
     # The most open share level the deployment allows (--max-share); None allows all.
     max_share: str | None = None
+    # The Coder provider release to lint for (--provider-version); None: the template's own.
+    provider_version: str | None = None
 
 
 def parse_var_assignment(text: str, option: str = "--var") -> tuple[str, str]:
@@ -68,5 +70,6 @@ def cache_key_material(options: LintOptions) -> str:
             evaluation.access_url,
             evaluation.validate_root_defaults,
             options.max_share,
+            options.provider_version,
         )
     )

@@ -16,8 +16,10 @@ from templater.engine.options import LintOptions
 from templater.engine.parser import parse_file
 from templater.lint.cache import ParseCache
 from templater.lint.report import ModuleLint
+from templater.lint.requirements import read_requirements
 from templater.lint.resultcache import ResultCache
 from templater.lint.rules import RULES, LintContext
+from templater.lint.selection import Selection, select_version
 
 
 def lint_module(
@@ -27,24 +29,43 @@ def lint_module(
     files: Files | None = None,
 ) -> ModuleLint:
     options = options or LintOptions()
+    files = files or Files()
     evaluation = evaluate_template(directory, options.evaluation, parse, files)
-    diagnostics = check(evaluation, options)
+    diagnostics = check(evaluation, options, provider_selection(evaluation, options, parse, files))
     read = sum(len(module.files) for module in evaluation.modules)
     apps = sum(1 for r in evaluation.resources if r.mode == "managed" and r.type == "coder_app")
     return ModuleLint(directory, diagnostics, read, apps)
 
 
-def check(evaluation: Evaluation, options: LintOptions) -> list[Diagnostic]:
-    """Every finding about an evaluated template: the engine's and the rules', one per finding,
-    less those that ignore comments silence."""
+def provider_selection(
+    evaluation: Evaluation,
+    options: LintOptions,
+    parse: ParseFile = parse_file,
+    files: Files | None = None,
+) -> Selection:
+    """The Coder provider release the template is linted for (lint.selection)."""
+    requirements = read_requirements(
+        evaluation.directory, evaluation.modules, parse, files or Files()
+    )
+    return select_version(requirements, options.provider_version)
+
+
+def check(
+    evaluation: Evaluation, options: LintOptions, selection: Selection | None = None
+) -> list[Diagnostic]:
+    """Every finding about an evaluated template: the engine's, the provider release's and the
+    rules', one per finding, less those that ignore comments silence. Without ``selection``,
+    the release is chosen here (reading the template's lock file)."""
+    selection = selection or provider_selection(evaluation, options)
     managed = [r for r in evaluation.resources if r.mode == "managed"]
     context = LintContext(
         evaluation,
         options,
         [r for r in managed if r.type == "coder_app"],
         [r for r in managed if r.type == "coder_agent"],
+        selection.version,
     )
-    found = list(evaluation.diagnostics)
+    found = [*evaluation.diagnostics, *selection.diagnostics]
     for rule in RULES.values():
         if rule.check is not None:
             found.extend(rule.check(context))
