@@ -1,5 +1,6 @@
 """Collection functions, as Terraform's documentation groups them: lists, maps and sets (length,
-lookup, merge, element, flatten, distinct, setunion, ...), alltrue and anytrue, sum and range.
+lookup, merge, element, flatten, distinct, setunion, setproduct, ...), alltrue and anytrue, sum
+and range.
 """
 
 from __future__ import annotations
@@ -405,3 +406,20 @@ def _range(ctx: FunctionContext, *args: Number) -> list[Number]:
         values.append(from_decimal(current))
         current += increment
     return values
+
+
+@register("setproduct", Param("sets"), variadic=True, unknowns="shallow")
+def _setproduct(ctx: FunctionContext, *sets: Value) -> Value:
+    if len(sets) < 2:
+        raise Failure("at least two arguments are required")
+    lists: list[list[Value]] = []
+    for index, items in enumerate(sets):
+        try:
+            lists.append(convert(items, list_of(ANY)))
+        except ConversionError:
+            raise Failure("a set or a list is required", arg=index) from None
+    # Each combination is a tuple, in the order of the arguments: the first varies slowest.
+    product: list[list[Value]] = [[]]
+    for items in lists:
+        product = [[*combination, item] for combination in product for item in items]
+    return product

@@ -1,5 +1,6 @@
 """Type conversion functions: tostring, tonumber, tobool, tolist, toset and tomap, with
-Terraform's messages for the strings that are not numbers or bools; sensitive and nonsensitive.
+Terraform's messages for the strings that are not numbers or bools; sensitive, nonsensitive,
+issensitive and ephemeralasnull, which have no marks to work on here.
 
 ``can`` and ``try`` are not here: they need their argument expressions unevaluated, so the
 evaluator implements them.
@@ -22,7 +23,7 @@ from templater.engine.types import (
     map_of,
     set_of,
 )
-from templater.engine.values import Value, render
+from templater.engine.values import Unknown, Value, render
 
 
 def _make_conversion(spec: TypeSpec) -> Callable[[FunctionContext, Value], Value]:
@@ -63,4 +64,18 @@ def _sensitive(ctx: FunctionContext, value: Value) -> Value:
 
 @register("nonsensitive", Param("value", nullable=True), unknowns="handles")
 def _nonsensitive(ctx: FunctionContext, value: Value) -> Value:
+    return value
+
+
+# Terraform answers from the value's marks, which templater does not keep: unknown, so that no
+# rule decides anything on it.
+@register("issensitive", Param("value", nullable=True), unknowns="handles")
+def _issensitive(ctx: FunctionContext, value: Value) -> Value:
+    return Unknown()
+
+
+# No value is ephemeral here (templater keeps no ephemeral marks), so every value is kept as it
+# is, as Terraform keeps every non-ephemeral one.
+@register("ephemeralasnull", Param("value", nullable=True), unknowns="handles")
+def _ephemeralasnull(ctx: FunctionContext, value: Value) -> Value:
     return value

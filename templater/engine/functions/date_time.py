@@ -1,11 +1,11 @@
-"""Date and time functions: timeadd and formatdate on RFC 3339 timestamps, with Go's durations
-and formatdate's verbs, and timestamp.
+"""Date and time functions: timeadd, timecmp and formatdate on RFC 3339 timestamps, with Go's
+durations and formatdate's verbs, and timestamp and plantimestamp (unknown here).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
 
 from templater.engine.functions.library import Failure, FunctionContext, Param, as_string, register
@@ -173,4 +173,20 @@ def _formatdate(ctx: FunctionContext, spec: str, timestamp: str) -> str:
 # Not known before apply: Terraform itself leaves it unknown during planning.
 @register("timestamp", unknowns="handles")
 def _timestamp(ctx: FunctionContext) -> Value:
+    return Unknown()
+
+
+@register("timecmp", Param("timestamp_a", as_string), Param("timestamp_b", as_string))
+def _timecmp(ctx: FunctionContext, first: str, second: str) -> int:
+    moments = []
+    for arg, text in enumerate((first, second)):
+        moment, nanoseconds = _parse_timestamp(text, arg=arg)
+        moments.append((moment.astimezone(UTC), nanoseconds))
+    return (moments[0] > moments[1]) - (moments[0] < moments[1])
+
+
+# Known while Terraform plans, but a new time on every run: a linter that took one time would
+# report on values that the next plan changes, so here it is unknown, like timestamp().
+@register("plantimestamp", unknowns="handles")
+def _plantimestamp(ctx: FunctionContext) -> Value:
     return Unknown()

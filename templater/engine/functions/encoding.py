@@ -17,6 +17,7 @@ from templater.engine.functions.library import (
     FunctionContext,
     Param,
     as_string,
+    base64_error_offset,
     base64_text,
     json_encode,
     json_string,
@@ -287,49 +288,10 @@ def _textencodebase64(ctx: FunctionContext, text: str, encoding: str) -> Value:
     return base64_text(data)
 
 
-def _base64_error_offset(text: str) -> int | None:
-    """Where Go's strict base64 decoder finds ``text`` corrupt (line breaks are skipped, and a
-    short last group is faulted at its start), or None when it is valid."""
-    alphabet = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-    position = 0
-    length = len(text)
-
-    def skip_breaks(at: int) -> int:
-        while at < length and text[at] in "\r\n":
-            at += 1
-        return at
-
-    while True:
-        count = 0
-        while count < 4:
-            if position == length:
-                if count == 0:
-                    return None
-                return position - count
-            char = text[position]
-            position += 1
-            if char in alphabet:
-                count += 1
-                continue
-            if char in "\r\n":
-                continue
-            if char != "=" or count < 2:
-                return position - 1
-            if count == 2:
-                position = skip_breaks(position)
-                if position == length:
-                    return length
-                if text[position] != "=":
-                    return position - 1
-                position += 1
-            position = skip_breaks(position)
-            return position if position < length else None
-
-
 @register("textdecodebase64", Param("source", as_string), Param("encoding", as_string))
 def _textdecodebase64(ctx: FunctionContext, source: str, encoding: str) -> Value:
     name, codec = _iana_encoding(encoding)
-    offset = _base64_error_offset(source)
+    offset = base64_error_offset(source)
     if offset is not None:
         raise Failure(f"the given value is has an invalid base64 symbol at offset {offset}", arg=0)
     if not codec:

@@ -65,12 +65,14 @@ __all__ = [
     "as_string",
     "as_strings",
     "as_whole",
+    "base64_error_offset",
     "base64_text",
     "call_function",
     "canonical_name",
     "expand_home",
     "from_decimal",
     "go_clean",
+    "go_whole",
     "grapheme_count",
     "graphemes",
     "json_encode",
@@ -362,6 +364,20 @@ def as_mapping(value: Value) -> dict[str, Value]:
     return value
 
 
+def go_whole(number: Number, int64: bool = True) -> int:
+    """A number as Go code takes it into an int64 (or with ``int64=False`` a big.Int), which
+    fails with cty's message for a fraction or, for an int64, a number out of its range."""
+    message = "value must be a whole number"
+    if int64:
+        message += ", between -9223372036854775808 and 9223372036854775807"
+    if isinstance(number, float) and not number.is_integer():  # infinities too
+        raise Failure(message)
+    whole = int(number)
+    if int64 and not -(2**63) <= whole < 2**63:
+        raise Failure(message)
+    return whole
+
+
 STRINGS = list_of(STRING)
 
 
@@ -476,6 +492,45 @@ def json_encode(value: Value) -> str:
 def base64_text(data: bytes) -> str:
     """Bytes in standard, padded base64."""
     return base64.b64encode(data).decode("ascii")
+
+
+def base64_error_offset(text: str) -> int | None:
+    """Where Go's strict base64 decoder finds ``text`` corrupt (line breaks are skipped, and a
+    short last group is faulted at its start), or None when it is valid."""
+    alphabet = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+    position = 0
+    length = len(text)
+
+    def skip_breaks(at: int) -> int:
+        while at < length and text[at] in "\r\n":
+            at += 1
+        return at
+
+    while True:
+        count = 0
+        while count < 4:
+            if position == length:
+                if count == 0:
+                    return None
+                return position - count
+            char = text[position]
+            position += 1
+            if char in alphabet:
+                count += 1
+                continue
+            if char in "\r\n":
+                continue
+            if char != "=" or count < 2:
+                return position - 1
+            if count == 2:
+                position = skip_breaks(position)
+                if position == length:
+                    return length
+                if text[position] != "=":
+                    return position - 1
+                position += 1
+            position = skip_breaks(position)
+            return position if position < length else None
 
 
 # --- files ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from templater.engine.functions.library import (
     Param,
     as_number,
     as_string,
+    go_whole,
     register,
 )
 from templater.engine.values import Number
@@ -112,22 +113,6 @@ def _network_text(address: int, prefix: int, width: int) -> str:
     return f"{_address_text(address, width)}/{prefix}"
 
 
-def _whole(number: Number, bounded: bool) -> int:
-    """A number as Go receives it in an int (``bounded``) or a big.Int; Terraform's message."""
-    if isinstance(number, float) and not number.is_integer():
-        raise Failure(
-            "value must be a whole number, between -9223372036854775808 and 9223372036854775807"
-            if bounded
-            else "value must be a whole number"
-        )
-    whole = int(number)
-    if bounded and not -(2**63) <= whole < 2**63:
-        raise Failure(
-            "value must be a whole number, between -9223372036854775808 and 9223372036854775807"
-        )
-    return whole
-
-
 def _insert(network: _Network, number: int, prefix: int) -> int:
     """``number`` placed in the bits after ``prefix``, as Go's big.Int arithmetic places it (a
     negative number ORs in as two's complement, then only its magnitude is kept)."""
@@ -137,7 +122,7 @@ def _insert(network: _Network, number: int, prefix: int) -> int:
 
 @register("cidrhost", Param("prefix", as_string), Param("hostnum", as_number))
 def _cidrhost(ctx: FunctionContext, prefix: str, hostnum: Number) -> str:
-    number = _whole(hostnum, bounded=False)
+    number = go_whole(hostnum, int64=False)
     network = _parse_cidr(prefix)
     largest = (1 << (network.width - network.prefix)) - 1
     magnitude = number
@@ -168,8 +153,8 @@ def _cidrnetmask(ctx: FunctionContext, prefix: str) -> str:
     Param("netnum", as_number),
 )
 def _cidrsubnet(ctx: FunctionContext, prefix: str, newbits: Number, netnum: Number) -> str:
-    extension = _whole(newbits, bounded=True)
-    number = _whole(netnum, bounded=False)
+    extension = go_whole(newbits)
+    number = go_whole(netnum, int64=False)
     network = _parse_cidr(prefix)
     length = network.prefix + extension
     if length > network.width:
@@ -195,7 +180,7 @@ def _cidrsubnets(ctx: FunctionContext, prefix: str, *newbits: Number) -> list[st
     end = network.address  # the first address after the previous subnet
     for index, bits in enumerate(newbits, start=1):
         try:
-            extension = _whole(bits, bounded=True)
+            extension = go_whole(bits)
         except Failure as failure:
             raise Failure(failure.message, arg=index) from None
         if extension < 1:
