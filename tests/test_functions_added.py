@@ -11,6 +11,8 @@ import pytest
 from templater.engine.functions import FunctionContext, call_function
 from templater.engine.values import EvalError, Unknown, Value
 
+from .conftest import Evaluate, resource
+
 
 def _no_templates(text: str, variables: dict[str, Value], file_name: str) -> Value:
     raise AssertionError("no template expected")
@@ -27,6 +29,68 @@ def error(name: str, *args: Value) -> str:
     with pytest.raises(EvalError) as caught:
         call(name, *args)
     return caught.value.message
+
+
+# --- templatestring ------------------------------------------------------------------------------
+
+AGENT = 'resource "coder_agent" "dev" {\n  arch = "amd64"\n  os = "linux"\n}\n'
+
+
+def _app_url(evaluate_files: Evaluate, locals_body: str) -> tuple[Value, list[str]]:
+    """The url of an app set to local.v, and the evaluation's error messages."""
+    evaluation = evaluate_files(
+        {
+            "main.tf": AGENT
+            + f"locals {{\n{locals_body}\n}}\n"
+            + 'resource "coder_app" "a" {\n  agent_id = coder_agent.dev.id\n  slug = "a"\n'
+            + "  url = local.v\n}\n"
+        }
+    )
+    found = [d.message for d in evaluation.diagnostics if d.severity.value == "error"]
+    return resource(evaluation, "coder_app.a").attributes["url"].value, found
+
+
+def test_templatestring_renders_through_the_evaluator(evaluate_files: Evaluate) -> None:
+    url, found = _app_url(
+        evaluate_files,
+        '  t = "http://$${host}:%%{ for p in ports }$${p}%%{ endfor }"\n'
+        '  v = templatestring(local.t, { host = "localhost", ports = [80, 80] })',
+    )
+    assert (url, found) == ("http://localhost:8080", [])
+
+
+def test_templatestring_reports_a_missing_variable(evaluate_files: Evaluate) -> None:
+    _, found = _app_url(evaluate_files, '  t = "$${nope}"\n  v = templatestring(local.t, {})')
+    assert found == ['there is no variable named "nope"']
+
+
+def test_templatestring_arguments() -> None:
+    seen: list[tuple[str, dict[str, Value], str]] = []
+
+    def render(text: str, variables: dict[str, Value], file_name: str) -> Value:
+        seen.append((text, variables, file_name))
+        return variables.get("result", "rendered")
+
+    ctx = FunctionContext(Path("/module"), render)
+
+    def run(*args: Value) -> Value:
+        return call_function("templatestring", list(args), ctx)
+
+    assert run("Hello ${name}", {"name": "x"}) == "rendered"
+    assert seen == [("Hello ${name}", {"name": "x"}, "/module/<templatestring argument>")]
+    assert run("${n}", {"result": 5}) == "5"
+    assert isinstance(run(Unknown(), {}), Unknown)
+    assert isinstance(run("x", Unknown()), Unknown)
+    with pytest.raises(EvalError, match="invalid template result: string required"):
+        run("${l}", {"result": [1]})
+    with pytest.raises(EvalError, match="invalid template value: a string is required"):
+        run(5, {})
+    with pytest.raises(EvalError, match='"vars" parameter: invalid vars value: must be a map'):
+        run("x", [1])
+    with pytest.raises(EvalError, match='invalid template variable name "1x"'):
+        run("x", {"1x": 1})
+    with pytest.raises(EvalError, match="argument must not be null"):
+        run("x", None)
 
 
 # --- setproduct ----------------------------------------------------------------------------------

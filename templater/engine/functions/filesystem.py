@@ -14,6 +14,7 @@ from templater.engine.functions.library import (
     Param,
     as_string,
     base64_text,
+    check_template_vars,
     expand_home,
     go_clean,
     read_file,
@@ -118,20 +119,9 @@ def _pathexpand(ctx: FunctionContext, path: str) -> str:
     return expand_home(path)
 
 
-_IDENTIFIER = re.compile(r"[^\W\d][\w-]*")
-
-
 @register("templatefile", Param("path", as_string), Param("vars"), unknowns="shallow")
 def _templatefile(ctx: FunctionContext, path: str, variables: Value) -> Value:
-    if not isinstance(variables, dict):
-        raise Failure("invalid vars value: must be a map", arg=1)
-    for name in variables:
-        if not _IDENTIFIER.fullmatch(name):
-            raise Failure(
-                f"invalid template variable name {render(name)}: must start with a letter, "
-                "followed by zero or more letters, digits, and underscores",
-                arg=1,
-            )
+    check_template_vars(variables, arg=1)
     text = read_file(ctx, path, ctx.read_text)
     # The resolved path, so the evaluator's messages point into the template file.
     return ctx.render_template(text, variables, str(resolve_path(ctx, path)))

@@ -18,6 +18,7 @@ import base64
 import json
 import math
 import os
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ __all__ = [
     "base64_text",
     "call_function",
     "canonical_name",
+    "check_template_vars",
     "expand_home",
     "from_decimal",
     "go_clean",
@@ -531,6 +533,24 @@ def base64_error_offset(text: str) -> int | None:
                 position += 1
             position = skip_breaks(position)
             return position if position < length else None
+
+
+# --- templates -----------------------------------------------------------------------------------
+
+_TEMPLATE_VARIABLE = re.compile(r"[^\W\d][\w-]*")
+
+
+def check_template_vars(variables: Value, arg: int) -> None:
+    """What templatefile and templatestring ask of their variables: a map of valid names."""
+    if not isinstance(variables, dict):
+        raise Failure("invalid vars value: must be a map", arg=arg)
+    for name in variables:
+        if not _TEMPLATE_VARIABLE.fullmatch(name):
+            raise Failure(
+                f"invalid template variable name {render(name)}: must start with a letter, "
+                "followed by zero or more letters, digits, and underscores",
+                arg=arg,
+            )
 
 
 # --- files ---------------------------------------------------------------------------------------

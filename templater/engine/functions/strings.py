@@ -1,5 +1,6 @@
 """String functions: case, trimming, splitting and joining, substrings, regex and regexall (RE2
-syntax, rewritten where Python's re reads it differently), and format and formatlist (cty's verbs).
+syntax, rewritten where Python's re reads it differently), format and formatlist (cty's verbs),
+and templatestring.
 
 Strings are counted, sliced and padded by grapheme cluster (the core's ``graphemes``); case and
 white space are as Go's strings and unicode packages see them.
@@ -21,6 +22,7 @@ from templater.engine.functions.library import (
     as_string,
     as_strings,
     as_whole,
+    check_template_vars,
     grapheme_count,
     graphemes,
     json_encode,
@@ -651,3 +653,24 @@ def _formatlist(ctx: FunctionContext, spec: str, *args: Value) -> list[Value]:
         else:
             results.append(Unknown())
     return results
+
+
+# --- templatestring ------------------------------------------------------------------------------
+# Terraform also insists that the template argument be a plain reference (local.x), not an
+# inline template; a function sees only the value, so that is not checked here.
+
+TEMPLATESTRING_FILE = "<templatestring argument>"
+"""The name templatestring's template goes by in messages, as in Terraform's."""
+
+
+@register("templatestring", Param("template"), Param("vars"), unknowns="shallow")
+def _templatestring(ctx: FunctionContext, template: Value, variables: Value) -> Value:
+    if not isinstance(template, str):
+        raise Failure("invalid template value: a string is required", arg=0)
+    check_template_vars(variables, arg=1)
+    # Named as if in the module directory, so that file functions in it resolve from there.
+    result = ctx.render_template(template, variables, str(ctx.base_dir / TEMPLATESTRING_FILE))
+    try:
+        return convert(result, STRING)
+    except ConversionError:
+        raise Failure("invalid template result: string required") from None
