@@ -11,6 +11,7 @@ from templater.engine.functions import (  # noqa: F401
     hash_crypto,
     network,
     numeric,
+    provider_terraform,
     strings,
     yaml_encoding,
 )
