@@ -133,7 +133,9 @@ def test_whole_corpus_lints_clean() -> None:
     assert report["summary"]["modules"] == len(directories)
     problems = [d for d in report["diagnostics"] if d["severity"] != "info"]
     assert problems == []
+    # Published templates leave some variables to whoever uses them.
     assert {d["rule"] for d in report["diagnostics"]} <= {
         "module-not-inspected",
         "file-not-inspected",
+        "variable-unset",
     }

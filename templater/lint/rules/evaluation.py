@@ -68,3 +68,14 @@ such a file is missing here (a copy of the template without its scripts), what i
 is unknown and checks on values made from it stay silent.
 """,
 )
+register(
+    "variable-unset",
+    Severity.INFO,
+    "A variable has no default and no value",
+    """
+Terraform asks for it at plan, and Coder will not build the template until the variable is
+given a value. Everything made from it is unknown, so no check looks at those values and
+`plan` cannot provision apps that need it. Give a value with `--var NAME=VALUE`, `--var-file`,
+`terraform.tfvars` or `TF_VAR_NAME`, or a `default` in the variable block.
+""",
+)
