@@ -353,17 +353,18 @@ ERRORS: list[tuple[str, tuple[Value, ...], str]] = [
     (
         "timeadd",
         ("2017-11-22", "1h"),
-        'Invalid value for "timestamp" parameter: not a valid RFC3339 timestamp',
+        'Call to function "timeadd" failed: not a valid RFC3339 timestamp: missing required '
+        "time introducer 'T'",
     ),
     (
         "timeadd",
         ("2017-11-22T00:00:00Z", "1d"),
-        'Invalid value for "duration" parameter: time: invalid duration "1d"',
+        'Call to function "timeadd" failed: time: unknown unit "d" in duration "1d"',
     ),
     (
         "timeadd",
         ("2017-13-22T00:00:00Z", "1h"),
-        "not a valid RFC3339 timestamp: month must be in 1..12",
+        'not a valid RFC3339 timestamp: cannot use "-22T00:00:00Z" as month',
     ),
     ("formatdate", ("YYY", "2018-01-02T23:12:01Z"), 'invalid date format verb "YYY"'),
     ("formatdate", ("'abc", "2018-01-02T23:12:01Z"), "unterminated literal '"),

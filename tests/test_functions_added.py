@@ -158,6 +158,69 @@ def test_timecmp_errors_name_the_argument() -> None:
     )
 
 
+# Terraform's words for timestamps that do not parse: timecmp reads them as Go's time.Parse does,
+# timeadd and formatdate as cty's stricter RFC 3339 reader does.
+@pytest.mark.parametrize(
+    ("name", "args", "message"),
+    [
+        ("timecmp", ("x", "2017-11-22T00:00:00Z"), 'cannot use "x" as year'),
+        ("timecmp", ("", "x"), "end of string before year"),
+        ("timecmp", ("2017", "x"), 'end of string where "-" is expected'),
+        ("timecmp", ("2017-1", "x"), 'cannot use "1" as month'),
+        ("timecmp", ("17-11-22T00:00:00Z", "x"), 'cannot use "17-11-22T00:00:00Z" as year'),
+        ("timecmp", ("2017-13-01T00:00:00Z", "x"), 'cannot use "-01T00:00:00Z" as month'),
+        ("timecmp", ("2017-11-22T25:00:00Z", "x"), 'cannot use ":00:00Z" as hour'),
+        ("timecmp", ("2017-11-22T00:00:60Z", "x"), 'cannot use "Z" as second'),
+        ("timecmp", ("2017-11-22T00:00Z", "x"), 'found "Z" where ":" is expected'),
+        ("timecmp", ("2017-11-22 00:00:00Z", "x"), "missing required time introducer 'T'"),
+        ("timecmp", ("2017-11-22T00:00:00", "x"), "end of string before UTC offset"),
+        ("timecmp", ("2017-11-22T00:00:00+0100", "x"), 'cannot use "+0100" as UTC offset'),
+        ("timecmp", ("2017-11-22T00:00:00.Z", "x"), 'cannot use ".Z" as UTC offset'),
+        ("timecmp", ("2017-11-22T01:00:00+25:00", "x"), "end of string before UTC offset"),
+        ("timecmp", ("2017-11-22T00:00:00Zjunk", "x"), 'cannot use "junk" as timestamp segment'),
+        (
+            "timecmp",
+            ("2017-11-31T00:00:00Z", "x"),
+            "not a valid RFC3339 timestamp: day out of range",
+        ),
+        ("timecmp", ("2017-02-29T00:00:00Z", "x"), "day out of range"),
+        ("timeadd", ("2017-11-22T1:00:00Z", "1h"), "hour must have exactly two digits"),
+        ("timeadd", ("2017-11-22T01:0:00Z", "1h"), "minute must have exactly two digits"),
+        ("timeadd", ("2017-11-22T25:00:00Z", "1h"), "hour must be between 0 and 23 inclusive"),
+        ("timeadd", ("2017-11-22T01:00:00,5Z", "1h"), 'cannot use "," as timestamp segment'),
+        ("timeadd", ("2017-11-22T01:00:00+24:00", "1h"), 'cannot use "+24:00" as UTC offset'),
+        ("timeadd", ("2017-11-22T01:00:00+23:60", "1h"), 'cannot use "+23:60" as UTC offset'),
+        ("timeadd", ("2017-11-22T00:00:00Z", ""), 'time: invalid duration ""'),
+        ("timeadd", ("2017-11-22T00:00:00Z", ".h"), 'time: invalid duration ".h"'),
+        ("timeadd", ("2017-11-22T00:00:00Z", "1"), 'time: missing unit in duration "1"'),
+        ("timeadd", ("2017-11-22T00:00:00Z", "1h 30m"), 'time: unknown unit "h " in duration'),
+        (
+            "formatdate",
+            ("YYYY", "2017-11-22T1:00:00Z"),
+            'Invalid value for "time" parameter: not a valid RFC3339 timestamp: hour must have '
+            "exactly two digits",
+        ),
+    ],
+)
+def test_timestamp_errors(name: str, args: tuple[Value, ...], message: str) -> None:
+    found = error(name, *args)
+    assert message in found
+    if name == "timecmp":
+        assert found.startswith('Invalid value for "timestamp_a" parameter: ')
+    if name == "timeadd":
+        assert found.startswith('Call to function "timeadd" failed: ')
+
+
+def test_timecmp_takes_what_go_takes() -> None:
+    # Go's time.Parse is laxer than RFC 3339, and so is Terraform's timecmp.
+    assert call("timecmp", "2017-11-22T1:00:00Z", "2017-11-22T01:00:00Z") == 0
+    assert call("timecmp", "2017-11-22T01:00:00,5Z", "2017-11-22T01:00:00Z") == 1
+    assert call("timecmp", "2017-11-22T01:00:00+24:00", "2017-11-22T01:00:00Z") == -1
+    assert call("timeadd", "2017-11-22T00:00:00Z", "1.h") == "2017-11-22T01:00:00Z"
+    assert call("timeadd", "2017-11-22T00:00:00Z", "+5m") == "2017-11-22T00:05:00Z"
+    assert call("timeadd", "2017-11-22T00:00:00Z", "-1h30m") == "2017-11-21T22:30:00Z"
+
+
 def test_plantimestamp_is_unknown() -> None:
     # Known while Terraform plans, but different on every run.
     assert isinstance(call("plantimestamp"), Unknown)
