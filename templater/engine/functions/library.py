@@ -5,11 +5,14 @@ Each function is a :class:`Function` in :data:`FUNCTIONS`, put there by :func:`r
 arguments, unknown arguments (per the function's unknown policy) and conversion of each argument
 to its parameter's type, so ``upper(5)`` works and ``upper([])`` says which parameter is wrong.
 Implementations receive ``(ctx, *args)`` with the arguments already converted, and raise
-:class:`Failure` for their own errors.
+:class:`Failure` for their own errors. Names resolve here too: ``core::NAME`` is NAME, a name that
+is no function fails in Terraform's words, and a provider's function (other than the built-in
+terraform provider's, which are registered) is unknown, as templater installs no providers.
 
-Here too what several groups use: the argument conversions (``as_string``, ``as_whole``, ...),
-exact decimals, grapheme clusters, Terraform's JSON text, base64 text and reading the module's
-files. The group modules import this one; it imports none of them.
+Here too what several groups use: the argument conversions (``as_string``, ``as_whole``,
+``go_whole``, ...), exact decimals, grapheme clusters, Terraform's JSON text, base64 text (and
+where Go's decoder finds it corrupt), template variables and reading the module's files. The
+group modules import this one; it imports none of them.
 """
 
 from __future__ import annotations
