@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache, total_ordering
 
 _VERSION = re.compile(
     r"(?P<major>\d+)(?:\.(?P<minor>\d+))?(?:\.(?P<patch>\d+))?"
     r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?"
 )
+_Order = tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]
 _CONDITION = re.compile(r"\s*(?P<op>!=|>=|<=|~>|=<|=>|[=<>])?\s*(?P<version>[^,\s]*)\s*")
 
 
@@ -31,6 +32,17 @@ class Version:
     minor: int = 0
     patch: int = 0
     prerelease: str = ""
+    # The sort key, worked out once: versions are compared often.
+    _order: _Order = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        identifiers = tuple(
+            (0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in self.prerelease.split(".")
+            if self.prerelease
+        )
+        order = (self.major, self.minor, self.patch, 0 if self.prerelease else 1, identifiers)
+        object.__setattr__(self, "_order", order)
 
     @classmethod
     def parse(cls, text: str) -> Version:
@@ -42,18 +54,10 @@ class Version:
         text = f"{self.major}.{self.minor}.{self.patch}"
         return f"{text}-{self.prerelease}" if self.prerelease else text
 
-    def _key(self) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]:
-        identifiers = tuple(
-            (0, int(part), "") if part.isdigit() else (1, 0, part)
-            for part in self.prerelease.split(".")
-            if self.prerelease
-        )
-        return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, identifiers)
-
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented
-        return self._key() < other._key()
+        return self._order < other._order
 
 
 def _parse_version(text: str) -> tuple[Version, int]:
@@ -137,10 +141,5 @@ def newest_allowed(
 ) -> Version | None:
     """The newest of ``versions`` that every constraint allows, or None."""
     together = tuple(condition for constraint in constraints for condition in constraint)
-    return _newest(together, tuple(versions))
-
-
-@lru_cache(maxsize=256)
-def _newest(together: Constraint, versions: tuple[Version, ...]) -> Version | None:
     allowed = [version for version in versions if allows(together, version)]
     return max(allowed) if allowed else None

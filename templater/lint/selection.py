@@ -10,6 +10,7 @@ file they do not allow, are errors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from templater.engine.diagnostics import Diagnostic, Severity, error
 from templater.engine.versions import Constraint, Version, allows, newest_allowed, parse_constraint
@@ -35,16 +36,23 @@ def select_version(requirements: Requirements, override: str | None = None) -> S
     floor = oldest_described()
     if override is not None:
         return Selection(max(Version.parse(override), floor), tuple(diagnostics))
-    deciding: Pin | None
     if locked is not None and requirements.locked is not None:
-        version, deciding = locked, requirements.locked
+        version = locked
+        deciding = requirements.locked if version < floor else None
     else:
-        chosen = newest_allowed([constraint for _, constraint in accepted], RELEASES)
-        version, deciding = chosen or NEWEST, _deciding(accepted, floor)
-    if version < floor and deciding is not None:
+        version = _newest_release(*(constraint for _, constraint in accepted)) or NEWEST
+        deciding = _deciding(accepted, floor) if version < floor else None
+    if deciding is not None:
         diagnostics.append(_too_old(version, floor, deciding, deciding is requirements.locked))
         version = floor
     return Selection(version, tuple(diagnostics))
+
+
+@lru_cache(maxsize=256)
+def _newest_release(*constraints: Constraint) -> Version | None:
+    """The newest known release that every constraint allows (templates share constraints, so
+    each combination is worked out once)."""
+    return newest_allowed(constraints, RELEASES)
 
 
 def _accepted_constraints(
@@ -63,14 +71,14 @@ def _accepted_constraints(
                 )
             )
             continue
-        if newest_allowed([constraint], RELEASES) is None:
+        if _newest_release(constraint) is None:
             message = (
                 f'no release of the Coder provider meets version constraint "{pin.text}" '
                 f"(the releases templater knows run from {RELEASES[0]} to {NEWEST})"
             )
             diagnostics.append(error(CONSTRAINT, message, pin.span))
             continue
-        if accepted and newest_allowed([*(c for _, c in accepted), constraint], RELEASES) is None:
+        if accepted and _newest_release(*(c for _, c in accepted), constraint) is None:
             others = ", ".join(f'"{other.text}" ({_place(other)})' for other, _ in accepted)
             message = (
                 f'version constraint "{pin.text}" leaves no release of the Coder provider '

@@ -11,7 +11,7 @@ from templater.engine.diagnostics import Diagnostic, Severity
 from templater.engine.evaluate import ResolvedAttribute, ResolvedResource
 from templater.engine.values import Unknown, is_wholly_known, render
 from templater.lint.rules.registry import rule
-from templater.lint.rules.schema import typed_value
+from templater.lint.rules.schema import converted
 from templater.lint.rules.versioning import Part, versioned
 from templater.model.records import SHARE_LEVELS
 
@@ -30,9 +30,8 @@ def known(context: LintContext, resource: ResolvedResource, name: str) -> Any:
     attribute = resource.attributes.get(name)
     if attribute is None or not is_wholly_known(attribute.value):
         return None
-    if not context.has_argument(resource.type, name):
-        return None
-    return typed_value(resource.type, name, attribute.value, context.provider)
+    argument = context.argument(resource.type, name)
+    return None if argument is None else converted(attribute.value, argument)
 
 
 def is_set(context: LintContext, resource: ResolvedResource, name: str) -> bool:

@@ -4,7 +4,8 @@ the :class:`LintContext` its check looks at."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from templater.engine.diagnostics import Diagnostic, Severity
 from templater.engine.evaluate import Evaluation, ResolvedAttribute, ResolvedResource
@@ -12,7 +13,7 @@ from templater.engine.options import LintOptions
 from templater.engine.syntax import Span
 from templater.engine.versions import Version
 from templater.lint.releases import NEWEST
-from templater.lint.rules.schemadata import arguments_at
+from templater.lint.rules.schemadata import schema_at
 from templater.lint.rules.versioning import Part
 
 
@@ -26,14 +27,26 @@ class LintContext:
     apps: list[ResolvedResource]
     agents: list[ResolvedResource]
     provider: Version = NEWEST
+    _schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def applies(self, part: Part) -> bool:
         """Whether a versioned part of a rule holds for the template's provider release."""
         return part.applies(self.provider)
 
+    def schema(self, resource_type: str) -> dict[str, Any]:
+        """The JSON Schema of a resource type as it holds for the template's provider release."""
+        found = self._schemas.get(resource_type)
+        if found is None:
+            found = self._schemas[resource_type] = schema_at(resource_type, self.provider)
+        return found
+
+    def argument(self, resource_type: str, name: str) -> dict[str, Any] | None:
+        """The schema of an argument (or nested block type), None when the release lacks it."""
+        found: dict[str, Any] | None = self.schema(resource_type).get("properties", {}).get(name)
+        return found
+
     def has_argument(self, resource_type: str, name: str) -> bool:
-        """Whether the provider release has this argument (or nested block type)."""
-        return name in arguments_at(resource_type, self.provider)
+        return self.argument(resource_type, name) is not None
 
     def finding(
         self, rule: str, message: str, span: Span, resource: ResolvedResource | None = None

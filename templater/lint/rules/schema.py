@@ -27,7 +27,6 @@ from templater.lint.rules.schemadata import (
     epoch,
     is_argument_of_some_release,
     load_schema,
-    schema_at,
     schema_in,
 )
 
@@ -69,14 +68,16 @@ def _instance(block: ResolvedBlock, schema: dict[str, Any]) -> dict[str, Any]:
     instance: dict[str, Any] = {}
     for name, attribute in block.attributes.items():
         if attribute.value is not None:
-            instance[name] = _converted(attribute.value, properties.get(name, {}))
+            instance[name] = converted(attribute.value, properties.get(name, {}))
     for nested in block.blocks:
         items = properties.get(nested.type, {}).get("items", {})
         instance.setdefault(nested.type, []).append(_instance(nested, items))
     return instance
 
 
-def _converted(value: Any, schema: dict[str, Any]) -> Any:
+def converted(value: Any, schema: dict[str, Any]) -> Any:
+    """A wholly known value converted to the type the property ``schema`` gives it, as
+    Terraform converts it; unchanged when it does not convert."""
     spec = _CONVERSIONS.get(schema.get("type", ""))
     if spec is None or not is_wholly_known(value):
         return value
@@ -86,12 +87,10 @@ def _converted(value: Any, schema: dict[str, Any]) -> Any:
         return value  # the schema's type keyword reports it
 
 
-def typed_value(resource_type: str, name: str, value: Any, version: Version | None = None) -> Any:
+def typed_value(resource_type: str, name: str, value: Any) -> Any:
     """An argument's value as Terraform passes it to the provider: converted to the type the
-    schema (of ``version``; by default the newest) gives the argument (``"true"`` → true),
-    unchanged when it does not convert."""
-    schema = load_schema(resource_type) if version is None else schema_at(resource_type, version)
-    return _converted(value, schema.get("properties", {}).get(name, {}))
+    (newest) schema gives the argument (``"true"`` → true), unchanged when it does not convert."""
+    return converted(value, load_schema(resource_type).get("properties", {}).get(name, {}))
 
 
 def _located(
@@ -244,13 +243,13 @@ schema listed below, each under its own ID.
 """,
 )
 def check_schemas(context: LintContext) -> Iterator[Diagnostic]:
-    app_schema = schema_at("coder_app", context.provider)
+    app_schema = context.schema("coder_app")
     implied_slug = "slug" not in app_schema.get("properties", {})
     for resource in context.apps:
         yield from _diagnostics(context, resource, _instance(resource.body, app_schema), app_schema)
         if implied_slug:
             yield from _resource_name_as_slug(context, resource)
-    agent_schema = schema_at("coder_agent", context.provider)
+    agent_schema = context.schema("coder_agent")
     for resource in context.agents:
         instance = {"name": resource.name, **_instance(resource.body, agent_schema)}
         yield from _diagnostics(context, resource, instance, agent_schema)
