@@ -2,7 +2,8 @@
 
 As ``terraform init`` would choose it: the lock file's version; else the newest known release
 that every module's constraints allow; else the newest release. ``--provider-version``
-overrides the choice. A release older than the oldest that templater's rules describe is linted
+overrides the choice (one older than the rules describe gets the oldest rules, silently: there is
+no place in a template to report it at). A release older than the oldest that templater's rules describe is linted
 with that oldest one's rules (and said so, as info); constraints no release meets, and a lock
 file they do not allow, are errors.
 """

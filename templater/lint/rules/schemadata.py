@@ -121,16 +121,6 @@ def _property_at(prop: Schema, version: Version) -> Schema:
     return result
 
 
-def arguments_at(resource_type: str, version: Version) -> frozenset[str]:
-    """The arguments (and nested block types) the resource has in ``version``."""
-    return _arguments_in(resource_type, epoch(resource_type, version))
-
-
-@cache
-def _arguments_in(resource_type: str, index: int) -> frozenset[str]:
-    return frozenset(schema_in(resource_type, index).get("properties", {}))
-
-
 def argument_releases(resource_type: str, name: str) -> tuple[Version | None, Version | None]:
     """The release an argument came with and the first one without it (None: not known)."""
     for known, prop in _properties(load_schema(resource_type)):
