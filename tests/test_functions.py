@@ -825,6 +825,10 @@ def test_templatefile_renders_through_the_evaluator(module: Path) -> None:
     assert 'invalid template variable name "1x"' in error(
         "templatefile", "init.tftpl", {"1x": 1}, ctx=ctx
     )
+    assert 'invalid template variable name "²"' in error(
+        "templatefile", "init.tftpl", {"²": 1}, ctx=ctx
+    )
+    assert call("templatefile", "init.tftpl", {"_a": 1, "a-b": 2}, ctx=ctx) == "rendered"
     assert 'no file exists at "nope.tftpl"' in error("templatefile", "nope.tftpl", {}, ctx=ctx)
 
 

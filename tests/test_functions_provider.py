@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from templater.engine.functions import FunctionContext, call_function
 from templater.engine.values import EvalError, Unknown, Value
@@ -132,6 +134,13 @@ def test_decode_tfvars(text: str, expected: Value) -> None:
     assert call("decode_tfvars", text) == expected
 
 
+def test_identifiers_are_hcls() -> None:
+    assert call("encode_expr", {"²": 1, "_a": 2, "a-b": 3, "-a": 4}) == (
+        '{\n  "-a" = 4\n  _a   = 2\n  a-b  = 3\n  "²"  = 1\n}'
+    )
+    assert 'invalid variable name "²"' in error("encode_tfvars", {"²": 1})
+
+
 def test_decode_tfvars_leaves_what_needs_an_evaluator_unknown() -> None:
     # Terraform gives 3, 1 and [1]; templater's tfvars reader evaluates no operators.
     decoded = call("decode_tfvars", "a = 1 + 2\nb = true ? 1 : 2\nc = [for x in [1]: x]\nd = 4")
@@ -179,3 +188,19 @@ def test_decode_tfvars_errors(text: str, message: str) -> None:
 def test_decode_tfvars_inverts_encode_tfvars() -> None:
     value = {"a": 1, "b": {"c": ["x", None, True]}, "d": "$${y}\n"}
     assert call("decode_tfvars", call("encode_tfvars", value)) == value
+
+
+tfvars_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(tfvars_values)
+def test_decode_tfvars_reads_what_encode_tfvars_writes(value: Value) -> None:
+    decoded = call("decode_tfvars", call("encode_tfvars", {"x": value}))
+    # Unknown where the project's parser cannot read what Terraform can (non-ASCII names).
+    assert isinstance(decoded, Unknown) or decoded == {"x": value}

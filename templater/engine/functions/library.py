@@ -21,7 +21,6 @@ import base64
 import json
 import math
 import os
-import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +85,7 @@ __all__ = [
     "read_file",
     "register",
     "resolve_path",
+    "valid_identifier",
 ]
 
 UnknownPolicy = Literal["deep", "shallow", "handles"]
@@ -540,7 +540,11 @@ def base64_error_offset(text: str) -> int | None:
 
 # --- templates -----------------------------------------------------------------------------------
 
-_TEMPLATE_VARIABLE = re.compile(r"[^\W\d][\w-]*")
+
+def valid_identifier(name: str) -> bool:
+    """Whether ``name`` is an HCL identifier: a letter or "_", then letters, digits, "_" and
+    "-" (Unicode's identifier characters, as HCL's)."""
+    return name[:1] != "-" and name.replace("-", "_").isidentifier()
 
 
 def check_template_vars(variables: Value, arg: int) -> None:
@@ -548,7 +552,7 @@ def check_template_vars(variables: Value, arg: int) -> None:
     if not isinstance(variables, dict):
         raise Failure("invalid vars value: must be a map", arg=arg)
     for name in variables:
-        if not _TEMPLATE_VARIABLE.fullmatch(name):
+        if not valid_identifier(name):
             raise Failure(
                 f"invalid template variable name {render(name)}: must start with a letter, "
                 "followed by zero or more letters, digits, and underscores",

@@ -10,7 +10,6 @@ the project's parser and takes its values as Terraform does, with no variables a
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from templater.engine.functions.library import (
@@ -22,6 +21,7 @@ from templater.engine.functions.library import (
     as_string,
     json_string,
     register,
+    valid_identifier,
 )
 from templater.engine.parser import parse_text
 from templater.engine.syntax import (
@@ -52,7 +52,6 @@ from templater.engine.values import (
     to_template_string,
 )
 
-_IDENTIFIER = re.compile(r"[^\W\d][\w-]*")
 _OPENERS, _CLOSERS = "[{", "]}"
 
 
@@ -112,7 +111,7 @@ def _tokens(value: Value, out: list[str]) -> None:
 
 
 def _attribute_tokens(key: str, value: Value, out: list[str]) -> None:
-    out.append(key if _IDENTIFIER.fullmatch(key) else _string_literal(key))
+    out.append(key if valid_identifier(key) else _string_literal(key))
     out.append("=")
     _tokens(value, out)
     out.append("\n")
@@ -204,7 +203,7 @@ def _encode_tfvars(ctx: FunctionContext, value: Value) -> str:
         )
     tokens: list[str] = []
     for key in sorted(value):
-        if not _IDENTIFIER.fullmatch(key):
+        if not valid_identifier(key):
             raise Failure(
                 f"invalid variable name {json_string(key)}: must be a valid identifier, per "
                 "Terraform's rules for input variable declarations"
@@ -239,9 +238,10 @@ def _constant(expr: Expr) -> Value:
         items: dict[str, Value] = {}
         for key_expr, value_expr in expr.items:
             key = _constant(key_expr)
-            if not isinstance(key, str):
+            if not is_wholly_known(key) or isinstance(key, (list, dict)):
                 return Unknown()
-            items[key] = _constant(value_expr)
+            # A bare key is a name, keywords too (true = 1 and null = 1 are "true" and "null").
+            items["null" if key is None else to_template_string(key)] = _constant(value_expr)
         return items
     if isinstance(expr, Template):
         pieces = []
@@ -279,6 +279,8 @@ def _decode_tfvars(ctx: FunctionContext, text: str) -> Value:
     try:
         body = parse_text(text, _FILE)
     except ParseError as problem:
+        if problem.message.startswith("Unsupported syntax:"):
+            return Unknown()  # valid for Terraform, beyond templater's parser: not an error
         raise Failure(
             f"invalid tfvars syntax: {hcl_range(problem.span)}: {_diagnostic(problem.message)}"
         ) from None
