@@ -92,19 +92,25 @@ def test_function_call_with_expansion() -> None:
 def test_syntax_error_is_a_value_with_its_position() -> None:
     parsed = parse_file("bad.tf", 'resource "coder_app" "x" {\n  slug = "a" "b"\n}\n')
     assert parsed.body is None and parsed.problem is not None
-    assert parsed.problem.span.file == "bad.tf"
-    assert parsed.problem.span.line == 2
+    assert parsed.problem.span == Span("bad.tf", 2, 14, 2, 15)
+    assert parsed.problem.message.startswith("Missing newline after argument: ")
 
 
-def test_unclosed_block_reports_end_of_file() -> None:
+def test_unclosed_block_reports_its_opening_brace() -> None:
     parsed = parse_file("bad.tf", 'resource "coder_app" "x" {\n  slug = "a"\n')
     assert parsed.problem is not None
-    assert "end of file" in parsed.problem.message
+    assert parsed.problem.span == Span("bad.tf", 1, 26, 1, 27)
+    assert parsed.problem.message.startswith("Unclosed configuration block: ")
 
 
 def test_unclosed_template_directive_is_a_syntax_error() -> None:
-    with pytest.raises(ParseError, match="never closed"):
+    with pytest.raises(ParseError) as raised:
         parse_text("x = <<EOT\n%{ if true }\nEOT\n", "m.tf")
+    assert raised.value.message == (
+        "Unexpected end of template: The if directive at m.tf:2,1-13 is missing its "
+        "corresponding endif directive."
+    )
+    assert raised.value.span == Span("m.tf", 3, 1, 3, 4)
 
 
 def test_tf_json_maps_to_blocks_with_positions() -> None:

@@ -23,6 +23,7 @@ from templater.engine.syntax import (
     Span,
     SyntaxProblem,
     TupleExpr,
+    syntax_message,
 )
 from templater.engine.templates import HEREDOC_OPENER, scan_template, template_expr
 
@@ -89,22 +90,29 @@ def parse_text(text: str, file: str) -> Body:
         text = " " + text[1:]  # a byte-order mark, kept as one column so nothing moves
     if "<<" in text:
         text = _tolerate_blanks_after_heredoc_marker(text)
-    body = _run_parser(text, file, 0, 0)
+    try:
+        body = _run_parser(text, file, 0, 0)
+    except ParseError as error:
+        raise _in_terraform_words(error, text, file, "config") from None
     assert isinstance(body, Body)
     return body
 
 
 def parse_expression(text: str, file: str, line: int = 1, column: int = 1) -> Expr:
     """Parse one expression that starts at ``line``:``column`` of ``file``."""
-    from templater.engine import grammar
-
-    return grammar.parse_expression(text, file, line, column)
+    try:
+        return _grammar_expression(text, file, line, column)
+    except ParseError as error:
+        raise _in_terraform_words(error, text, file, "expression", line, column) from None
 
 
 def parse_template(text: str, file: str, line: int = 1, column: int = 1) -> Expr:
     """Parse a whole string template (a ``templatefile`` file, a heredoc body)."""
-    flat = scan_template(text, file, line, column, parse_expression)
-    return template_expr(flat, Span(file, line, column, *_end_of(text, line, column)))
+    try:
+        flat = scan_template(text, file, line, column, _grammar_expression)
+        return template_expr(flat, Span(file, line, column, *_end_of(text, line, column)))
+    except ParseError as error:
+        raise _in_terraform_words(error, text, file, "template", line, column) from None
 
 
 def _run_parser(text: str, file: str, line_shift: int, column_shift: int) -> Any:
@@ -112,6 +120,30 @@ def _run_parser(text: str, file: str, line_shift: int, column_shift: int) -> Any
     from templater.engine import grammar
 
     return grammar.run(text, file, line_shift, column_shift)
+
+
+def _grammar_expression(text: str, file: str, line: int, column: int) -> Expr:
+    from templater.engine import grammar
+
+    return grammar.parse_expression(text, file, line, column)
+
+
+def _in_terraform_words(
+    error: ParseError, text: str, file: str, mode: str, line: int = 1, column: int = 1
+) -> ParseError:
+    """The syntax error Terraform would report instead of what the grammar could tell (the
+    token it did not expect, in its terms, often lines after the mistake). When HCL's parser
+    finds nothing wrong, it is a construct only templater's grammar does not take."""
+    from templater.engine import grammar
+
+    try:
+        found = grammar.terraform_error(text, file, mode, line, column)
+    except RecursionError:  # too deep to be read again: what the grammar could tell
+        return ParseError(syntax_message("Invalid syntax", f"{error.message}."), error.span)
+    if found is not None:
+        return found
+    detail = f"templater cannot read this, although Terraform can ({error.message})."
+    return ParseError(syntax_message("Unsupported syntax", detail), error.span)
 
 
 def _end_of(text: str, line: int, column: int) -> tuple[int, int]:
@@ -190,7 +222,10 @@ def _parse_json_file(path: str, text: str) -> ParsedFile:
 
 def _json_document(path: str, text: str) -> ObjectExpr:
     """The one object a JSON file holds, parsed by the HCL grammar (JSON is nearly HCL)."""
-    body = _run_parser(f"x={text}", path, 0, -2)
+    try:
+        body = _run_parser(f"x={text}", path, 0, -2)
+    except ParseError as error:
+        raise ParseError(f"Invalid JSON: {error.message}", error.span) from None
     value = body.attributes.get("x") if isinstance(body, Body) else None
     if value is None or not isinstance(value.expr, ObjectExpr) or len(body.attributes) != 1:
         span = value.expr.span if value else Span(path, 1, 1, 1, 2)

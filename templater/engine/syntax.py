@@ -355,6 +355,30 @@ class ParsedFile:
     ignores: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
+def syntax_message(summary: str, detail: str) -> str:
+    """A syntax error as one line: Terraform's summary, then its detail (paragraphs joined)."""
+    paragraphs = (paragraph.strip() for paragraph in detail.split("\n\n"))
+    return f"{summary}: {' '.join(paragraphs)}"
+
+
+def hcl_range(span: Span) -> str:
+    """A span as Terraform writes one inside a message: ``main.tf:3,3-7``, or
+    ``main.tf:3,3-4,1`` across lines."""
+    if span.end_line == span.line:
+        return f"{span.file}:{span.line},{span.column}-{span.end_column}"
+    return f"{span.file}:{span.line},{span.column}-{span.end_line},{span.end_column}"
+
+
+def redefinition_message(body: Body, duplicate: Attribute) -> str:
+    """What Terraform says of an argument given a second time in the same body."""
+    first = body.attributes[duplicate.name].name_span
+    return syntax_message(
+        "Attribute redefined",
+        f'The argument "{duplicate.name}" was already set at {hcl_range(first)}. Each argument '
+        "may be set only once.",
+    )
+
+
 class ParseError(Exception):
     """Text that is not valid HCL, with the place the parser could tell."""
 

@@ -150,7 +150,7 @@ _FOR_DIRECTIVE = re.compile(
 _SIMPLE_DIRECTIVE = re.compile(r"\s*(else|endif|endfor)\s*$")
 
 
-class _Locator:
+class Locator:
     """Turns offsets into a text into lines and columns of the file it sits in."""
 
     def __init__(self, text: str, file: str, line: int, column: int) -> None:
@@ -200,7 +200,7 @@ def scan_template(
 ) -> list[Flat]:
     """Split template text into literal text, interpolations and directive markers; the
     expressions inside them are read with ``parse_expression`` (the grammar's)."""
-    locate = _Locator(text, file, line, column)
+    locate = Locator(text, file, line, column)
     flat: list[Flat] = []
     position = 0
     for mark in _TEMPLATE_MARK.finditer(text):
@@ -250,7 +250,7 @@ def _directive(
     text: str,
     start: int,
     end: int,
-    locate: _Locator,
+    locate: Locator,
     span: Span,
     strip_left: bool,
     strip_right: bool,
