@@ -19,7 +19,7 @@ from templater.engine.parser import (
     parse_template,
     parse_text,
 )
-from templater.engine.syntax import FunctionCall, Span, redefinition_message
+from templater.engine.syntax import FunctionCall, Span, redefinition_message, redefinitions
 
 UNTERMINATED_TEMPLATE_STRING = (
     "Unterminated template string: No closing marker was found for the string."
@@ -533,6 +533,43 @@ def test_an_argument_given_twice_names_both_places() -> None:
         'Attribute redefined: The argument "os" was already set at main.tf:2,3-5. Each argument '
         "may be set only once."
     )
+
+
+def test_every_argument_given_twice_in_a_file_nested_ones_too() -> None:
+    text = (
+        'resource "coder_app" "web" {\n  slug = "a"\n  healthcheck {\n    url = "x"\n'
+        '    url = "y"\n  }\n  slug = "b"\n}\nlocals {\n  a = 1\n  a = 2\n}\n'
+    )
+    # As terraform validate reports them (each "Attribute redefined", in the file's order).
+    assert redefinitions(parse_text(text, "main.tf")) == [
+        (
+            Span("main.tf", 5, 5, 5, 8),
+            'Attribute redefined: The argument "url" was already set at main.tf:4,5-8. Each '
+            "argument may be set only once.",
+        ),
+        (
+            Span("main.tf", 7, 3, 7, 7),
+            'Attribute redefined: The argument "slug" was already set at main.tf:2,3-7. Each '
+            "argument may be set only once.",
+        ),
+        (
+            Span("main.tf", 11, 3, 11, 4),
+            'Attribute redefined: The argument "a" was already set at main.tf:10,3-4. Each '
+            "argument may be set only once.",
+        ),
+    ]
+
+
+def test_an_argument_given_twice_in_json_says_it_as_terraform_does_for_json() -> None:
+    text = '{\n  "variable": {"x": {\n    "default": 1,\n    "default": 2\n  }}\n}\n'
+    parsed = parse_file("main.tf.json", text)
+    assert parsed.body is not None
+    assert redefinitions(parsed.body) == [
+        (
+            Span("main.tf.json", 4, 5, 4, 14),
+            'Duplicate argument: The argument "default" was already set at main.tf.json:3,5-17.',
+        )
+    ]
 
 
 def test_a_nested_argument_given_twice_before_a_syntax_error_is_reported_first() -> None:

@@ -371,12 +371,30 @@ def hcl_range(span: Span) -> str:
 
 def redefinition_message(body: Body, duplicate: Attribute) -> str:
     """What Terraform says of an argument given a second time in the same body."""
-    first = body.attributes[duplicate.name].name_span
+    first = body.attributes[duplicate.name]
+    if duplicate.name_span.file.endswith(".json"):  # hcl's JSON syntax, in its own words
+        where = hcl_range(first.span)
+        return f'Duplicate argument: The argument "{duplicate.name}" was already set at {where}.'
     return syntax_message(
         "Attribute redefined",
-        f'The argument "{duplicate.name}" was already set at {hcl_range(first)}. Each argument '
-        "may be set only once.",
+        f'The argument "{duplicate.name}" was already set at {hcl_range(first.name_span)}. '
+        "Each argument may be set only once.",
     )
+
+
+def redefinitions(body: Body) -> list[tuple[Span, str]]:
+    """Every argument given again in ``body`` or in its blocks, however deeply nested: where
+    (the second name) and what Terraform says, in the order of the file."""
+    found: list[tuple[Span, str]] = []
+    bodies = [body]
+    while bodies:
+        current = bodies.pop()
+        found.extend(
+            (duplicate.name_span, redefinition_message(current, duplicate))
+            for duplicate in current.duplicates
+        )
+        bodies.extend(block.body for block in current.blocks)
+    return sorted(found, key=lambda item: (item[0].line, item[0].column))
 
 
 class ParseError(Exception):
