@@ -255,6 +255,11 @@ def test_file_and_templatefile_are_relative_to_the_module(evaluate_files: Evalua
     )
 
 
+def test_core_try_and_can_are_the_same_special_forms(evaluate_files: Evaluate) -> None:
+    assert one_local(evaluate_files, 'core::try(tonumber("x"), "fallback")') == "fallback"
+    assert one_local(evaluate_files, 'tostring(core::can(tonumber("x")))') == "false"
+
+
 # ----------------------------------------------------------------------------- unknowns
 
 

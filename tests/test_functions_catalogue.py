@@ -88,16 +88,6 @@ def test_core_names_call_the_builtin_functions() -> None:
     assert 'function "upper" expects 1 argument(s)' in error("core::upper")
 
 
-def test_core_try_and_can_where_the_evaluator_leaves_them() -> None:
-    assert call_function("core::try", [1, 2], CTX) == 1
-    assert call_function("core::can", ["x"], CTX) is True
-    assert isinstance(call_function("core::try", [Unknown()], CTX), Unknown)
-    assert error("core::try") == 'Call to function "try" failed: at least one argument is required'
-    assert 'function "can" expects 1 argument(s); missing value for "expression"' in error(
-        "core::can"
-    )
-
-
 def test_unknown_functions_in_terraforms_words() -> None:
     assert error("nosuch", 1) == 'Call to unknown function: There is no function named "nosuch".'
     assert error("upperr", "a") == (

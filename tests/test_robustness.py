@@ -78,4 +78,5 @@ def test_mangled_files_give_diagnostics_not_exceptions(
             "variable-validation",
             "module-not-inspected",
             "file-not-inspected",
+            "variable-unset",
         }

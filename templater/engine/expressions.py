@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from templater.engine.functions import FunctionContext, call_function
+from templater.engine.functions import FunctionContext, call_function, canonical_name
 from templater.engine.syntax import (
     BinaryOp,
     Conditional,
@@ -522,9 +522,10 @@ def _render_for(part: ForDirective, scope: Scope, pieces: list[str]) -> bool:
 
 
 def _call(expr: FunctionCall, scope: Scope) -> Value:
-    if expr.name == "try":
+    name = canonical_name(expr.name)
+    if name == "try":
         return _try(expr, scope)
-    if expr.name == "can":
+    if name == "can":
         return _can(expr, scope)
     args = [evaluate(arg, scope) for arg in expr.args]
     if expr.expand_final and args:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from templater.engine.diagnostics import Diagnostic, error
 from templater.engine.files import Files
-from templater.engine.syntax import Attribute, Block, Literal, ParsedFile, Span
+from templater.engine.syntax import Attribute, Block, Literal, ParsedFile, Span, redefinitions
 
 ParseFile = Callable[[str, str], ParsedFile]
 """Parses (display path, text) into a file; the lint cache supplies its own."""
@@ -114,25 +114,13 @@ def load_module(directory: Path, parse: ParseFile, files: Files) -> Module:
             for attribute in parsed.body.attributes.values():
                 # Only .tf.json "locals" puts attributes at the top level.
                 _add_local(module, attribute)
-            for duplicate in parsed.body.duplicates:
-                module.diagnostics.append(
-                    error(
-                        "syntax",
-                        f'attribute "{duplicate.name}" is defined twice',
-                        duplicate.name_span,
-                    )
-                )
+            for span, message in redefinitions(parsed.body):
+                module.diagnostics.append(error("syntax", message, span))
     return module
 
 
 def _sort_blocks(module: Module, blocks: list[Block]) -> None:
     for block in blocks:
-        for duplicate in block.body.duplicates:
-            module.diagnostics.append(
-                error(
-                    "syntax", f'attribute "{duplicate.name}" is defined twice', duplicate.name_span
-                )
-            )
         kind = block.type
         if kind in ("resource", "data"):
             if len(block.labels) != 2:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple, TypeVar
 
 from templater.engine.files import Files
+from templater.engine.suggestions import did_you_mean
 from templater.engine.types import (
     BOOL,
     NUMBER,
@@ -222,19 +223,7 @@ def call_function(name: str, args: Sequence[Value], ctx: FunctionContext) -> Val
 
 def _unregistered(name: str, args: Sequence[Value]) -> Value:
     """A call to a name that is not in :data:`FUNCTIONS`: a provider's function (unknown), or
-    ``core::try`` and ``core::can`` where the evaluator did not take them, or an error in
-    Terraform's words."""
-    canonical = canonical_name(name)
-    if canonical in SPECIAL_FORMS:
-        # Every argument evaluated without error, which is the one case where these need no
-        # unevaluated expressions: try gives the first, can gives true.
-        if canonical == "try" and not args:
-            raise EvalError('Call to function "try" failed: at least one argument is required')
-        if canonical == "can":
-            _check_arity(_CAN, len(args))
-        if not all(is_wholly_known(arg) for arg in args):
-            return Unknown()
-        return args[0] if canonical == "try" else True
+    an error in Terraform's words."""
     if "::" not in name:
         raise EvalError(_unknown_function_message(name))
     namespace, _, leaf = name.rpartition("::")
@@ -257,42 +246,18 @@ def _unregistered(name: str, args: Sequence[Value]) -> Value:
     return Unknown()
 
 
-def _never_called(ctx: FunctionContext, *args: Value) -> Value:
-    raise AssertionError("the evaluator implements can")
-
-
-_CAN = Function("can", _never_called, 1, 1, params=(Param("expression"),))
-
-
 def _unknown_function_message(name: str) -> str:
     """HCL's message for a name that is no function, with its suggestion of a close name (the
     closest; HCL takes any within distance 2) and Terraform's of a provider function."""
     message = f'Call to unknown function: There is no function named "{name}".'
-    candidates = sorted(
-        (_edit_distance(name, known), known)
-        for known in [*FUNCTIONS, *SPECIAL_FORMS]
-        if "::" not in known
+    message += did_you_mean(
+        name, (known for known in [*FUNCTIONS, *SPECIAL_FORMS] if "::" not in known)
     )
-    if candidates and candidates[0][0] < 3:
-        message += f' Did you mean "{candidates[0][1]}"?'
     for known in sorted(FUNCTIONS):
         if known.endswith("::" + name):
             message += f' Did you mean "{known}"?'
             break
     return message
-
-
-def _edit_distance(a: str, b: str) -> int:
-    """The Levenshtein distance between two names."""
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, start=1):
-        current = [i]
-        for j, char_b in enumerate(b, start=1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
-            )
-        previous = current
-    return previous[-1]
 
 
 def _check_arity(function: Function, count: int) -> None:
