@@ -83,3 +83,17 @@ def test_a_value_unknown_for_another_reason_names_no_variable(evaluate_files: Ev
         "coder_app.web: url is not known before apply: what it uses exists only once applied"
         " (a resource's id, say)"
     )
+
+
+def test_an_app_of_a_provider_before_slugs_is_named_by_its_resource(
+    evaluate_files: Evaluate,
+) -> None:
+    evaluation = evaluate_files(
+        {
+            "main.tf": AGENT
+            + 'resource "coder_app" "code-server" {\n  agent_id = coder_agent.dev.id\n'
+            + '  name = "VS Code"\n  url = "http://localhost:13337"\n}\n'
+        }
+    )
+    [app] = desired_state(evaluation, {}, {}, {}).apps
+    assert (app.slug, app.display_name) == ("code-server", "VS Code")

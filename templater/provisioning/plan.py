@@ -142,11 +142,13 @@ def _app(resource: ResolvedResource, agents: set[str]) -> AppSpec:
             str(check["url"]), int(check["interval"]), int(check["threshold"])
         )
     return AppSpec(
-        slug=str(values["slug"]),
+        # Before provider 0.6.0 an app had no slug and `name` was its display name; Coder
+        # takes the resource name as the slug then.
+        slug=str(values.get("slug") or resource.name),
         agent=agent,
         url=values.get("url"),
         command=values.get("command"),
-        display_name=values.get("display_name"),
+        display_name=values.get("display_name") or values.get("name"),
         icon=values.get("icon"),
         external=bool(values.get("external") or False),
         subdomain=bool(values.get("subdomain") or False),
