@@ -121,7 +121,10 @@ def test_rules_lists_and_explains() -> None:
     explained = templater("rules", "app-healthcheck-range")
     assert explained.returncode == 0 and "initializing" in explained.stdout
     unknown = templater("rules", "app-slug")
-    assert unknown.returncode == 2 and 'did you mean "app-slug-format"' in unknown.stderr
+    assert unknown.returncode == 2
+    assert 'did you mean "app-slug-duplicate" or "app-slug-format"?' in unknown.stderr
+    typo = templater("rules", "app-slug-fromat")
+    assert 'did you mean "app-slug-format"?' in typo.stderr
 
 
 @needs_corpus
@@ -139,3 +142,73 @@ def test_whole_corpus_lints_clean() -> None:
         "file-not-inspected",
         "variable-unset",
     }
+
+
+APP_MODULE = (
+    'resource "coder_agent" "main" {\n  os = "linux"\n  arch = "amd64"\n}\n'
+    'resource "coder_app" "web" {\n  agent_id = coder_agent.main.id\n  slug = "SLUG"\n}\n'
+)
+
+
+def _templates(root: Path) -> Path:
+    """templates/ with two modules one and two levels down, one inside .terraform/ (laid out by
+    terraform init) and one in a hidden directory: only the first two are the user's."""
+    for place in ("docker", "k8s/small", "docker/.terraform/modules/x", ".old"):
+        (root / place).mkdir(parents=True, exist_ok=True)
+        (root / place / "main.tf").write_text(APP_MODULE)
+    return root
+
+
+def test_a_directory_without_tf_files_lints_every_module_below(tmp_path: Path) -> None:
+    templates = _templates(tmp_path / "templates")
+    result = templater("lint", "--format", "json", str(templates))
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["summary"]["modules"] == 2
+    files = sorted({d["file"] for d in report["diagnostics"]})
+    assert files == [str(templates / "docker/main.tf"), str(templates / "k8s/small/main.tf")]
+
+
+def test_recursive_lints_the_directory_and_every_module_below(tmp_path: Path) -> None:
+    templates = _templates(tmp_path / "templates")
+    (templates / "main.tf").write_text(APP_MODULE)
+    alone = json.loads(templater("lint", "--format", "json", str(templates)).stdout)
+    assert alone["summary"]["modules"] == 1
+    below = json.loads(templater("lint", "--recursive", "--format", "json", str(templates)).stdout)
+    assert below["summary"]["modules"] == 3
+
+
+def test_a_path_with_no_terraform_file_anywhere_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "docs" / "more").mkdir(parents=True)
+    (tmp_path / "docs" / "README.md").write_text("# not a template\n")
+    result = templater("lint", str(tmp_path / "docs"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"templater: error: {tmp_path / 'docs'}: no Terraform files (*.tf, *.tf.json) here or in"
+        " any directory below"
+    )
+
+
+def test_exclude_leaves_out_modules_by_name_or_by_path(tmp_path: Path) -> None:
+    templates = _templates(tmp_path / "templates")
+
+    def linted(*exclude: str) -> list[str]:
+        flags = [arg for pattern in exclude for arg in ("--exclude", pattern)]
+        result = templater("lint", "--format", "json", *flags, str(templates))
+        return sorted({d["file"] for d in json.loads(result.stdout)["diagnostics"]})
+
+    assert linted("k8s") == [str(templates / "docker/main.tf")]
+    assert linted(str(templates / "k8s/small")) == [str(templates / "docker/main.tf")]
+    assert linted("sm*") == [str(templates / "docker/main.tf")]
+    everything = templater("lint", "--exclude", "docker", "--exclude", "k8s", str(templates))
+    assert everything.returncode == 2
+    assert "no Terraform files (*.tf, *.tf.json) here or in any directory below that" in (
+        everything.stderr
+    )
+
+
+def test_the_readme_lints_the_examples_clean() -> None:
+    result = templater("lint", "examples/", "--exclude", "broken")
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = templater("lint", "examples/broken")
+    assert broken.returncode == 1

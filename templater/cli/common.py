@@ -4,6 +4,7 @@ evaluation options (variables, workspace, parameters) that lint, inspect, plan a
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,15 +82,44 @@ def evaluation_options(args: argparse.Namespace) -> EvalOptions:
     )
 
 
-def module_directories(paths: Sequence[str]) -> list[Path]:
-    """The module directories that PATH arguments name: a file stands for its directory."""
+def module_directories(
+    paths: Sequence[str], recursive: bool = False, exclude: Sequence[str] = ()
+) -> list[Path]:
+    """The module directories that PATH arguments name: a file stands for its directory; a
+    directory with no Terraform files of its own, or any with ``recursive``, stands for every
+    module below it that no ``exclude`` pattern matches."""
+    from templater.engine.files import holds_module, modules_below
+
     directories: list[Path] = []
     for text in paths:
         path = Path(text)
         if path.is_file():
-            path = path.parent
+            found = [path.parent]
         elif not path.is_dir():
             raise UsageError(f"{text}: no such file or directory")
-        if path not in directories:
-            directories.append(path)
+        elif recursive or not holds_module(path):
+            found = [d for d in modules_below(path) if not _excluded(d, exclude)]
+            if not found:
+                raise UsageError(
+                    f"{text}: no Terraform files (*.tf, *.tf.json) here or in any directory below"
+                    + (" that --exclude leaves" if exclude else "")
+                )
+        else:
+            found = [path]
+        for directory in found:
+            if directory not in directories:
+                directories.append(directory)
     return directories
+
+
+def _excluded(directory: Path, patterns: Sequence[str]) -> bool:
+    """Whether a pattern matches the directory or one above it: a pattern with a slash against
+    the path as given (``examples/broken``), one without against a directory's name."""
+    from fnmatch import fnmatchcase
+
+    for pattern in patterns:
+        pattern = os.path.normpath(pattern)
+        for place in (directory, *directory.parents):
+            if fnmatchcase(str(place) if os.sep in pattern else place.name, pattern):
+                return True
+    return False

@@ -67,7 +67,7 @@ def _lint(args: argparse.Namespace) -> int:
     from templater.lint.report import combine, fails
 
     options = LintOptions(evaluation_options(args), args.max_share, args.provider_version)
-    directories = module_directories(args.paths or ["."])
+    directories = module_directories(args.paths or ["."], args.recursive, args.exclude)
     cache = None if args.no_cache else default_cache_directory()
     results = dict.fromkeys(directories)
     if cache is not None:
@@ -100,8 +100,7 @@ def _render(format: str, report: LintReport) -> str:
 
 
 def _rules(args: argparse.Namespace) -> int:
-    import difflib
-
+    from templater.engine.suggestions import closest
     from templater.lint.rules import RULES
 
     if args.rule is None:
@@ -111,8 +110,15 @@ def _rules(args: argparse.Namespace) -> int:
         return EXIT_OK
     explained = RULES.get(args.rule)
     if explained is None:
-        close = difflib.get_close_matches(args.rule, RULES, n=1)
-        hint = f'; did you mean "{close[0]}"?' if close else "; `templater rules` lists them"
+        # A part of an ID (app-slug) names the rules it starts; a typo, the closest one.
+        close = [rule for rule in sorted(RULES) if rule.startswith(args.rule)]
+        if not close:
+            close = [found] if (found := closest(args.rule, RULES)) else []
+        hint = (
+            "; did you mean " + " or ".join(f'"{rule}"' for rule in close) + "?"
+            if close
+            else "; `templater rules` lists them"
+        )
         raise UsageError(f'there is no rule "{args.rule}"{hint}')
     from templater.lint.rules import explain
 
@@ -160,6 +166,20 @@ def add_commands(commands: Any) -> None:
         help="output format (default: text)",
     )
     lint.add_argument("--strict", action="store_true", help="warnings fail the run too")
+    lint.add_argument(
+        "--recursive",
+        action="store_true",
+        help="lint every module below each PATH too (skipping .terraform/ and hidden "
+        "directories); a directory with no .tf files of its own is searched anyway",
+    )
+    lint.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave out the modules found below a PATH in a directory this glob matches: by "
+        "name (vendor) or by path (examples/broken); may be repeated",
+    )
     lint.add_argument(
         "--max-share",
         choices=SHARE_LEVELS,

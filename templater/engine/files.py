@@ -13,6 +13,33 @@ import hashlib
 import os
 from pathlib import Path
 
+MODULE_FILE_SUFFIXES = (".tf", ".tf.json")
+"""The files that make a Terraform module: those directly in its directory."""
+
+
+def holds_module(directory: Path) -> bool:
+    """Whether ``directory`` has Terraform files of its own."""
+    try:
+        with os.scandir(directory) as entries:
+            return any(
+                entry.name.endswith(MODULE_FILE_SUFFIXES) and entry.is_file() for entry in entries
+            )
+    except OSError:
+        return False
+
+
+def modules_below(root: Path) -> list[Path]:
+    """Every module directory under ``root``, itself included, in order, as ``tflint
+    --recursive`` finds them: ``.terraform/`` (modules that ``terraform init`` laid out) and
+    hidden directories are skipped."""
+    found: list[Path] = []
+    for directory, subdirectories, _ in os.walk(root):
+        subdirectories[:] = sorted(name for name in subdirectories if not name.startswith("."))
+        if holds_module(Path(directory)):
+            found.append(Path(directory))
+    return found
+
+
 Observation = tuple[str, str, str]
 """(what was asked, of which path, a digest of the answer)."""
 

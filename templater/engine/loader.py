@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from templater.engine.diagnostics import Diagnostic, error
-from templater.engine.files import Files
+from templater.engine.files import MODULE_FILE_SUFFIXES, Files
 from templater.engine.syntax import Attribute, Block, Literal, ParsedFile, Span, redefinitions
 
 ParseFile = Callable[[str, str], ParsedFile]
@@ -76,7 +76,7 @@ def module_files(directory: Path, files: Files) -> list[Path]:
     return [
         directory / name
         for name in files.list_dir(directory)
-        if name.endswith((".tf", ".tf.json")) and files.is_file(directory / name)
+        if name.endswith(MODULE_FILE_SUFFIXES) and files.is_file(directory / name)
     ]
 
 

@@ -8,7 +8,6 @@ is a type error; a value that is not wholly known is never reported on.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from templater.engine.diagnostics import Diagnostic, Severity
 from templater.engine.evaluate import ResolvedAttribute, ResolvedBlock, ResolvedResource
+from templater.engine.suggestions import closest
 from templater.engine.syntax import Span
 from templater.engine.types import BOOL, NUMBER, STRING, TypeSpec, convert
 from templater.engine.values import EvalError, is_wholly_known, render
@@ -183,8 +183,8 @@ def _report(
             if not path and is_argument_of_some_release(resource.type, name):
                 message += _release_note(resource.type, name, context.provider)
             else:
-                hint = difflib.get_close_matches(name, known, n=1)
-                message += f'; did you mean "{hint[0]}"?' if hint else ""
+                hint = closest(name, known)
+                message += f'; did you mean "{hint}"?' if hint else ""
             yield context.finding(rule_id, message, _name_span(where, name), resource)
         return
     label = ".".join(str(step) for step in path if isinstance(step, str))
@@ -219,7 +219,13 @@ def _message(problem: _Violation, label: str) -> str:
     value = problem.instance
     template = problem.schema.get("x-message")
     if template:
-        return str(template).replace("{value}", render(value))
+        message = str(template).replace("{value}", render(value))
+        if problem.validator == "enum" and isinstance(value, str):
+            hint = closest(
+                value, (choice for choice in problem.validator_value if isinstance(choice, str))
+            )
+            message += f'; did you mean "{hint}"?' if hint else ""
+        return message
     if problem.validator == "type":
         wanted = _TYPE_WORDS.get(str(problem.validator_value), str(problem.validator_value))
         return f"{label} must be {wanted}, got {render(value)}"
