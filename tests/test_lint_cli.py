@@ -212,3 +212,11 @@ def test_the_readme_lints_the_examples_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     broken = templater("lint", "examples/broken")
     assert broken.returncode == 1
+
+
+def test_the_rules_document_is_the_catalogue() -> None:
+    # SARIF's helpUri links each rule to its section of docs/rules.md.
+    written = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text()
+    generated = templater("rules", "--markdown").stdout
+    assert written == generated, "run: templater rules --markdown > docs/rules.md"
+    assert "\n## `app-slug-format`\n" in written

@@ -315,7 +315,7 @@ def test_sarif_describes_every_rule_with_its_help(workdir: Path) -> None:
     run = sarif(report())["runs"][0]
     driver = run["tool"]["driver"]
     assert driver["name"] == "templater"
-    assert driver["informationUri"].startswith("https://")
+    assert driver["informationUri"] == "https://github.com/OWNER/templater"
     assert isinstance(driver["version"], str) and driver["version"]
     assert [rule["id"] for rule in driver["rules"]] == list(RULES)
     slug = driver["rules"][1]
@@ -328,6 +328,7 @@ def test_sarif_describes_every_rule_with_its_help(workdir: Path) -> None:
             "text": "A slug is `^[a-z0-9](-?[a-z0-9])*$`.",
             "markdown": "A slug is `^[a-z0-9](-?[a-z0-9])*$`.",
         },
+        "helpUri": "https://github.com/OWNER/templater/blob/main/docs/rules.md#app-slug-format",
         "defaultConfiguration": {"level": "error"},
     }
     levels = [rule["defaultConfiguration"]["level"] for rule in driver["rules"]]

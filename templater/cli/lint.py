@@ -103,6 +103,11 @@ def _rules(args: argparse.Namespace) -> int:
     from templater.engine.suggestions import closest
     from templater.lint.rules import RULES
 
+    if args.markdown:
+        from templater.lint.rules import catalogue_markdown
+
+        sys.stdout.write(catalogue_markdown(RULES.values()))
+        return EXIT_OK
     if args.rule is None:
         width = max(len(rule_id) for rule_id in RULES)
         for rule in sorted(RULES.values(), key=lambda r: r.id):
@@ -207,4 +212,7 @@ def add_commands(commands: Any) -> None:
         description="List every lint rule with its severity, or explain one rule.",
     )
     rules.add_argument("rule", nargs="?", metavar="RULE", help="a rule ID to explain")
+    rules.add_argument(
+        "--markdown", action="store_true", help="print every rule's documentation as Markdown"
+    )
     rules.set_defaults(run=_rules)

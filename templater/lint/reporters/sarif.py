@@ -21,8 +21,9 @@ from templater.lint.reporters._source import SourceLines
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 )
-# The project has no home page of its own yet: point at the resource whose use it checks.
-INFORMATION_URI = "https://registry.terraform.io/providers/coder/coder/latest/docs/resources/app"
+INFORMATION_URI = "https://github.com/OWNER/templater"
+# docs/rules.md has a section per rule whose anchor is the rule's ID.
+RULES_DOCUMENT = f"{INFORMATION_URI}/blob/main/docs/rules.md"
 FINGERPRINT_KEY = "templaterFingerprint/v1"
 
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -69,6 +70,7 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
         "fullDescription": {"text": rule.explanation},
         # The explanations are written in Markdown (code in backticks); GitHub shows that one.
         "help": {"text": rule.explanation, "markdown": rule.explanation},
+        "helpUri": f"{RULES_DOCUMENT}#{rule.id}",
         "defaultConfiguration": {"level": _LEVELS[rule.severity]},
     }
 

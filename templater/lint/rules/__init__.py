@@ -8,7 +8,20 @@ declared with them (see versioning and schemadata); catalogue collects them.
 
 # Importing the rule modules registers their rules: together they are the catalogue.
 from templater.lint.rules import agents, apps, evaluation, provider, schema  # noqa: F401
-from templater.lint.rules.catalogue import explain, oldest_described, version_parts
+from templater.lint.rules.catalogue import (
+    catalogue_markdown,
+    explain,
+    oldest_described,
+    version_parts,
+)
 from templater.lint.rules.registry import RULES, LintContext, Rule
 
-__all__ = ["RULES", "LintContext", "Rule", "explain", "oldest_described", "version_parts"]
+__all__ = [
+    "RULES",
+    "LintContext",
+    "Rule",
+    "catalogue_markdown",
+    "explain",
+    "oldest_described",
+    "version_parts",
+]

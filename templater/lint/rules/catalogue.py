@@ -3,6 +3,7 @@ rules and the JSON Schemas, and the oldest release they describe."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 
 from templater.engine.versions import Version
@@ -33,9 +34,27 @@ def oldest_described() -> Version:
 
 def explain(rule: Rule) -> str:
     """What ``templater rules RULE`` prints: the rule and the releases its parts came with."""
-    text = f"{rule.id} ({rule.severity.value}): {rule.summary}\n\n{rule.explanation}"
+    return f"{rule.id} ({rule.severity.value}): {rule.summary}\n\n{_body(rule)}"
+
+
+def catalogue_markdown(rules: Iterable[Rule]) -> str:
+    """The rules' documentation page (docs/rules.md), one section per rule whose anchor is its
+    ID, as SARIF's helpUri links to it."""
+    sections = [
+        f"## `{rule.id}`\n\n**{rule.severity.value}**: {rule.summary}\n\n{_body(rule)}\n"
+        for rule in sorted(rules, key=lambda rule: rule.id)
+    ]
+    return (
+        "# templater's lint rules\n\n"
+        "Written by `templater rules --markdown` from the rule catalogue; do not edit by hand.\n\n"
+        + "\n".join(sections)
+    )
+
+
+def _body(rule: Rule) -> str:
+    """The explanation, then a line per provider release that changed the rule."""
     lines = _grouped(version_parts(rule.id))
-    return f"{text}\n\n" + "\n".join(lines) if lines else text
+    return rule.explanation + ("\n\n" + "\n".join(lines) if lines else "")
 
 
 def _grouped(parts: list[Part]) -> list[str]:
