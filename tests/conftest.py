@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from templater.engine.evaluate import Evaluation, ResolvedResource, evaluate_template
+from templater.engine.functions import FunctionContext, call_function
 from templater.engine.options import EvalOptions
+from templater.engine.values import EvalError, Value
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -134,3 +136,22 @@ def postgres_schema() -> Iterator[str]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+def no_templates(text: str, variables: dict[str, Value], file_name: str) -> Value:
+    raise AssertionError("no template expected")
+
+
+CTX = FunctionContext(Path("."), no_templates)
+"""A function context for calling library functions directly (no template rendering)."""
+
+
+def call(name: str, *args: Value, ctx: FunctionContext = CTX) -> Value:
+    return call_function(name, list(args), ctx)
+
+
+def error(name: str, *args: Value, ctx: FunctionContext = CTX) -> str:
+    """The message of the error a function call raises."""
+    with pytest.raises(EvalError) as caught:
+        call(name, *args, ctx=ctx)
+    return caught.value.message

@@ -13,26 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from templater.engine.functions import FUNCTIONS, FunctionContext, call_function
-from templater.engine.values import EvalError, Unknown, Value
+from templater.engine.functions import FUNCTIONS, FunctionContext
+from templater.engine.values import Unknown, Value
 
-
-def _no_templates(text: str, variables: dict[str, Value], file_name: str) -> Value:
-    raise AssertionError("no template expected")
-
-
-CTX = FunctionContext(Path("."), _no_templates)
-
-
-def call(name: str, *args: Value, ctx: FunctionContext = CTX) -> Value:
-    return call_function(name, list(args), ctx)
-
-
-def error(name: str, *args: Value, ctx: FunctionContext = CTX) -> str:
-    with pytest.raises(EvalError) as caught:
-        call(name, *args, ctx=ctx)
-    return caught.value.message
-
+from .conftest import call, error, no_templates
 
 # The examples from developer.hashicorp.com/terraform/language/functions/*.
 DOCUMENTED: list[tuple[str, tuple[Value, ...], Value]] = [
@@ -757,7 +741,7 @@ def module(tmp_path: Path) -> Path:
 
 
 def test_file_reads_relative_to_the_module_as_it_is(module: Path) -> None:
-    ctx = FunctionContext(module, _no_templates)
+    ctx = FunctionContext(module, no_templates)
     assert call("file", "hello.txt", ctx=ctx) == "Hello\r\nWorld\n"
     assert call("file", "./files/../hello.txt", ctx=ctx) == "Hello\r\nWorld\n"
     assert call("file", str(module / "files" / "a.txt"), ctx=ctx) == "a"
@@ -768,7 +752,7 @@ def test_file_reads_relative_to_the_module_as_it_is(module: Path) -> None:
 
 
 def test_file_errors_name_the_path(module: Path) -> None:
-    ctx = FunctionContext(module, _no_templates)
+    ctx = FunctionContext(module, no_templates)
     assert error("file", "missing.txt", ctx=ctx).startswith(
         'Invalid value for "path" parameter: no file exists at "missing.txt"'
     )
@@ -783,20 +767,20 @@ def test_reads_go_through_the_context(module: Path) -> None:
         reads.append(path)
         return "cached"
 
-    ctx = FunctionContext(module, _no_templates, read_text=read_text)
+    ctx = FunctionContext(module, no_templates, read_text=read_text)
     assert call("file", "anything.txt", ctx=ctx) == "cached"
     assert reads == [module / "anything.txt"]
 
 
 def test_fileexists(module: Path) -> None:
-    ctx = FunctionContext(module, _no_templates)
+    ctx = FunctionContext(module, no_templates)
     assert call("fileexists", "hello.txt", ctx=ctx) is True
     assert call("fileexists", "nope.txt", ctx=ctx) is False
     assert '"files" is a directory, not a file' in error("fileexists", "files", ctx=ctx)
 
 
 def test_fileset(module: Path) -> None:
-    ctx = FunctionContext(module, _no_templates)
+    ctx = FunctionContext(module, no_templates)
     assert call("fileset", "files", "*.txt", ctx=ctx) == ["a.txt"]
     assert call("fileset", "files", "**/*.txt", ctx=ctx) == ["a.txt", "sub/c.txt"]
     assert call("fileset", "files", "{a,b}.*", ctx=ctx) == ["a.txt", "b.sh"]

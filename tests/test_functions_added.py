@@ -11,25 +11,7 @@ import pytest
 from templater.engine.functions import FunctionContext, call_function
 from templater.engine.values import EvalError, Unknown, Value
 
-from .conftest import Evaluate, resource
-
-
-def _no_templates(text: str, variables: dict[str, Value], file_name: str) -> Value:
-    raise AssertionError("no template expected")
-
-
-CTX = FunctionContext(Path("."), _no_templates)
-
-
-def call(name: str, *args: Value) -> Value:
-    return call_function(name, list(args), CTX)
-
-
-def error(name: str, *args: Value) -> str:
-    with pytest.raises(EvalError) as caught:
-        call(name, *args)
-    return caught.value.message
-
+from .conftest import Evaluate, call, error, resource
 
 # --- templatestring ------------------------------------------------------------------------------
 

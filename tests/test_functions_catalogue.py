@@ -12,11 +12,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from templater.engine.functions import FunctionContext, call_function, lookup_function
+from templater.engine.functions import call_function, lookup_function
 from templater.engine.functions.library import SPECIAL_FORMS, canonical_name
-from templater.engine.values import EvalError, Unknown, Value
+from templater.engine.values import Unknown
+
+from .conftest import CTX, error
 
 SNAPSHOT = Path(__file__).resolve().parent / "cases" / "terraform-functions.json"
 PROVIDER_FUNCTIONS = {
@@ -24,19 +24,6 @@ PROVIDER_FUNCTIONS = {
     "provider::terraform::decode_tfvars",
     "provider::terraform::encode_expr",
 }
-
-
-def _no_templates(text: str, variables: dict[str, Value], file_name: str) -> Value:
-    raise AssertionError("no template expected")
-
-
-CTX = FunctionContext(Path("."), _no_templates)
-
-
-def error(name: str, *args: Value) -> str:
-    with pytest.raises(EvalError) as caught:
-        call_function(name, list(args), CTX)
-    return caught.value.message
 
 
 def _missing(names: set[str]) -> list[str]:
