@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import io
 import unicodedata
-from typing import TYPE_CHECKING
 
 from templater.engine.diagnostics import Diagnostic, Severity
 from templater.engine.syntax import Span
 from templater.lint.report import LintReport, Summary
 from templater.lint.reporters._source import SourceLines
-
-if TYPE_CHECKING:
-    from rich.text import Text
 
 TAB_SIZE = 4
 
@@ -25,33 +21,45 @@ _SEVERITY_STYLES = {
 _GUTTER_STYLE = "bold blue"
 
 
+Piece = tuple[str, str]
+"""Text and the rich style it is shown in ("" for none)."""
+
+
 def render(report: LintReport, *, color: bool) -> str:
-    # rich is imported here, not at the top: it takes longer to import than templater's start-up
-    # may spend, and only this format needs it.
+    sources = SourceLines()
+    lines: list[list[Piece]] = []
+    for diagnostic in report.diagnostics:
+        lines.append(_header(diagnostic))
+        lines.extend(_frame(diagnostic, sources))
+        lines.append([])
+    lines.append([(summary_line(report.summary), "bold")])
+    if not color:
+        return "".join("".join(text for text, _ in line) + "\n" for line in lines)
+    return _colored(lines)
+
+
+def _colored(lines: list[list[Piece]]) -> str:
+    # rich is imported only for colour: it takes longer to import than a run without colour
+    # spends in all.
     from rich.console import Console
+    from rich.text import Text
 
     buffer = io.StringIO()
-    # Everything explicit, so that the output depends on `color` alone and not on the
+    # Everything explicit, so that the output depends on the lines alone and not on the
     # environment (rich reads NO_COLOR, FORCE_COLOR, TERM, COLUMNS); soft_wrap keeps long source
     # lines whole, which keeps the carets under them.
     console = Console(
         file=buffer,
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
+        force_terminal=True,
+        color_system="standard",
         legacy_windows=False,
         soft_wrap=True,
         highlight=False,
         markup=False,
         emoji=False,
     )
-    sources = SourceLines()
-    for diagnostic in report.diagnostics:
-        console.print(_header(diagnostic))
-        for line in _frame(diagnostic, sources):
-            console.print(line)
-        console.print()
-    console.print(summary_line(report.summary), style="bold")
+    # One print of the whole report: rich's cost is per print, not per line.
+    console.print(Text("\n").join(Text.assemble(*line) for line in lines))
     return buffer.getvalue()
 
 
@@ -67,24 +75,20 @@ def _count(number: int, word: str) -> str:
     return f"{number} {word}" if number == 1 else f"{number} {word}s"
 
 
-def _header(diagnostic: Diagnostic) -> Text:
-    from rich.text import Text
-
+def _header(diagnostic: Diagnostic) -> list[Piece]:
     span, style = diagnostic.span, _SEVERITY_STYLES[diagnostic.severity]
-    return Text.assemble(
+    return [
         (_visible(f"{span.file}:{span.line}:{span.column}:"), "bold"),
-        " ",
+        (" ", ""),
         (f"{diagnostic.severity.value}[{diagnostic.rule}]", style),
-        " ",
-        _visible(diagnostic.message),
-    )
+        (" ", ""),
+        (_visible(diagnostic.message), ""),
+    ]
 
 
-def _frame(diagnostic: Diagnostic, sources: SourceLines) -> list[Text]:
+def _frame(diagnostic: Diagnostic, sources: SourceLines) -> list[list[Piece]]:
     """The span's first line with carets under the span: to the span's end, or the line's end
     when the span goes on. No frame when the file cannot be read."""
-    from rich.text import Text
-
     span = diagnostic.span
     source = sources.line(span.file, span.line)
     if source is None:
@@ -93,13 +97,13 @@ def _frame(diagnostic: Diagnostic, sources: SourceLines) -> list[Text]:
     number = str(span.line)
     gutter = " " * len(number) + " |"
     return [
-        Text(gutter, _GUTTER_STYLE),
-        Text.assemble((f"{number} |", _GUTTER_STYLE), f" {shown}" if shown else ""),
-        Text.assemble(
+        [(gutter, _GUTTER_STYLE)],
+        [(f"{number} |", _GUTTER_STYLE), (f" {shown}" if shown else "", "")],
+        [
             (gutter, _GUTTER_STYLE),
-            " " * (before + 1),
+            (" " * (before + 1), ""),
             ("^" * under, _SEVERITY_STYLES[diagnostic.severity]),
-        ),
+        ],
     ]
 
 
@@ -109,6 +113,12 @@ def _underline(source: str, span: Span) -> tuple[str, int, int]:
     Columns count characters, cells what a terminal shows: a tab is expanded to the next tab
     stop and a wide character takes two cells, so the carets are counted in cells.
     """
+    # A span may start just past the end of the line (a value missing at its end).
+    first = min(max(span.column - 1, 0), len(source))
+    last = span.end_column - 1 if span.end_line == span.line else len(source)
+    last = min(max(last, first), len(source))
+    if source.isascii() and source.isprintable():  # most lines: a cell per character
+        return source, first, max(last - first, 1)
     from rich.cells import cell_len
 
     pieces: list[str] = []
@@ -117,16 +127,14 @@ def _underline(source: str, span: Span) -> tuple[str, int, int]:
         piece = " " * (TAB_SIZE - cells[-1] % TAB_SIZE) if char == "\t" else _visible(char)
         pieces.append(piece)
         cells.append(cells[-1] + cell_len(piece))
-    # A span may start just past the end of the line (a value missing at its end).
-    first = min(max(span.column - 1, 0), len(source))
-    last = span.end_column - 1 if span.end_line == span.line else len(source)
-    last = min(max(last, first), len(source))
     return "".join(pieces), cells[first], max(cells[last] - cells[first], 1)
 
 
 def _visible(text: str) -> str:
     """``text`` with control and format characters replaced by U+FFFD: a template must not be
     able to send escape sequences to the terminal, nor hide or reorder (bidi) what is shown."""
+    if text.isprintable():  # str.isprintable refuses every Cc and Cf character
+        return text
     return "".join(
         "\ufffd" if unicodedata.category(char) in ("Cc", "Cf") else char for char in text
     )
