@@ -106,10 +106,8 @@ def module_directories(
                 )
         else:
             found = [path]
-        for directory in found:
-            if directory not in directories:
-                directories.append(directory)
-    return directories
+        directories.extend(found)
+    return list(dict.fromkeys(directories))
 
 
 def _excluded(directory: Path, patterns: Sequence[str]) -> bool:

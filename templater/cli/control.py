@@ -21,7 +21,7 @@ from templater.cli.common import (
     evaluation_options,
     module_directories,
 )
-from templater.model.records import PORT_SHARE_LEVELS
+from templater.model.levels import PORT_SHARE_LEVELS
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -16,7 +16,7 @@ from templater.cli.common import (
     evaluation_options,
     module_directories,
 )
-from templater.model.records import SHARE_LEVELS
+from templater.model.levels import SHARE_LEVELS
 
 if TYPE_CHECKING:
     from templater.lint.report import LintReport
@@ -74,9 +74,8 @@ def _lint(args: argparse.Namespace) -> int:
         # A warm run answers from the result cache without loading the engine at all.
         from templater.lint.resultcache import ResultCache
 
-        results = {
-            directory: ResultCache(cache).lookup(directory, options) for directory in directories
-        }
+        results_cache = ResultCache(cache)
+        results = {directory: results_cache.lookup(directory, options) for directory in directories}
     missing = [directory for directory, result in results.items() if result is None]
     if missing:
         from templater.lint.runner import lint_directories

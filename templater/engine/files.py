@@ -40,6 +40,8 @@ def modules_below(root: Path) -> list[Path]:
     return found
 
 
+StrPath = str | os.PathLike[str]
+
 Observation = tuple[str, str, str]
 """(what was asked, of which path, a digest of the answer)."""
 
@@ -47,28 +49,29 @@ Observation = tuple[str, str, str]
 class Files:
     """Plain reads of the real file system."""
 
-    def list_dir(self, directory: Path) -> list[str]:
+    def list_dir(self, directory: StrPath) -> list[str]:
         """The names in a directory, sorted; none when it cannot be listed."""
         try:
             return sorted(os.listdir(directory))
         except OSError:
             return []
 
-    def is_file(self, path: Path) -> bool:
-        return path.is_file()
+    def is_file(self, path: StrPath) -> bool:
+        return os.path.isfile(path)
 
-    def is_dir(self, path: Path) -> bool:
-        return path.is_dir()
+    def is_dir(self, path: StrPath) -> bool:
+        return os.path.isdir(path)
 
-    def read_bytes(self, path: Path) -> bytes:
+    def read_bytes(self, path: StrPath) -> bytes:
         """A file's bytes; raises OSError (FileNotFoundError when it is not there)."""
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read()
 
-    def walk_files(self, root: Path) -> list[str]:
+    def walk_files(self, root: StrPath) -> list[str]:
         """Every regular file under ``root``, as sorted paths relative to it with ``/``."""
         found: list[str] = []
         for directory, _, names in os.walk(root):
-            relative = Path(directory).relative_to(root).as_posix()
+            relative = Path(os.path.relpath(directory, root)).as_posix()
             prefix = "" if relative == "." else relative + "/"
             found.extend(
                 prefix + name for name in names if os.path.isfile(os.path.join(directory, name))
@@ -88,25 +91,25 @@ class RecordingFiles(Files):
     def __init__(self) -> None:
         self.observations: list[Observation] = []
 
-    def _note(self, kind: str, path: Path, answer: object) -> None:
+    def _note(self, kind: str, path: StrPath, answer: object) -> None:
         self.observations.append((kind, str(path), _digest(answer)))
 
-    def list_dir(self, directory: Path) -> list[str]:
+    def list_dir(self, directory: StrPath) -> list[str]:
         names = super().list_dir(directory)
         self._note("list_dir", directory, names)
         return names
 
-    def is_file(self, path: Path) -> bool:
+    def is_file(self, path: StrPath) -> bool:
         answer = super().is_file(path)
         self._note("is_file", path, answer)
         return answer
 
-    def is_dir(self, path: Path) -> bool:
+    def is_dir(self, path: StrPath) -> bool:
         answer = super().is_dir(path)
         self._note("is_dir", path, answer)
         return answer
 
-    def read_bytes(self, path: Path) -> bytes:
+    def read_bytes(self, path: StrPath) -> bytes:
         try:
             data = super().read_bytes(path)
         except OSError as problem:
@@ -115,7 +118,7 @@ class RecordingFiles(Files):
         self._note("read_bytes", path, data)
         return data
 
-    def walk_files(self, root: Path) -> list[str]:
+    def walk_files(self, root: StrPath) -> list[str]:
         found = super().walk_files(root)
         self._note("walk_files", root, found)
         return found
@@ -126,5 +129,5 @@ def unchanged(observations: list[Observation]) -> bool:
     recorder = RecordingFiles()
     for kind, path, _ in observations:
         with contextlib.suppress(OSError):  # the error is recorded as the answer
-            getattr(recorder, kind)(Path(path))
+            getattr(recorder, kind)(path)
     return recorder.observations == observations

@@ -40,17 +40,18 @@ def _code_version() -> bytes:
 class ResultCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory / f"lint-v{_FORMAT}"
+        self._common: tuple[LintOptions, hashlib.blake2b] | None = None
 
     def _entry(self, module: Path, options: LintOptions) -> Path:
-        digest = hashlib.blake2b(_code_version(), digest_size=20)
-        for part in (
-            os.getcwd(),
-            os.path.abspath(module),
-            str(module),
-            cache_key_material(options),
-        ):
-            digest.update(part.encode("utf-8", "surrogatepass"))
-            digest.update(b"\0")
+        # What every module's key shares is digested once per options, not once per module.
+        if self._common is None or self._common[0] is not options:
+            common = hashlib.blake2b(_code_version(), digest_size=20)
+            for part in (os.getcwd(), cache_key_material(options)):
+                common.update(part.encode("utf-8", "surrogatepass") + b"\0")
+            self._common = (options, common)
+        digest = self._common[1].copy()
+        for part in (os.path.abspath(module), str(module)):
+            digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
         key = digest.hexdigest()
         return self.directory / key[:2] / key
 

@@ -10,11 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-ROLES: tuple[str, ...] = ("admin", "member")
-
-SHARE_LEVELS: tuple[str, ...] = ("owner", "authenticated", "public")
-"""An app's ``share`` (SPEC §6); ``owner`` is the default."""
-
 HEALTH_DISABLED = "disabled"
 """The health of an app without a healthcheck."""
 HEALTH_INITIALIZING = "initializing"
@@ -161,10 +156,6 @@ class HealthEvent:
     health: str
     reason: str
     at: datetime
-
-
-PORT_SHARE_LEVELS: tuple[str, ...] = ("authenticated", "public")
-"""The levels a port can be shared at (SPEC §6); an unshared port is owner-only."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from templater.engine.values import Unknown, is_wholly_known, render
 from templater.lint.rules.registry import rule
 from templater.lint.rules.schema import converted
 from templater.lint.rules.versioning import Part, versioned
-from templater.model.records import SHARE_LEVELS
+from templater.model.levels import SHARE_LEVELS
 
 if TYPE_CHECKING:
     from templater.lint.rules.registry import LintContext

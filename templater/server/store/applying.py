@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from templater.model.changes import APP_REPLACED_BY, classify
+from templater.model.levels import SHARE_LEVELS
 from templater.model.records import (
     HEALTH_DISABLED,
     HEALTH_INITIALIZING,
-    SHARE_LEVELS,
     AgentSpec,
     AppSpec,
     DesiredState,

@@ -26,10 +26,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from templater.model.hostnames import MAX_PORT, MIN_PORT
+from templater.model.levels import PORT_SHARE_LEVELS, ROLES
 from templater.model.records import (
     APP_SPEC_FIELDS,
-    PORT_SHARE_LEVELS,
-    ROLES,
     AgentSpec,
     ApplyResult,
     AppRecord,
