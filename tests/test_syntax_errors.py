@@ -510,18 +510,49 @@ def test_syntax_error_as_terraform_reports_it(
     )
 
 
-def test_the_span_is_the_token_terraform_points_at() -> None:
-    parsed = parse_file("main.tf", "locals {\n  x = max(1, 2\n}\n")
-    assert parsed.problem is not None
-    assert parsed.problem.span == Span("main.tf", 3, 1, 3, 2)
+PLACED = [
+    pytest.param(
+        "main.tf", "locals {\n  x = max(1, 2\n}\n", Span("main.tf", 3, 1, 3, 2), "", id="token"
+    ),
     # At the end of the file, where there is no token, one column.
-    parsed = parse_file("main.tf", 'a = "abc')
-    assert parsed.problem is not None
-    assert parsed.problem.span == Span("main.tf", 1, 9, 1, 10)
+    pytest.param("main.tf", 'a = "abc', Span("main.tf", 1, 9, 1, 10), "", id="end-of-file"),
     # A call never closed: its name and opening parenthesis, as Terraform underlines them.
-    parsed = parse_file("main.tf", "x = max(1, 2\n")
-    assert parsed.problem is not None
-    assert parsed.problem.span == Span("main.tf", 1, 5, 1, 9)
+    pytest.param("main.tf", "x = max(1, 2\n", Span("main.tf", 1, 5, 1, 9), "", id="call"),
+    pytest.param(
+        "main.tf",
+        "locals {\n  a = <<-EOT\n    ${ upper( }\n  EOT\n}\n",
+        Span("main.tf", 3, 15, 3, 16),
+        "Invalid expression: ",
+        id="heredoc-interpolation",
+    ),
+    # HCL takes any Unicode letter in a name; python-hcl2's grammar only ASCII ones.
+    pytest.param(
+        "main.tf",
+        "é = 1\n",
+        None,
+        "Unsupported syntax: templater cannot read this, although Terraform can (",
+        id="only-templater-cannot-read",
+    ),
+    pytest.param("main.tf", "x = " + "(" * 3000, None, "Invalid syntax: ", id="nesting-too-deep"),
+    pytest.param(
+        "main.tf.json",
+        '{"a": }',
+        Span("main.tf.json", 1, 7, 1, 8),
+        "Invalid JSON: unexpected '}'",
+        id="json",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "text", "span", "start"), PLACED)
+def test_the_problem_is_placed_where_terraform_points(
+    path: str, text: str, span: Span | None, start: str
+) -> None:
+    """The span Terraform underlines (None: just its first line) and how the message begins."""
+    problem = parse_file(path, text).problem
+    assert problem is not None
+    assert problem.span == span if span is not None else problem.span.line == 1
+    assert problem.message.startswith(start)
 
 
 def test_an_argument_given_twice_names_both_places() -> None:
@@ -676,37 +707,6 @@ def test_a_template_file_error_as_templatefile_reports_it(
     with pytest.raises(ParseError) as raised:
         parse_template(text, "t.tpl")
     assert (raised.value.span, raised.value.message) == (span, message)
-
-
-def test_an_error_inside_a_heredoc_interpolation_is_placed_in_the_file() -> None:
-    text = "locals {\n  a = <<-EOT\n    ${ upper( }\n  EOT\n}\n"
-    parsed = parse_file("main.tf", text)
-    assert parsed.problem is not None
-    assert parsed.problem.span == Span("main.tf", 3, 15, 3, 16)
-    assert parsed.problem.message.startswith("Invalid expression: ")
-
-
-def test_what_only_templater_cannot_read_says_so() -> None:
-    # HCL takes any Unicode letter in a name; python-hcl2's grammar only ASCII ones.
-    parsed = parse_file("main.tf", "é = 1\n")
-    assert parsed.problem is not None
-    assert parsed.problem.span.line == 1
-    assert parsed.problem.message.startswith(
-        "Unsupported syntax: templater cannot read this, although Terraform can ("
-    )
-
-
-def test_nesting_too_deep_to_read_again_is_still_a_diagnostic() -> None:
-    parsed = parse_file("main.tf", "x = " + "(" * 3000)
-    assert parsed.problem is not None
-    assert parsed.problem.message.startswith("Invalid syntax: ")
-
-
-def test_a_json_file_error_says_json() -> None:
-    parsed = parse_file("main.tf.json", '{"a": }')
-    assert parsed.problem is not None
-    assert parsed.problem.span == Span("main.tf.json", 1, 7, 1, 8)
-    assert parsed.problem.message.startswith("Invalid JSON: unexpected '}'")
 
 
 # Names from the grammar that a message must never show: its terminals (as written, or

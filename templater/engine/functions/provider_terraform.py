@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from templater.engine import syntax
 from templater.engine.functions.library import (
     BUILTIN_PROVIDER,
     Failure,
@@ -24,25 +25,6 @@ from templater.engine.functions.library import (
     valid_identifier,
 )
 from templater.engine.parser import parse_text
-from templater.engine.syntax import (
-    Expr,
-    FunctionCall,
-    GetAttr,
-    Index,
-    Interpolation,
-    Literal,
-    ObjectExpr,
-    Parens,
-    ParseError,
-    Span,
-    Splat,
-    Template,
-    TupleExpr,
-    UnaryOp,
-    Variable,
-    hcl_range,
-    redefinition_message,
-)
 from templater.engine.values import (
     Unknown,
     Value,
@@ -218,23 +200,23 @@ _FILE = "<decode_tfvars argument>"
 
 
 class _NotAllowed(Exception):
-    def __init__(self, span: Span, message: str) -> None:
+    def __init__(self, span: syntax.Span, message: str) -> None:
         super().__init__(message)
         self.span = span
         self.message = message
 
 
-def _constant(expr: Expr) -> Value:
+def _constant(expr: syntax.Expr) -> Value:
     """The value of an expression in a .tfvars file, which may use no variables and call no
     functions. What needs an evaluator (operators, conditionals, for expressions, template
     directives) is unknown here."""
-    if isinstance(expr, Literal):
+    if isinstance(expr, syntax.Literal):
         return expr.value
-    if isinstance(expr, Parens):
+    if isinstance(expr, syntax.Parens):
         return _constant(expr.expr)
-    if isinstance(expr, TupleExpr):
+    if isinstance(expr, syntax.TupleExpr):
         return [_constant(item) for item in expr.items]
-    if isinstance(expr, ObjectExpr):
+    if isinstance(expr, syntax.ObjectExpr):
         items: dict[str, Value] = {}
         for key_expr, value_expr in expr.items:
             key = _constant(key_expr)
@@ -243,26 +225,26 @@ def _constant(expr: Expr) -> Value:
             # A bare key is a name, keywords too (true = 1 and null = 1 are "true" and "null").
             items["null" if key is None else to_template_string(key)] = _constant(value_expr)
         return items
-    if isinstance(expr, Template):
+    if isinstance(expr, syntax.Template):
         pieces = []
         for part in expr.parts:
             if isinstance(part, str):
                 pieces.append(part)
                 continue
-            value = _constant(part.expr) if isinstance(part, Interpolation) else Unknown()
+            value = _constant(part.expr) if isinstance(part, syntax.Interpolation) else Unknown()
             if not is_wholly_known(value) or isinstance(value, (list, dict)) or value is None:
                 return Unknown()
             pieces.append(to_template_string(value))
         return "".join(pieces)
-    if isinstance(expr, UnaryOp) and expr.op == "-":
+    if isinstance(expr, syntax.UnaryOp) and expr.op == "-":
         operand = _constant(expr.operand)
         return -operand if is_number(operand) else Unknown()
     root = expr
-    while isinstance(root, (GetAttr, Index, Splat)):
+    while isinstance(root, (syntax.GetAttr, syntax.Index, syntax.Splat)):
         root = root.obj
-    if isinstance(root, Variable):
+    if isinstance(root, syntax.Variable):
         raise _NotAllowed(root.span, "Variables not allowed; Variables may not be used here.")
-    if isinstance(expr, FunctionCall):
+    if isinstance(expr, syntax.FunctionCall):
         raise _NotAllowed(
             expr.span, "Function calls not allowed; Functions may not be called here."
         )
@@ -278,22 +260,22 @@ def _diagnostic(message: str) -> str:
 def _decode_tfvars(ctx: FunctionContext, text: str) -> Value:
     try:
         body = parse_text(text, _FILE)
-    except ParseError as problem:
+    except syntax.ParseError as problem:
         if problem.message.startswith("Unsupported syntax:"):
             return Unknown()  # valid for Terraform, beyond templater's parser: not an error
         raise Failure(
-            f"invalid tfvars syntax: {hcl_range(problem.span)}: {_diagnostic(problem.message)}"
+            f"invalid tfvars syntax: {syntax.hcl_range(problem.span)}: {_diagnostic(problem.message)}"
         ) from None
     if body.duplicates:
         duplicate = body.duplicates[0]
         raise Failure(
-            f"invalid tfvars syntax: {hcl_range(duplicate.name_span)}: "
-            f"{_diagnostic(redefinition_message(body, duplicate))}"
+            f"invalid tfvars syntax: {syntax.hcl_range(duplicate.name_span)}: "
+            f"{_diagnostic(syntax.redefinition_message(body, duplicate))}"
         )
     if body.blocks:
         block = body.blocks[0]
         raise Failure(
-            f"invalid tfvars content: {hcl_range(block.type_span)}: Unexpected "
+            f"invalid tfvars content: {syntax.hcl_range(block.type_span)}: Unexpected "
             f'"{block.type}" block; Blocks are not allowed here.'
         )
     values: dict[str, Value] = {}
@@ -303,6 +285,6 @@ def _decode_tfvars(ctx: FunctionContext, text: str) -> Value:
         except _NotAllowed as problem:
             raise Failure(
                 f"invalid expression for variable {json_string(name)}: "
-                f"{hcl_range(problem.span)}: {problem.message}"
+                f"{syntax.hcl_range(problem.span)}: {problem.message}"
             ) from None
     return values
