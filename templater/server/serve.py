@@ -8,18 +8,21 @@ import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from templater.server.logs import LOG_FORMATS, server_log
 from templater.server.router.sessions import SECRET_NAME
 
 if TYPE_CHECKING:
+    from templater.server.hub import AgentHub, HubService
     from templater.server.router.proxy import ProxyServer
     from templater.server.store import Store
+    from templater.server.streams import StreamBroker
 
 ADMIN_TOKEN_FILE = "admin-token"
 BIND_RETRY_SECONDS = 10.0
@@ -41,6 +44,8 @@ class ServerConfig:
     database: str
     workers: int
     log_format: str = "text"
+    listen_unix: str | None = None
+    """A Unix socket the front port is served on too (the main process's)."""
 
 
 def default_data_dir() -> Path:
@@ -57,6 +62,7 @@ def server_config(
     database: str | None,
     workers: int | None = None,
     log_format: str = "text",
+    listen_unix: str | None = None,
 ) -> ServerConfig:
     """The server's settings from its flags; raises ServerConfigError naming the bad flag."""
     host, separator, port_text = listen.rpartition(":")
@@ -97,7 +103,15 @@ def server_config(
     if log_format not in LOG_FORMATS:
         raise ServerConfigError(f"--log-format {log_format!r}: give {' or '.join(LOG_FORMATS)}")
     return ServerConfig(
-        directory, host, port, url.rstrip("/"), wildcard_access_url, database, workers, log_format
+        directory,
+        host,
+        port,
+        url.rstrip("/"),
+        wildcard_access_url,
+        database,
+        workers,
+        log_format,
+        listen_unix,
     )
 
 
@@ -161,8 +175,11 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
     framework."""
     import uvicorn
 
+    from templater.model.agent_messages import MAX_MESSAGE
     from templater.model.hostnames import compile_wildcard
+    from templater.server.agent_channel import agent_channel_router
     from templater.server.api import Deployment, create_app
+    from templater.server.hub import hub_socket
     from templater.server.router.directory import Directory
     from templater.server.router.front import (
         FrontSettings,
@@ -177,8 +194,15 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
     wildcard = compile_wildcard(config.wildcard_access_url) if config.wildcard_access_url else None
     generation = shared_generation()
     directory = Directory(store, generation)
+    hub: AgentHub | None = None
+
+    def registry_changed() -> None:
+        directory.forget()
+        if hub is not None:
+            hub.registry_changed()
+
     app = create_app(
-        store, Deployment(config.access_url, wildcard), on_registry_change=directory.forget
+        store, Deployment(config.access_url, wildcard), on_registry_change=registry_changed
     )
     app.include_router(sign_in_router(store, SessionSigner(secret), config.access_url, wildcard))
     with tempfile.TemporaryDirectory(prefix="templater-") as private:
@@ -191,8 +215,11 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
             secret,
             str(Path(private) / "api.sock"),
             config.log_format,
+            private,
         )
-        proxy = front_proxy(settings, directory)
+        hub, service, streams = _agent_hub(store, app.state.events.publish, private)
+        app.include_router(agent_channel_router(store, hub))
+        proxy = front_proxy(settings, directory, streams)
 
         class _GracefulServer(uvicorn.Server):
             """Stops on SIGINT or SIGTERM as uvicorn does (requests in flight finish first),
@@ -216,9 +243,17 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
                 log_level="warning",
                 access_log=False,  # AccessLog writes each request's line, with its user
                 timeout_graceful_shutdown=10,
+                ws_max_size=MAX_MESSAGE,
+                # An agent silent for 15 s is gone (SPEC §11).
+                ws_ping_interval=5,
+                ws_ping_timeout=10,
             )
         )
+        await streams.start()
+        await service.start(hub_socket(private))
         await _listen(proxy, config.host, config.port)
+        if config.listen_unix is not None:
+            await _listen_unix(proxy, config.listen_unix)
         workers = start_workers(config.workers - 1, settings, generation)
         server_log.info(
             "listening url=%s access_url=%s processes=%d",
@@ -231,7 +266,49 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
         finally:
             stop_workers(workers)
             await proxy.close()
+            await hub.close()
+            await service.close()
+            await streams.close()
         return api.started
+
+
+def _agent_hub(
+    store: Store, publish: Callable[[list[Any]], None], private: str
+) -> tuple[AgentHub, HubService, StreamBroker]:
+    """The agents' hub, its service to the other processes, and this process's streams."""
+    from templater.server.hub import AgentHub, HubService
+    from templater.server.streams import StreamBroker
+
+    service: HubService | None = None
+    streams: StreamBroker | None = None
+
+    def refused(stream_id: str, reason: str) -> None:
+        assert service is not None and streams is not None
+        if not service.refused(stream_id, reason):
+            streams.refused(stream_id, reason)
+
+    hub = AgentHub(store, publish, refused)
+    service = HubService(hub)
+    streams = StreamBroker(0, private, hub.request_stream)
+    return hub, service, streams
+
+
+async def _listen_unix(proxy: ProxyServer, path: str) -> None:
+    """Serve on ``path`` too; one left by a server that died is replaced, anything else there
+    is an error."""
+    import stat
+
+    try:
+        if stat.S_ISSOCK(os.stat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as problem:
+        raise ServerConfigError(f"--listen-unix {path}: {problem.strerror}") from None
+    try:
+        await proxy.start_unix(path)
+    except OSError as problem:
+        raise ServerConfigError(f"--listen-unix {path}: {problem.strerror}") from None
 
 
 async def _listen(proxy: ProxyServer, host: str, port: int) -> None:

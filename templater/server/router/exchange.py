@@ -98,14 +98,18 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Upstream:
-    """Where a request goes: ``host:port`` (over TLS when ``tls``), or a Unix socket at ``path``."""
+    """Where a request goes: ``host:port`` (over TLS when ``tls``), or a Unix socket at
+    ``path``, or ``localhost:port`` in the workspace of agent ``agent`` through a stream."""
 
     host: str
     port: int
     tls: bool = False
     path: str | None = None
+    agent: int | None = None
 
     def __str__(self) -> str:
+        if self.agent is not None:
+            return f"port {self.port} in the workspace"
         return self.path or f"{self.host}:{self.port}"
 
 
@@ -116,6 +120,14 @@ class Reply:
     status: int
     headers: Headers
     body: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Adopt:
+    """The connection is a workspace agent's stream (``stream_id``): the proxy hands it to the
+    stream broker instead of answering it."""
+
+    stream_id: str
 
 
 @dataclass(slots=True)

@@ -22,6 +22,7 @@ from templater.server.router.directory import Directory, Generation
 from templater.server.router.exchange import Upstream
 from templater.server.router.proxy import ProxyServer
 from templater.server.store import Store
+from templater.server.streams import StreamBroker
 
 _PR_SET_PDEATHSIG = 1
 _SPAWN = multiprocessing.get_context("spawn")
@@ -41,6 +42,8 @@ class FrontSettings:
     secret: bytes
     api_socket: str
     log_format: str = "text"
+    private_dir: str = ""
+    """Where the server's processes keep their sockets (the API's, the hub's, the streams')."""
 
 
 def shared_generation() -> Generation:
@@ -49,7 +52,9 @@ def shared_generation() -> Generation:
     return generation
 
 
-def front_proxy(settings: FrontSettings, directory: Directory) -> ProxyServer:
+def front_proxy(
+    settings: FrontSettings, directory: Directory, streams: StreamBroker | None = None
+) -> ProxyServer:
     """The proxy with its router, not yet listening."""
     from templater.model.hostnames import compile_wildcard
     from templater.server.router.routing import AppRouter
@@ -63,7 +68,7 @@ def front_proxy(settings: FrontSettings, directory: Directory) -> ProxyServer:
         SessionSigner(settings.secret),
         Upstream("localhost", 0, path=settings.api_socket),
     )
-    return ProxyServer(router)
+    return ProxyServer(router, streams)
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -76,7 +81,7 @@ def start_workers(count: int, settings: FrontSettings, generation: Generation) -
     workers: list[BaseProcess] = [
         _SPAWN.Process(
             target=_worker,
-            args=(settings, generation, os.getpid()),
+            args=(settings, generation, os.getpid(), number),
             name=f"templater-front-{number}",
             daemon=True,
         )
@@ -97,7 +102,7 @@ def stop_workers(workers: list[BaseProcess]) -> None:
             worker.kill()
 
 
-def _worker(settings: FrontSettings, generation: Generation, parent: int) -> None:
+def _worker(settings: FrontSettings, generation: Generation, parent: int, number: int) -> None:
     import uvloop
 
     from templater.server.logs import configure
@@ -106,7 +111,7 @@ def _worker(settings: FrontSettings, generation: Generation, parent: int) -> Non
     if os.getppid() != parent:  # the main process died before this one could ask to follow it
         return
     configure(settings.log_format)
-    uvloop.run(_serve_front(settings, generation, parent))
+    uvloop.run(_serve_front(settings, generation, parent, number))
 
 
 def _end_with_parent() -> None:
@@ -120,10 +125,23 @@ def _end_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-async def _serve_front(settings: FrontSettings, generation: Generation, parent: int) -> None:
+async def _serve_front(
+    settings: FrontSettings, generation: Generation, parent: int, number: int
+) -> None:
     """A worker: serve the front port until told to stop, or until the main process is gone."""
+    from templater.server.hub import HubLink, hub_socket
+
     store = Store(settings.database)
-    proxy = front_proxy(settings, Directory(store, generation))
+    streams: StreamBroker | None = None
+
+    def refused(stream_id: str, reason: str) -> None:
+        if streams is not None:
+            streams.refused(stream_id, reason)
+
+    link = HubLink(number, hub_socket(settings.private_dir), refused)
+    streams = StreamBroker(number, settings.private_dir, link.request)
+    await streams.start()
+    proxy = front_proxy(settings, Directory(store, generation), streams)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for number in (signal.SIGTERM, signal.SIGINT):
@@ -135,4 +153,6 @@ async def _serve_front(settings: FrontSettings, generation: Generation, parent: 
                 await asyncio.wait_for(stop.wait(), 1)
     finally:
         await proxy.close()
+        await link.close()
+        await streams.close()
         store.close()

@@ -21,6 +21,7 @@ import httptools
 
 from templater.server.logs import log_request, server_log
 from templater.server.router.exchange import (
+    Adopt,
     Forward,
     Headers,
     Reply,
@@ -30,6 +31,7 @@ from templater.server.router.exchange import (
 )
 from templater.server.router.pages import page
 from templater.server.router.routing import AppRouter
+from templater.server.streams import AgentOffline, StreamBroker, StreamUnavailable
 
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for an upstream to accept a connection."""
@@ -68,7 +70,15 @@ def _reply_bytes(reply: Reply, keep_alive: bool, with_body: bool) -> bytes:
 
 def _unreachable(forward: Forward, problem: BaseException) -> Reply:
     where = str(forward.upstream)
-    if isinstance(problem, ConnectionRefusedError):
+    if isinstance(problem, AgentOffline):
+        return page(
+            502,
+            "Workspace agent not connected",
+            f"templater could not reach {forward.name}: {problem}.",
+        )
+    if isinstance(problem, StreamUnavailable):
+        reason = str(problem)
+    elif isinstance(problem, ConnectionRefusedError):
         reason = f"the connection to {where} was refused: nothing is listening there"
     elif isinstance(problem, TimeoutError):
         reason = f"{where} did not accept a connection within {CONNECT_TIMEOUT:g} s"
@@ -86,10 +96,12 @@ def _unreachable(forward: Forward, problem: BaseException) -> Reply:
 class ProxyServer:
     """Serves the front port with ``router``'s decisions; ``start`` binds it."""
 
-    def __init__(self, router: AppRouter) -> None:
+    def __init__(self, router: AppRouter, streams: StreamBroker | None = None) -> None:
         self.router = router
-        self.pool = _Pool()
+        self.streams = streams
+        self.pool = _Pool(streams)
         self._server: asyncio.Server | None = None
+        self._unix_servers: list[asyncio.AbstractServer] = []
         self._connections: set[_ClientConnection] = set()
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -105,6 +117,14 @@ class ProxyServer:
         )
         self._sweep()
 
+    async def start_unix(self, path: str) -> None:
+        """Serve on a Unix socket as well (what a reverse proxy, or an agent with no route to
+        the server's network, connects to)."""
+        server = await asyncio.get_running_loop().create_unix_server(
+            lambda: _ClientConnection(self), path, backlog=1024
+        )
+        self._unix_servers.append(server)
+
     def _sweep(self) -> None:
         """Close client connections idle for longer than IDLE_TIMEOUT (one timer for all of
         them, rather than one per request)."""
@@ -116,8 +136,9 @@ class ProxyServer:
         self._sweeper = loop.call_later(IDLE_TIMEOUT / 5, self._sweep)
 
     def stop_accepting(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        for server in [self._server, *self._unix_servers]:
+            if server is not None:
+                server.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
 
@@ -310,6 +331,10 @@ class _ClientConnection(asyncio.Protocol):
         if isinstance(decision, Reply):
             self.reply(exchange, decision)
             return
+        if isinstance(decision, Adopt):
+            # After the parser has set the bytes that came after the head aside.
+            self._loop.call_soon(self._adopt, exchange, decision.stream_id)
+            return
         if exchange.continue_expected:
             self.write(_CONTINUE)
         forward = decision
@@ -322,13 +347,26 @@ class _ClientConnection(asyncio.Protocol):
         # No kept-alive connection, or one the upstream had just closed: a new one.
         try:
             connection = await pool.connect(forward.upstream)
-        except (OSError, TimeoutError) as problem:
+        except (OSError, TimeoutError, StreamUnavailable) as problem:
             self.reply(exchange, _unreachable(forward, problem))
             return
         if self._closed:
             pool.release(connection)
         elif not connection.begin(self, exchange, forward, head):
             self.reply(exchange, _unreachable(forward, ConnectionResetError()))
+
+    def _adopt(self, exchange: _Exchange, stream_id: str) -> None:
+        """Hand this connection, an agent's stream, to the broker: it is no longer a client's."""
+        streams = self._server.streams
+        if streams is None or not exchange.upgrade or self._closed or self.transport is None:
+            self.reply(exchange, page(400, "Bad request", "this server takes no streams here"))
+            return
+        _log(exchange)
+        self._closed = True
+        self._server._connections.discard(self)
+        transport, self.transport = self.transport, None
+        transport.pause_reading()
+        streams.adopt(stream_id, transport, exchange.tunnel_data)
 
     def attach(self, exchange: _Exchange, sink: _UpstreamConnection) -> None:
         """The upstream is ready for the request's body: send what came so far, read the rest."""
@@ -707,9 +745,10 @@ class _UpstreamConnection(asyncio.Protocol):
 class _Pool:
     """Kept-alive upstream connections, by upstream."""
 
-    def __init__(self) -> None:
+    def __init__(self, streams: StreamBroker | None) -> None:
         self._idle: dict[Upstream, list[_UpstreamConnection]] = {}
         self._tls: ssl.SSLContext | None = None
+        self._streams = streams
 
     def take(self, upstream: Upstream) -> _UpstreamConnection | None:
         """A kept-alive connection to ``upstream``, if there is one."""
@@ -724,6 +763,8 @@ class _Pool:
         """A new connection to ``upstream``."""
         loop = asyncio.get_running_loop()
         factory: Callable[[], _UpstreamConnection] = lambda: _UpstreamConnection(self, upstream)  # noqa: E731
+        if upstream.agent is not None:
+            return await self._through_agent(upstream, factory())
         connect: Any
         if upstream.path is not None:
             connect = loop.create_unix_connection(factory, upstream.path)
@@ -739,6 +780,34 @@ class _Pool:
             connect = loop.create_connection(factory, upstream.host, upstream.port)
         _, connection = await asyncio.wait_for(connect, CONNECT_TIMEOUT)
         return cast(_UpstreamConnection, connection)
+
+    async def _through_agent(
+        self, upstream: Upstream, connection: _UpstreamConnection
+    ) -> _UpstreamConnection:
+        """A connection to ``localhost:port`` in the workspace: a stream from its agent."""
+        assert upstream.agent is not None
+        if self._streams is None:
+            raise StreamUnavailable("this server process reaches no workspace agents")
+        transport, early = await self._streams.open(upstream.agent, upstream.port)
+        if early:  # an HTTP server speaks when spoken to
+            transport.abort()
+            raise ConnectionResetError("the app sent bytes before it was asked anything")
+        if upstream.tls:
+            loop = asyncio.get_running_loop()
+            transport.set_protocol(connection)
+            tls = await asyncio.wait_for(
+                loop.start_tls(
+                    transport, connection, self._tls_context(), server_hostname=upstream.host
+                ),
+                CONNECT_TIMEOUT,
+            )
+            assert tls is not None
+            connection.connection_made(tls)
+            return connection
+        transport.set_protocol(connection)
+        connection.connection_made(transport)
+        transport.resume_reading()
+        return connection
 
     def release(self, connection: _UpstreamConnection) -> None:
         idle = self._idle.setdefault(connection.upstream, [])

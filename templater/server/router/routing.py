@@ -8,11 +8,13 @@ carries it out. Requests that are not for an app go to the API.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from templater.model.agent_messages import STREAM_PATH, STREAM_PROTOCOL
 from templater.model.hostnames import (
     AppLabel,
     HostnameError,
@@ -24,6 +26,7 @@ from templater.model.records import AppRoute, PortRoute, User
 from templater.server.router import cors
 from templater.server.router.directory import Directory
 from templater.server.router.exchange import (
+    Adopt,
     Forward,
     Headers,
     Reply,
@@ -139,6 +142,19 @@ def _parsed_label(label: str) -> AppLabel | str:
         return str(problem)
 
 
+_STREAM_PATH = STREAM_PATH.encode()
+_STREAM_ID = re.compile(rb"[0-9]{1,3}\.[A-Za-z0-9_-]{32}")
+
+
+def _stream(request: Request, path: bytes) -> Adopt | Reply:
+    """An agent's stream arriving (SPEC §11): its id is all it needs to show."""
+    stream_id = path[len(_STREAM_PATH) :]
+    upgrade = (request.header(b"upgrade") or b"").strip().lower()
+    if upgrade != STREAM_PROTOCOL.encode() or not _STREAM_ID.fullmatch(stream_id):
+        return page(400, "Bad request", "a stream needs its id and an upgrade to it")
+    return Adopt(stream_id.decode("ascii"))
+
+
 def _not_found(what: str) -> Reply:
     return page(
         404,
@@ -183,7 +199,7 @@ class AppRouter:
         self._labels[host.encode("latin-1")] = label
         return label
 
-    async def route(self, request: Request) -> Reply | Forward:
+    async def route(self, request: Request) -> Reply | Forward | Adopt:
         host = request.index.get(b"host")
         if host and self._wildcard is not None:
             try:
@@ -195,6 +211,8 @@ class AppRouter:
         path = request.target.partition(b"?")[0]
         if path.startswith((b"/@", b"/%40")):
             return await self._path(request)
+        if path.startswith(_STREAM_PATH):
+            return _stream(request, path)
         return Forward(
             self.api,
             request.target,

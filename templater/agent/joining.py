@@ -1,0 +1,81 @@
+"""Two connections joined into one stream: what one side sends, the other receives, with
+half-close passed on and each side's flow control holding the other back (a slow reader pauses
+the fast writer instead of filling the agent's memory)."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class _Side(asyncio.Protocol):
+    """One end of a joined pair; ``peer`` is the other end."""
+
+    def __init__(self, done: asyncio.Future[None]) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.peer: _Side | None = None
+        self._done = done
+        self._eof = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.write(data)
+
+    def eof_received(self) -> bool:
+        """The other side keeps writing until it is done too: a half-close, passed on."""
+        self._eof = True
+        peer = self.peer
+        if peer is not None and peer.transport is not None and peer.transport.can_write_eof():
+            peer.transport.write_eof()
+            if peer._eof:
+                self._finish()
+            return True
+        self._finish()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._finish()
+
+    def pause_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.resume_reading()
+
+    def _finish(self) -> None:
+        for side in (self, self.peer):
+            if side is not None and side.transport is not None:
+                side.transport.close()
+        if not self._done.done():
+            self._done.set_result(None)
+
+
+async def join(
+    first: asyncio.Transport,
+    second: asyncio.Transport,
+    pending: tuple[bytes, bytes] = (b"", b""),
+) -> None:
+    """Carry bytes between two connected transports until both ends are closed. ``pending``
+    holds bytes already read from each (first's, then second's) that the other must get
+    first."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    one, two = _Side(done), _Side(done)
+    one.peer, two.peer = two, one
+    for side, transport in ((one, first), (two, second)):
+        transport.set_protocol(side)
+        side.connection_made(transport)
+    if pending[0]:
+        second.write(pending[0])
+    if pending[1]:
+        first.write(pending[1])
+    for transport in (first, second):
+        if transport.is_closing():
+            one._finish()
+        else:
+            transport.resume_reading()
+    await done
