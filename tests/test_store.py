@@ -8,8 +8,9 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from templater.model.records import (
+    AgentCheck,
     AgentSpec,
     AppRoute,
     AppSpec,
@@ -36,6 +38,7 @@ from templater.server.store import (
     VersionConflict,
     applying,
     repository,
+    schema,
 )
 
 from .conftest import BACKENDS, postgres_schema
@@ -199,22 +202,96 @@ def test_migrate_refuses_a_newer_schema(database: Database, store: Store) -> Non
         database.open().migrate()
 
 
-def test_upgrade_from_version_2_keeps_everything(
-    database: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(repository, "SCHEMA_VERSION", 2)  # where Store.migrate reads it
-    old = database.open()
-    assert old.migrate() == 2
-    old.create_user("alice", "member")
-    old.apply("alice", "dev", 0, desired(app("code-server", healthcheck=CHECK)))
-    before = old.get_workspace("alice", "dev")
-    assert "port_shares" not in sa.inspect(database.engine).get_table_names()
+def _old_database(database: Database, monkeypatch: pytest.MonkeyPatch, version: int) -> None:
+    """The database at schema ``version`` (its steps only, as templater of that version made it)
+    holding alice's workspace dev: agent main at 10.0.0.7 and app code-server with a
+    healthcheck, healthy, and its change of health."""
+    monkeypatch.setattr(repository, "SCHEMA_VERSION", version)  # where Store.migrate reads it
+    assert database.open().migrate() == version
     monkeypatch.undo()
+    assert [row["version"] for row in database.rows("schema_version")] == list(
+        range(1, version + 1)
+    )
+    v1 = schema._version_1().tables  # the tables as steps 1 to 3 left them
+    at = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
+    def new_id(result: sa.CursorResult[Any]) -> int:
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    with database.engine.begin() as conn:
+        user = new_id(
+            conn.execute(sa.insert(v1["users"]).values(name="alice", role="member", created_at=at))
+        )
+        workspace = new_id(
+            conn.execute(
+                sa.insert(v1["workspaces"]).values(
+                    owner_id=user,
+                    name="dev",
+                    version=1,
+                    source={"main.tf": "# old"},
+                    variables={},
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+        )
+        agent = new_id(
+            conn.execute(
+                sa.insert(v1["agents"]).values(
+                    workspace_id=workspace, name="main", address="10.0.0.7"
+                )
+            )
+        )
+        values = schema.app_values(app("code-server", healthcheck=CHECK), "healthy", at)
+        conn.execute(sa.insert(v1["apps"]).values(workspace_id=workspace, agent_id=agent, **values))
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_upgrade_from_an_older_schema_keeps_everything(
+    database: Database, monkeypatch: pytest.MonkeyPatch, version: int
+) -> None:
+    _old_database(database, monkeypatch, version)
+    assert ("port_shares" in sa.inspect(database.engine).get_table_names()) == (version >= 3)
+
+    before = datetime.now(UTC)
     upgraded = database.open()
-    assert upgraded.migrate() == SCHEMA_VERSION == 3
-    assert [row["version"] for row in database.rows("schema_version")] == [1, 2, 3]
-    assert upgraded.get_workspace("alice", "dev") == before
+    assert upgraded.migrate() == SCHEMA_VERSION == 4
+    after = datetime.now(UTC)
+    assert [row["version"] for row in database.rows("schema_version")] == [1, 2, 3, 4]
+    state = upgraded.get_workspace("alice", "dev")
+    assert state is not None and state.version == 1 and state.source == {"main.tf": "# old"}
+    assert state.agents == (AgentSpec("main", "10.0.0.7", 120),)
+    [code] = state.apps
+    assert (code.slug, code.health, code.healthcheck) == ("code-server", "healthy", CHECK)
+    # the agent was there before agents had states: it is connecting, since the migration
+    [agent] = upgraded.list_agents()
+    assert (agent.owner, agent.workspace, agent.name, agent.state) == (
+        "alice",
+        "dev",
+        "main",
+        "connecting",
+    )
+    assert before - timedelta(seconds=1) <= agent.state_changed_at <= after
+    assert (agent.version, agent.os, agent.arch, agent.hostname, agent.ports) == (
+        None,
+        None,
+        None,
+        None,
+        (),
+    )
+    assert (code.agent_state, code.agent_state_changed_at) == ("connecting", agent.state_changed_at)
+    [row] = database.rows("agents")
+    assert (row["token_hash"], row["server"], row["connection_timeout"]) == (None, None, 120)
+
+    # and everything works on it
+    token = upgraded.issue_agent_token("alice", "dev", "main")
+    identity = upgraded.agent_by_token(token)
+    assert identity is not None and identity.agent == "main"
+    assert upgraded.agent_checks(identity.agent_id) == [
+        AgentCheck("code-server", CHECK.url, CHECK.interval, CHECK.threshold, "healthy")
+    ]
     assert upgraded.share_port("alice", "dev", "main", 8080, "public") == PortShare(
         "main", 8080, "public"
     )
@@ -223,6 +300,59 @@ def test_upgrade_from_version_2_keeps_everything(
     ticket = upgraded.create_ticket(user.id, "app.example.com", timedelta(minutes=1))
     assert upgraded.redeem_ticket(ticket, "app.example.com") == user
     assert len(upgraded.secret("sessions")) == 32
+    kept = desired(
+        app("code-server", healthcheck=CHECK, display_name="VS Code"),
+        agents=(AgentSpec("main", "10.0.0.7"),),
+    )
+    assert upgraded.apply("alice", "dev", 1, kept).updated == ("app.code-server",)
+    assert upgraded.agent_by_token(token) == identity
+    assert [app.health for app in upgraded.list_apps("alice")] == ["healthy"]
+
+
+def test_the_migrated_agents_table_is_the_one_the_code_describes(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _old_database(database, monkeypatch, 3)
+    database.open().migrate()
+
+    def shape(engine: sa.Engine) -> tuple[dict[str, bool], dict[str, bool]]:
+        inspector = sa.inspect(engine)
+        columns = {c["name"]: c["nullable"] for c in inspector.get_columns("agents")}
+        return columns, {str(i["name"]): bool(i["unique"]) for i in inspector.get_indexes("agents")}
+
+    migrated = shape(database.engine)
+    with postgres_schema() if database.kind == "postgresql" else _fresh_sqlite(database) as url:
+        engine = sa.create_engine(url)
+        schema.metadata.create_all(engine)  # the tables as schema.py defines them now
+        described = shape(engine)
+        engine.dispose()
+    assert migrated == described
+    columns, indexes = migrated
+    assert indexes["ix_agents_token_hash"] is True
+    assert {name for name, nullable in columns.items() if not nullable} == {
+        "id",
+        "workspace_id",
+        "name",
+        "address",
+        "state",
+        "state_changed_at",
+        "connection_timeout",
+        "ports",
+    }
+
+
+@contextmanager
+def _fresh_sqlite(database: Database) -> Iterator[str]:
+    yield f"sqlite:///{database.files[0].parent / 'fresh.db'}"
+
+
+def test_the_agent_state_check_holds_on_an_upgraded_database(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _old_database(database, monkeypatch, 3)
+    database.open().migrate()
+    with pytest.raises(sa.exc.IntegrityError):
+        database.execute("UPDATE agents SET state = 'timeout'")
 
 
 def test_migrate_refuses_a_foreign_database(database: Database) -> None:
@@ -339,8 +469,8 @@ def test_tokens_are_stored_only_as_hashes(database: Database, store: Store) -> N
     [first_row, second_row] = database.rows("tokens")
     assert len(first_row["token_hash"]) == 64
     assert {first_row["token_hash"], second_row["token_hash"]} == {
-        repository._hash_token(token),
-        repository._hash_token(other),
+        repository.hash_token(token),
+        repository.hash_token(other),
     }
     secret = token.removeprefix(TOKEN_PREFIX)
     for table in sa.inspect(database.engine).get_table_names():
@@ -931,7 +1061,7 @@ def test_tickets_are_stored_only_as_hashes(database: Database, store: Store) -> 
     user, _ = store.create_user("alice", "member")
     ticket = store.create_ticket(user.id, HOST, timedelta(minutes=1))
     [row] = database.rows("app_tickets")
-    assert row["ticket_hash"] == repository._hash_token(ticket)
+    assert row["ticket_hash"] == repository.hash_token(ticket)
     assert (row["user_id"], row["host"]) == (user.id, HOST)
     assert ticket not in repr(row)
 

@@ -8,13 +8,37 @@ the control plane keeps about them, such as health) and an ``ApplyResult``.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 
 HEALTH_DISABLED = "disabled"
 """The health of an app without a healthcheck."""
 HEALTH_INITIALIZING = "initializing"
 """The health of an app with a healthcheck, from when it is created or replaced (or gets a new
 healthcheck) until it is first checked."""
+
+AGENT_STATES = ("connecting", "connected", "disconnected", "timeout")
+"""A workspace agent's states (SPEC §11): ``connecting`` from when it is applied until it first
+connects, ``connected``, ``disconnected`` (connected before, not now) and ``timeout``. Timeout is
+never stored: an agent still ``connecting`` longer than its ``connection_timeout`` reads as
+``timeout`` (as in Coder)."""
+AGENT_CONNECTING, AGENT_CONNECTED, AGENT_DISCONNECTED, AGENT_TIMEOUT = AGENT_STATES
+
+DEFAULT_CONNECTION_TIMEOUT = 120
+"""Seconds an agent may take to connect for the first time (``coder_agent.connection_timeout``'s
+default); 0 never times out."""
+
+
+def agent_state(stored: str, changed_at: datetime, connection_timeout: int, now: datetime) -> str:
+    """The state an agent reads as at ``now``: its stored state, except ``timeout`` for one still
+    ``connecting`` more than ``connection_timeout`` seconds (when positive) after it was
+    applied."""
+    if (
+        stored == AGENT_CONNECTING
+        and connection_timeout > 0
+        and now - changed_at > timedelta(seconds=connection_timeout)
+    ):
+        return AGENT_TIMEOUT
+    return stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +67,9 @@ class AgentSpec:
     name: str
     address: str
     """Where the control plane reaches the workspace (host name or IP address)."""
+    connection_timeout: int = DEFAULT_CONNECTION_TIMEOUT
+    """Seconds the agent may take to connect for the first time before it reads as ``timeout``;
+    0 never times out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +111,10 @@ class AppRecord(AppSpec):
     owner: str
     health: str
     health_changed_at: datetime | None
+    agent_state: str = AGENT_CONNECTING
+    """The state of the app's agent (one of AGENT_STATES), as ``AgentRecord.state``."""
+    agent_state_changed_at: datetime | None = None
+    """Since when the agent is in that state (None only in records made without it)."""
 
     def spec(self) -> AppSpec:
         """The app as it was applied, without what the control plane keeps about it."""
@@ -196,3 +227,63 @@ class PortRoute:
     address: str
     port: int
     share: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentIdentity:
+    """The agent an agent token belongs to: its row's id and its names."""
+
+    agent_id: int
+    owner: str
+    workspace: str
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListeningPort:
+    """A port listening inside a workspace, as its agent reports it."""
+
+    port: int
+    process: str
+    """The name of the process listening on it, empty when the agent cannot tell."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """A stored agent: its state (one of AGENT_STATES, ``timeout`` computed when read) since
+    ``state_changed_at``, what it said of itself when it last connected (None before), and the
+    ports it reports listening (none unless connected)."""
+
+    owner: str
+    workspace: str
+    name: str
+    state: str
+    state_changed_at: datetime
+    version: str | None
+    os: str | None
+    arch: str | None
+    hostname: str | None
+    ports: tuple[ListeningPort, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCheck:
+    """An app whose healthcheck its agent runs: the app's slug, the healthcheck and the app's
+    last known health."""
+
+    slug: str
+    url: str
+    interval: int
+    threshold: int
+    health: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentEvent:
+    """A change of an agent's state: to which state, and when."""
+
+    owner: str
+    workspace: str
+    agent: str
+    state: str
+    at: datetime

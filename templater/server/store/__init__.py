@@ -2,10 +2,11 @@
 migrations, the database engine, and ``Store``, the typed repository the server uses."""
 
 from templater.server.store.errors import NotFound, StoreError, StoreUnavailable, VersionConflict
-from templater.server.store.repository import TOKEN_PREFIX, Store
+from templater.server.store.repository import AGENT_TOKEN_PREFIX, TOKEN_PREFIX, Store, hash_token
 from templater.server.store.schema import SCHEMA_VERSION
 
 __all__ = [
+    "AGENT_TOKEN_PREFIX",
     "SCHEMA_VERSION",
     "TOKEN_PREFIX",
     "NotFound",
@@ -13,4 +14,5 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "VersionConflict",
+    "hash_token",
 ]

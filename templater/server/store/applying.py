@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from templater.model.changes import APP_REPLACED_BY, classify
 from templater.model.levels import SHARE_LEVELS
 from templater.model.records import (
+    AGENT_CONNECTING,
     HEALTH_DISABLED,
     HEALTH_INITIALIZING,
     AgentSpec,
@@ -32,6 +33,8 @@ from templater.server.store.schema import (
 )
 
 _DELETE_CHUNK = 500
+MAX_CONNECTION_TIMEOUT = 2**31 - 1
+"""The longest connection timeout an agent may have, in seconds (what the column holds)."""
 
 
 def _chunks(values: Sequence[int], size: int = _DELETE_CHUNK) -> Iterator[Sequence[int]]:
@@ -54,6 +57,11 @@ def check_desired(desired: DesiredState) -> None:
             raise StoreError(f"agent {agent.name} appears more than once")
         if not agent.address:
             raise StoreError(f"agent {agent.name} has an empty address")
+        if not 0 <= agent.connection_timeout <= MAX_CONNECTION_TIMEOUT:
+            raise StoreError(
+                f"agent {agent.name} has connection_timeout {agent.connection_timeout}; use 0 "
+                f"(never time out) to {MAX_CONNECTION_TIMEOUT} seconds"
+            )
         agent_names.add(agent.name)
     slugs: set[str] = set()
     for app in desired.apps:
@@ -94,7 +102,8 @@ class Changes:
     delete_app_ids: list[int] = field(default_factory=list)
     delete_agent_ids: list[int] = field(default_factory=list)
     delete_agent_names: list[str] = field(default_factory=list)  # their shared ports go too
-    agent_addresses: list[dict[str, Any]] = field(default_factory=list)  # updates in place
+    # Updates in place (address, connection timeout): an agent kept keeps its token and state.
+    agent_updates: list[dict[str, Any]] = field(default_factory=list)
     new_agents: list[AgentSpec] = field(default_factory=list)
     app_updates: list[dict[str, Any]] = field(default_factory=list)  # in place, keyed by b_id
     new_apps: list[tuple[AppSpec, str, datetime | None]] = field(default_factory=list)
@@ -109,15 +118,18 @@ class Changes:
 
 def read_current(
     conn: Connection, workspace_id: int
-) -> tuple[dict[str, tuple[int, str]], dict[str, StoredApp]]:
-    """A workspace's stored agents (id and address by name) and apps (by slug), as ``diff``
+) -> tuple[dict[str, tuple[int, AgentSpec]], dict[str, StoredApp]]:
+    """A workspace's stored agents (id and spec by name) and apps (by slug), as ``diff``
     takes them."""
     agent_rows = conn.execute(
-        sa.select(agents.c.id, agents.c.name, agents.c.address).where(
+        sa.select(agents.c.id, agents.c.name, agents.c.address, agents.c.connection_timeout).where(
             agents.c.workspace_id == workspace_id
         )
     )
-    current_agents = {row.name: (row.id, row.address) for row in agent_rows}
+    current_agents = {
+        row.name: (row.id, AgentSpec(row.name, row.address, row.connection_timeout))
+        for row in agent_rows
+    }
     names = {agent_id: name for name, (agent_id, _) in current_agents.items()}
     app_rows = conn.execute(
         sa.select(
@@ -137,28 +149,34 @@ def read_current(
 
 
 def diff(
-    current_agents: dict[str, tuple[int, str]],
+    current_agents: dict[str, tuple[int, AgentSpec]],
     current_apps: dict[str, StoredApp],
     desired: DesiredState,
     now: datetime,
 ) -> Changes:
     """The fewest row changes that make the stored agents and apps equal ``desired``: unchanged
-    rows untouched, changed ones updated in place (an app keeps its health unless its
-    healthcheck changed), an app moved to another agent replaced (health reset)."""
+    rows untouched, changed ones updated in place (an agent keeps its token and state; an app
+    keeps its health unless its healthcheck changed), an app moved to another agent replaced
+    (health reset)."""
     changes = Changes()
-    wanted_agents = {agent.name: agent.address for agent in desired.agents}
-    stored_agents = {name: address for name, (_, address) in current_agents.items()}
+    wanted_agents = {agent.name: agent for agent in desired.agents}
+    stored_agents = {name: spec for name, (_, spec) in current_agents.items()}
     # Addresses by action, agents before apps, as the plan lists them.
     done: dict[str, list[str]] = {"create": [], "update": [], "replace": [], "delete": []}
     for action, name in classify(stored_agents, wanted_agents, lambda old, new: False):
         if action == "create":
-            changes.new_agents.append(AgentSpec(name, wanted_agents[name]))
+            changes.new_agents.append(wanted_agents[name])
         elif action == "delete":
             changes.delete_agent_ids.append(current_agents[name][0])
             changes.delete_agent_names.append(name)
         else:
-            changes.agent_addresses.append(
-                {"b_id": current_agents[name][0], "address": wanted_agents[name]}
+            wanted = wanted_agents[name]
+            changes.agent_updates.append(
+                {
+                    "b_id": current_agents[name][0],
+                    "address": wanted.address,
+                    "connection_timeout": wanted.connection_timeout,
+                }
             )
         done[action].append(f"agent.{name}")
 
@@ -211,18 +229,29 @@ def delete_rows(conn: Connection, workspace_id: int, changes: Changes) -> None:
         )
 
 
-def write_agents(conn: Connection, workspace_id: int, changes: Changes) -> dict[str, int]:
-    """Update and insert agents; answer every agent's id by name."""
-    if changes.agent_addresses:
+def write_agents(
+    conn: Connection, workspace_id: int, changes: Changes, now: datetime
+) -> dict[str, int]:
+    """Update and insert agents (a new one ``connecting`` from ``now``, without a token);
+    answer every agent's id by name."""
+    if changes.agent_updates:
         conn.execute(
             sa.update(agents).where(agents.c.id == sa.bindparam("b_id")),
-            changes.agent_addresses,
+            changes.agent_updates,
         )
     if changes.new_agents:
         conn.execute(
             sa.insert(agents),
             [
-                {"workspace_id": workspace_id, "name": agent.name, "address": agent.address}
+                {
+                    "workspace_id": workspace_id,
+                    "name": agent.name,
+                    "address": agent.address,
+                    "connection_timeout": agent.connection_timeout,
+                    "state": AGENT_CONNECTING,
+                    "state_changed_at": now,
+                    "ports": [],
+                }
                 for agent in changes.new_agents
             ],
         )

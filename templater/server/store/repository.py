@@ -8,6 +8,11 @@ optimistic version check of an apply, atomic applies) live here; nothing here kn
 PostgreSQL: READ COMMITTED; an apply locks its workspace's row (``SELECT … FOR UPDATE``) and
 bumps the version with a conditional ``UPDATE``. SQLite: a writer holds the write lock from the
 start of its transaction (see ``database``). What an apply writes is worked out in ``applying``.
+
+Workspace agents: each has at most one agent token (stored as its hash, ended by a new one, by
+an apply that removes the agent and by a destroy), a state (``connecting``, ``connected`` or
+``disconnected``; ``timeout`` is computed when read) and the server process holding its
+connection, which alone may mark it disconnected.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +33,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from templater.model.hostnames import MAX_PORT, MIN_PORT
 from templater.model.levels import PORT_SHARE_LEVELS, ROLES
 from templater.model.records import (
+    AGENT_CONNECTED,
+    AGENT_DISCONNECTED,
     APP_SPEC_FIELDS,
+    AgentCheck,
+    AgentEvent,
+    AgentIdentity,
+    AgentRecord,
     AgentSpec,
     ApplyResult,
     AppRecord,
@@ -36,10 +47,12 @@ from templater.model.records import (
     DesiredState,
     HealthEvent,
     HealthTarget,
+    ListeningPort,
     PortRoute,
     PortShare,
     User,
     WorkspaceState,
+    agent_state,
 )
 from templater.server.store import applying
 from templater.server.store.database import WRITE, make_engine
@@ -66,6 +79,16 @@ from templater.server.store.schema import (
 TOKEN_PREFIX = "tpl_"
 """Every API token starts with this, so that a leaked one is recognisable (secret scanners)."""
 
+AGENT_TOKEN_PREFIX = "tpa_"
+"""Every agent token starts with this: told apart from API tokens at a glance, and by scanners."""
+
+MAX_AGENT_TOKEN = 256
+"""The longest text ``agent_by_token`` looks up (a real one is 47 characters): anything longer is
+no agent token, refused without hashing it."""
+
+AGENT_HEALTH_STATES = ("initializing", "healthy", "unhealthy")
+"""The states an agent may report for its apps' health."""
+
 NAME_LIMIT = 32
 """The longest user or workspace name (Coder's limit)."""
 
@@ -73,6 +96,7 @@ SECRET_BYTES = 32
 """The length of a server secret (``Store.secret``)."""
 
 _NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_ID_CHUNK = 500  # ids per IN (…) list
 _MIGRATION_LOCK = 0x7465_6D70  # PostgreSQL advisory lock key held while migrating ("temp")
 
 
@@ -92,8 +116,9 @@ def check_name(name: str, kind: str) -> None:
         )
 
 
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+def hash_token(token: str) -> str:
+    """How a token (API, agent) or ticket is stored: its SHA-256, in hex."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _new_token() -> str:
@@ -135,6 +160,25 @@ def _new_id(result: sa.CursorResult[Any]) -> int:
 
 def _user(row: Any) -> User:
     return User(id=row.id, name=row.name, role=row.role)
+
+
+# Each agent with its workspace and the workspace's owner.
+_AGENTS_WITH_OWNERS = agents.join(workspaces, workspaces.c.id == agents.c.workspace_id).join(
+    users, users.c.id == workspaces.c.owner_id
+)
+
+
+def _ports(stored: Any) -> tuple[ListeningPort, ...]:
+    """The ports an agent row holds, skipping whatever is not a port entry."""
+    if not isinstance(stored, list):
+        return ()
+    return tuple(
+        ListeningPort(entry["port"], entry["process"])
+        for entry in stored
+        if isinstance(entry, dict)
+        and isinstance(entry.get("port"), int)
+        and isinstance(entry.get("process"), str)
+    )
 
 
 class Store:
@@ -223,7 +267,7 @@ class Store:
             user_id = _new_id(result)
             conn.execute(
                 sa.insert(tokens).values(
-                    user_id=user_id, token_hash=_hash_token(token), created_at=now
+                    user_id=user_id, token_hash=hash_token(token), created_at=now
                 )
             )
         return User(id=user_id, name=name, role=role), token
@@ -236,7 +280,7 @@ class Store:
                 raise StoreError(f"no user with id {user_id}")
             conn.execute(
                 sa.insert(tokens).values(
-                    user_id=user_id, token_hash=_hash_token(token), created_at=_now()
+                    user_id=user_id, token_hash=hash_token(token), created_at=_now()
                 )
             )
         return token
@@ -247,7 +291,7 @@ class Store:
         query = (
             sa.select(users.c.id, users.c.name, users.c.role)
             .join(tokens, tokens.c.user_id == users.c.id)
-            .where(tokens.c.token_hash == _hash_token(token))
+            .where(tokens.c.token_hash == hash_token(token))
         )
         with self._read() as conn:
             row = conn.execute(query).first()
@@ -317,14 +361,21 @@ class Store:
         if not rows:
             return []
         agent_rows = conn.execute(
-            sa.select(agents.c.workspace_id, agents.c.name, agents.c.address)
+            sa.select(
+                agents.c.workspace_id,
+                agents.c.name,
+                agents.c.address,
+                agents.c.connection_timeout,
+            )
             .select_from(agents.join(owned, workspaces.c.id == agents.c.workspace_id))
             .where(*filters)
             .order_by(agents.c.name)
         )
         by_workspace: dict[int, list[AgentSpec]] = {row.id: [] for row in rows}
         for agent in agent_rows:
-            by_workspace[agent.workspace_id].append(AgentSpec(agent.name, agent.address))
+            by_workspace[agent.workspace_id].append(
+                AgentSpec(agent.name, agent.address, agent.connection_timeout)
+            )
         apps_by_workspace: dict[tuple[str, str], list[AppRecord]] = {}
         for app in self._apps(conn, owner, name):
             apps_by_workspace.setdefault((app.owner, app.workspace), []).append(app)
@@ -349,6 +400,9 @@ class Store:
                 apps.c.health,
                 apps.c.health_changed_at,
                 agents.c.name.label("agent"),
+                agents.c.state.label("agent_state"),
+                agents.c.state_changed_at.label("agent_state_changed_at"),
+                agents.c.connection_timeout,
                 workspaces.c.name.label("workspace"),
                 users.c.name.label("owner"),
             )
@@ -356,6 +410,7 @@ class Store:
             .where(*self._filters(owner, name))
             .order_by(users.c.name, workspaces.c.name, apps.c.slug)
         )
+        now = _now()
         records = []
         for row in rows:
             spec = app_spec(row, row.agent)
@@ -366,6 +421,10 @@ class Store:
                     owner=row.owner,
                     health=row.health,
                     health_changed_at=row.health_changed_at,
+                    agent_state=agent_state(
+                        row.agent_state, row.agent_state_changed_at, row.connection_timeout, now
+                    ),
+                    agent_state_changed_at=row.agent_state_changed_at,
                 )
             )
         return records
@@ -400,32 +459,39 @@ class Store:
         if not changes:
             return []
         with self._write() as conn:
-            known = {
-                row.id: row
-                for row in conn.execute(
-                    sa.select(
-                        apps.c.id,
-                        apps.c.slug,
-                        workspaces.c.name.label("workspace"),
-                        users.c.name.label("owner"),
-                    )
-                    .select_from(APPS_WITH_OWNERS)
-                    .where(apps.c.id.in_({app_id for app_id, *_ in changes}))
+            return self._record_health(conn, changes)
+
+    @staticmethod
+    def _record_health(
+        conn: Connection, changes: Sequence[tuple[int, str, str, datetime]]
+    ) -> list[HealthEvent]:
+        """``record_health`` in the caller's transaction."""
+        known = {
+            row.id: row
+            for row in conn.execute(
+                sa.select(
+                    apps.c.id,
+                    apps.c.slug,
+                    workspaces.c.name.label("workspace"),
+                    users.c.name.label("owner"),
                 )
-            }
-            kept = [change for change in changes if change[0] in known]
-            if not kept:
-                return []
-            conn.execute(
-                sa.update(apps)
-                .where(apps.c.id == sa.bindparam("b_id"))
-                .values(health=sa.bindparam("b_health"), health_changed_at=sa.bindparam("b_at")),
-                [{"b_id": i, "b_health": h, "b_at": at} for i, h, _, at in kept],
+                .select_from(APPS_WITH_OWNERS)
+                .where(apps.c.id.in_({app_id for app_id, *_ in changes}))
             )
-            conn.execute(
-                sa.insert(health_transitions),
-                [{"app_id": i, "health": h, "reason": r, "at": at} for i, h, r, at in kept],
-            )
+        }
+        kept = [change for change in changes if change[0] in known]
+        if not kept:
+            return []
+        conn.execute(
+            sa.update(apps)
+            .where(apps.c.id == sa.bindparam("b_id"))
+            .values(health=sa.bindparam("b_health"), health_changed_at=sa.bindparam("b_at")),
+            [{"b_id": i, "b_health": h, "b_at": at} for i, h, _, at in kept],
+        )
+        conn.execute(
+            sa.insert(health_transitions),
+            [{"app_id": i, "health": h, "reason": r, "at": at} for i, h, r, at in kept],
+        )
         return [
             HealthEvent(known[i].owner, known[i].workspace, known[i].slug, h, r, at)
             for i, h, r, at in kept
@@ -533,7 +599,7 @@ class Store:
                     raise _conflict(address, stored, expected_version)
                 version = expected_version + 1
             applying.delete_rows(conn, workspace_id, changes)
-            agent_ids = applying.write_agents(conn, workspace_id, changes)
+            agent_ids = applying.write_agents(conn, workspace_id, changes, now)
             applying.update_apps(conn, changes)
             applying.insert_apps(conn, workspace_id, agent_ids, changes)
         return ApplyResult(
@@ -571,6 +637,238 @@ class Store:
             if deleted.rowcount != 1:
                 raise _conflict(address, None, row.version)
         return True
+
+    # --------------------------------------------------------------------- agents
+
+    def issue_agent_token(self, owner: str, workspace: str, agent: str) -> str:
+        """A new token for agent ``agent`` of ``owner``'s workspace ``workspace``, stored only as
+        its hash; the agent's previous token ends with it. NotFound naming what is missing."""
+        token = AGENT_TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self._write() as conn:
+            # Locked as an apply locks it: an apply that deletes the agent goes before or after.
+            workspace_id = conn.scalar(
+                sa.select(workspaces.c.id)
+                .select_from(workspaces.join(users, users.c.id == workspaces.c.owner_id))
+                .where(users.c.name == owner, workspaces.c.name == workspace)
+                .with_for_update(of=workspaces)
+            )
+            if workspace_id is None:
+                raise NotFound(f"there is no workspace {owner}/{workspace}")
+            updated = conn.execute(
+                sa.update(agents)
+                .where(agents.c.workspace_id == workspace_id, agents.c.name == agent)
+                .values(token_hash=hash_token(token))
+            )
+            if updated.rowcount != 1:
+                raise NotFound(f"workspace {owner}/{workspace} has no agent {agent}")
+        return token
+
+    def agent_by_token(self, token: str) -> AgentIdentity | None:
+        """The agent whose current token this is; None for any other text. The same work for
+        every input: a text that cannot be an agent token is refused without a query, any other
+        is hashed and looked up once, by its hash's index."""
+        if (
+            not isinstance(token, str)
+            or len(token) > MAX_AGENT_TOKEN
+            or not token.startswith(AGENT_TOKEN_PREFIX)
+        ):
+            return None
+        query = (
+            sa.select(
+                agents.c.id,
+                users.c.name.label("owner"),
+                workspaces.c.name.label("workspace"),
+                agents.c.name,
+            )
+            .select_from(_AGENTS_WITH_OWNERS)
+            .where(agents.c.token_hash == hash_token(token))
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return AgentIdentity(row.id, row.owner, row.workspace, row.name) if row else None
+
+    def agent_token_hashes(self, agent_ids: Collection[int]) -> dict[int, str]:
+        """The current token hash of each of ``agent_ids`` that still exists and has a token:
+        a connection authenticated with another token, or for an agent missing here, has
+        ended."""
+        wanted = sorted(set(agent_ids))
+        found: dict[int, str] = {}
+        with self._read() as conn:
+            for start in range(0, len(wanted), _ID_CHUNK):
+                rows = conn.execute(
+                    sa.select(agents.c.id, agents.c.token_hash).where(
+                        agents.c.id.in_(wanted[start : start + _ID_CHUNK]),
+                        agents.c.token_hash.is_not(None),
+                    )
+                )
+                found.update((row.id, row.token_hash) for row in rows)
+        return found
+
+    def agent_connected(
+        self,
+        agent_id: int,
+        server: str,
+        version: str,
+        os: str,
+        arch: str,
+        hostname: str,
+        at: datetime,
+    ) -> AgentEvent | None:
+        """The agent connected at ``at`` to the server process ``server`` (which now holds its
+        connection), saying this of itself. None when there is no such agent (any more)."""
+        with self._write() as conn:
+            updated = conn.execute(
+                sa.update(agents)
+                .where(agents.c.id == agent_id)
+                .values(
+                    state=AGENT_CONNECTED,
+                    state_changed_at=at,
+                    server=server,
+                    version=version,
+                    os=os,
+                    arch=arch,
+                    hostname=hostname,
+                )
+            )
+            if updated.rowcount != 1:
+                return None
+            return self._agent_event(conn, agent_id, AGENT_CONNECTED, at)
+
+    def agent_disconnected(self, agent_id: int, server: str, at: datetime) -> AgentEvent | None:
+        """The agent's connection to server process ``server`` ended at ``at``: it is
+        disconnected, held by no server, with no listening ports; only while ``server`` still
+        holds it (a newer connection, to another process, may have replaced it). None when
+        nothing changed."""
+        with self._write() as conn:
+            updated = conn.execute(
+                sa.update(agents)
+                .where(agents.c.id == agent_id, agents.c.server == server)
+                .values(state=AGENT_DISCONNECTED, state_changed_at=at, server=None, ports=[])
+            )
+            if updated.rowcount != 1:
+                return None
+            return self._agent_event(conn, agent_id, AGENT_DISCONNECTED, at)
+
+    @staticmethod
+    def _agent_event(conn: Connection, agent_id: int, state: str, at: datetime) -> AgentEvent:
+        row = conn.execute(
+            sa.select(
+                users.c.name.label("owner"),
+                workspaces.c.name.label("workspace"),
+                agents.c.name,
+            )
+            .select_from(_AGENTS_WITH_OWNERS)
+            .where(agents.c.id == agent_id)
+        ).one()
+        return AgentEvent(row.owner, row.workspace, row.name, state, at)
+
+    def set_agent_ports(self, agent_id: int, ports: Sequence[ListeningPort]) -> None:
+        """The ports the agent reports listening now (all of them, replacing the last list),
+        one entry per port, by number; entries that are not TCP ports are dropped."""
+        by_port: dict[int, str] = {}
+        for entry in ports:
+            port, process = entry.port, entry.process
+            if (
+                isinstance(port, int)
+                and not isinstance(port, bool)
+                and 1 <= port <= MAX_PORT
+                and isinstance(process, str)
+            ):
+                by_port.setdefault(port, process)
+        stored = [{"port": port, "process": by_port[port]} for port in sorted(by_port)]
+        with self._write() as conn:
+            conn.execute(sa.update(agents).where(agents.c.id == agent_id).values(ports=stored))
+
+    def agent_checks(self, agent_id: int) -> list[AgentCheck]:
+        """The apps of the agent that have a healthcheck, by slug, with their last health."""
+        query = (
+            sa.select(
+                apps.c.slug,
+                apps.c.healthcheck_url,
+                apps.c.healthcheck_interval,
+                apps.c.healthcheck_threshold,
+                apps.c.health,
+            )
+            .where(apps.c.agent_id == agent_id, apps.c.healthcheck_url.is_not(None))
+            .order_by(apps.c.slug)
+        )
+        with self._read() as conn:
+            return [AgentCheck(*row) for row in conn.execute(query)]
+
+    def record_agent_health(
+        self, agent_id: int, changes: Sequence[tuple[str, str, str, datetime]]
+    ) -> list[HealthEvent]:
+        """Store changes of health — (slug, health, reason, time) — that agent ``agent_id``
+        reports for its own apps, as ``record_health`` does. What an agent says is not trusted:
+        a slug that is not one of its apps with a healthcheck (another agent's, or unknown) and
+        a state other than initializing, healthy and unhealthy are ignored."""
+        wanted = [
+            (slug, health, reason, at)
+            for slug, health, reason, at in changes
+            if health in AGENT_HEALTH_STATES
+            and isinstance(slug, str)
+            and isinstance(reason, str)
+            and isinstance(at, datetime)
+            and at.tzinfo is not None
+        ]
+        if not wanted:
+            return []
+        with self._write() as conn:
+            ids = {
+                row.slug: row.id
+                for row in conn.execute(
+                    sa.select(apps.c.id, apps.c.slug).where(
+                        apps.c.agent_id == agent_id, apps.c.healthcheck_url.is_not(None)
+                    )
+                )
+            }
+            mapped = [(ids[slug], h, r, at) for slug, h, r, at in wanted if slug in ids]
+            if not mapped:
+                return []
+            return self._record_health(conn, mapped)
+
+    def list_agents(
+        self, owner: str | None = None, workspace: str | None = None
+    ) -> list[AgentRecord]:
+        """The agents of ``owner``'s workspaces (None: everyone's), only those of the workspaces
+        named ``workspace`` if given; by owner, workspace and name. An agent still connecting
+        after its connection timeout reads as ``timeout``."""
+        query = (
+            sa.select(
+                users.c.name.label("owner"),
+                workspaces.c.name.label("workspace"),
+                agents.c.name,
+                agents.c.state,
+                agents.c.state_changed_at,
+                agents.c.connection_timeout,
+                agents.c.version,
+                agents.c.os,
+                agents.c.arch,
+                agents.c.hostname,
+                agents.c.ports,
+            )
+            .select_from(_AGENTS_WITH_OWNERS)
+            .where(*self._filters(owner, workspace))
+            .order_by(users.c.name, workspaces.c.name, agents.c.name)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        now = _now()
+        return [
+            AgentRecord(
+                owner=row.owner,
+                workspace=row.workspace,
+                name=row.name,
+                state=agent_state(row.state, row.state_changed_at, row.connection_timeout, now),
+                state_changed_at=row.state_changed_at,
+                version=row.version,
+                os=row.os,
+                arch=row.arch,
+                hostname=row.hostname,
+                ports=_ports(row.ports),
+            )
+            for row in rows
+        ]
 
     # --------------------------------------------------------------------- app router
 
@@ -731,7 +1029,7 @@ class Store:
             conn.execute(sa.delete(app_tickets).where(app_tickets.c.expires_at <= now))
             conn.execute(
                 sa.insert(app_tickets).values(
-                    ticket_hash=_hash_token(ticket),
+                    ticket_hash=hash_token(ticket),
                     user_id=user_id,
                     host=host.lower(),
                     expires_at=now + lifetime,
@@ -749,7 +1047,7 @@ class Store:
         with self._write() as conn:
             used = conn.execute(
                 sa.delete(app_tickets)
-                .where(app_tickets.c.ticket_hash == _hash_token(ticket))
+                .where(app_tickets.c.ticket_hash == hash_token(ticket))
                 .returning(app_tickets.c.user_id, app_tickets.c.host, app_tickets.c.expires_at)
             ).first()
             if used is None or used.host != host.lower() or used.expires_at <= _now():

@@ -112,7 +112,23 @@ agents = sa.Table(
     ),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("address", sa.Text, nullable=False),
+    # The agent token's SHA-256 (hex), like API tokens'; NULL until one is issued.
+    sa.Column("token_hash", sa.Text, index=True, unique=True),
+    # connecting, connected or disconnected (timeout is computed when read), and since when.
+    sa.Column("state", sa.Text, nullable=False, server_default="connecting"),
+    sa.Column("state_changed_at", UTCDateTime(), nullable=False),
+    sa.Column("connection_timeout", sa.Integer, nullable=False, server_default="120"),
+    # What the agent said of itself when it last connected.
+    sa.Column("version", sa.Text),
+    sa.Column("os", sa.Text),
+    sa.Column("arch", sa.Text),
+    sa.Column("hostname", sa.Text),
+    # The control-plane process holding the agent's connection now ("hostname:pid"), or NULL.
+    sa.Column("server", sa.Text),
+    # The ports it reports listening: [{"port": int, "process": str}], empty unless connected.
+    sa.Column("ports", sa.JSON, nullable=False, server_default="[]"),
     sa.UniqueConstraint("workspace_id", "name"),
+    sa.CheckConstraint("state IN ('connecting', 'connected', 'disconnected')", name="state"),
 )
 
 apps = sa.Table(
@@ -209,12 +225,107 @@ server_secrets = sa.Table(
 )
 
 
-def _migration_1(conn: Connection) -> None:
-    """Users, tokens, workspaces, agents and apps.
+def _version_1() -> sa.MetaData:
+    """Users, tokens, workspaces, agents and apps as schema version 1 defined them (frozen: the
+    tables above are what the latest step leaves, which later steps changed)."""
+    frozen = sa.MetaData(naming_convention=metadata.naming_convention)
+    sa.Table(
+        "users",
+        frozen,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False, unique=True),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.CheckConstraint("role IN ('admin', 'member')", name="role"),
+    )
+    sa.Table(
+        "tokens",
+        frozen,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "user_id",
+            sa.Integer,
+            sa.ForeignKey("users.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+    )
+    sa.Table(
+        "workspaces",
+        frozen,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "owner_id", sa.Integer, sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False
+        ),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("source", sa.JSON, nullable=False),
+        sa.Column("variables", sa.JSON, nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.UniqueConstraint("owner_id", "name"),
+    )
+    sa.Table(
+        "agents",
+        frozen,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "workspace_id",
+            sa.Integer,
+            sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("address", sa.Text, nullable=False),
+        sa.UniqueConstraint("workspace_id", "name"),
+    )
+    sa.Table(
+        "apps",
+        frozen,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "workspace_id",
+            sa.Integer,
+            sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "agent_id",
+            sa.Integer,
+            sa.ForeignKey("agents.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("slug", sa.Text, nullable=False),
+        sa.Column("url", sa.Text),
+        sa.Column("command", sa.Text),
+        sa.Column("display_name", sa.Text),
+        sa.Column("icon", sa.Text),
+        sa.Column("external", sa.Boolean, nullable=False),
+        sa.Column("subdomain", sa.Boolean, nullable=False),
+        sa.Column("share", sa.Text, nullable=False),
+        sa.Column("display_order", sa.Integer),
+        sa.Column("hidden", sa.Boolean, nullable=False),
+        sa.Column("open_in", sa.Text),
+        sa.Column("app_group", sa.Text),
+        sa.Column("tooltip", sa.Text),
+        sa.Column("healthcheck_url", sa.Text),
+        sa.Column("healthcheck_interval", sa.Integer),
+        sa.Column("healthcheck_threshold", sa.Integer),
+        sa.Column("subdomain_label", sa.Text),
+        sa.Column("access_url", sa.Text),
+        sa.Column("health", sa.Text, nullable=False),
+        sa.Column("health_changed_at", UTCDateTime()),
+        sa.UniqueConstraint("workspace_id", "slug"),
+    )
+    return frozen
 
-    This step creates the tables as defined above; once a later step alters one of them, freeze
-    this step first by giving it its own copy of version 1's definitions."""
-    metadata.create_all(conn, tables=[users, tokens, workspaces, agents, apps], checkfirst=False)
+
+def _migration_1(conn: Connection) -> None:
+    """Users, tokens, workspaces, agents and apps, as version 1 defined them."""
+    _version_1().create_all(conn, checkfirst=False)
 
 
 def _migration_2(conn: Connection) -> None:
@@ -227,7 +338,58 @@ def _migration_3(conn: Connection) -> None:
     metadata.create_all(conn, tables=[port_shares, app_tickets, server_secrets], checkfirst=False)
 
 
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1, _migration_2, _migration_3)
+def _migration_4(conn: Connection) -> None:
+    """Workspace agents' tokens and states: each agent's token hash (unique), its state since
+    when (existing agents are ``connecting`` from now), its connection timeout, what it says of
+    itself when it connects, the server holding its connection and its listening ports.
+
+    Columns added in place (ALTER TABLE), as SQLite cannot rebuild a table that others reference
+    inside a transaction; a NOT NULL column there needs a constant default, so the time of the
+    migration is written as one (PostgreSQL drops it again)."""
+    dialect = conn.dialect
+    postgres = dialect.name == "postgresql"
+    now = datetime.now(UTC)
+    if postgres:
+        since = now.isoformat()
+    else:  # as SQLAlchemy's SQLite DATETIME stores naive UTC
+        since = now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def kind(type_: sa.types.TypeEngine[Any]) -> str:
+        return str(type_.compile(dialect=dialect))
+
+    text, integer, moment, document = (
+        kind(sa.Text()),
+        kind(sa.Integer()),
+        kind(UTCDateTime()),
+        kind(sa.JSON()),
+    )
+    states = "'connecting', 'connected', 'disconnected'"
+    columns = [
+        f"token_hash {text}",
+        f"state {text} NOT NULL DEFAULT 'connecting' "
+        f"CONSTRAINT ck_agents_state CHECK (state IN ({states}))",
+        f"state_changed_at {moment} NOT NULL DEFAULT '{since}'",
+        f"connection_timeout {integer} NOT NULL DEFAULT 120",
+        f"version {text}",
+        f"os {text}",
+        f"arch {text}",
+        f"hostname {text}",
+        f"server {text}",
+        f"ports {document} NOT NULL DEFAULT '[]'",
+    ]
+    for column in columns:
+        conn.exec_driver_sql(f"ALTER TABLE agents ADD COLUMN {column}")
+    if postgres:
+        conn.exec_driver_sql("ALTER TABLE agents ALTER COLUMN state_changed_at DROP DEFAULT")
+    conn.exec_driver_sql("CREATE UNIQUE INDEX ix_agents_token_hash ON agents (token_hash)")
+
+
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
+    _migration_1,
+    _migration_2,
+    _migration_3,
+    _migration_4,
+)
 """Step N (1-based) upgrades a database at schema version N-1 to version N."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
