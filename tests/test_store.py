@@ -24,7 +24,6 @@ from templater.model.records import (
     AppSpec,
     DesiredState,
     Healthcheck,
-    PortRoute,
     PortShare,
     WorkspaceState,
 )
@@ -889,7 +888,9 @@ def test_app_route_is_where_an_app_is_served(store: Store, alice: str) -> None:
             agents=(AgentSpec("main", "10.0.0.5"),),
         ),
     )
-    assert store.app_route(alice, "dev", "code-server") == AppRoute(
+    route = store.app_route(alice, "dev", "code-server")
+    assert route is not None
+    assert route == AppRoute(
         owner="alice",
         workspace="dev",
         slug="code-server",
@@ -898,6 +899,9 @@ def test_app_route_is_where_an_app_is_served(store: Store, alice: str) -> None:
         url="http://localhost:8080/code-server",
         share="authenticated",
         subdomain=True,
+        agent_id=route.agent_id,
+        agent_state="connecting",  # applied, never connected
+        agent_since=route.agent_since,
     )
     path = store.app_route(alice, "dev", "path")
     assert path is not None and (path.subdomain, path.share) == (False, "owner")
@@ -909,19 +913,45 @@ def test_app_route_is_where_an_app_is_served(store: Store, alice: str) -> None:
     assert store.app_route("bob", "dev", "code-server") is None
 
 
+def _port_route(store: Store, owner: str, agent: str, port: int) -> tuple[object, ...] | None:
+    route = store.port_route(owner, "dev", agent, port)
+    if route is None:
+        return None
+    fields = (route.owner, route.workspace, route.agent, route.address, route.port, route.share)
+    return (*fields, route.agent_state)
+
+
 def test_port_route_is_owner_only_unless_shared(store: Store, alice: str) -> None:
     side = AgentSpec("side", "10.0.0.2")
     store.apply(alice, "dev", 0, desired(agents=(MAIN, side)))
-    assert store.port_route(alice, "dev", "main", 8080) == PortRoute(
-        "alice", "dev", "main", "127.0.0.1", 8080, "owner"
+    assert _port_route(store, alice, "main", 8080) == (
+        "alice",
+        "dev",
+        "main",
+        "127.0.0.1",
+        8080,
+        "owner",
+        "connecting",
     )
     store.share_port(alice, "dev", "main", 8080, "authenticated")
     store.share_port(alice, "dev", "side", 3000, "public")
-    assert store.port_route(alice, "dev", "main", 8080) == PortRoute(
-        "alice", "dev", "main", "127.0.0.1", 8080, "authenticated"
+    assert _port_route(store, alice, "main", 8080) == (
+        "alice",
+        "dev",
+        "main",
+        "127.0.0.1",
+        8080,
+        "authenticated",
+        "connecting",
     )
-    assert store.port_route(alice, "dev", "side", 3000) == PortRoute(
-        "alice", "dev", "side", "10.0.0.2", 3000, "public"
+    assert _port_route(store, alice, "side", 3000) == (
+        "alice",
+        "dev",
+        "side",
+        "10.0.0.2",
+        3000,
+        "public",
+        "connecting",
     )
     # a share is of one agent's one port
     route = store.port_route(alice, "dev", "side", 8080)

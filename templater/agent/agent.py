@@ -236,8 +236,8 @@ def _host(url: str) -> str:
         return "localhost"
 
 
-def _refusal(status: int, body: bytes | None) -> str:
-    detail = (body or b"").decode("utf-8", "replace").strip()[:200]
+def _refusal(status: int, body: bytes | bytearray | None) -> str:
+    detail = bytes(body or b"").decode("utf-8", "replace").strip()[:200]
     if status in (401, 403):
         return f"the control plane refused the agent token (HTTP {status}): {detail or 'it is wrong or was replaced'}"
     if status == 404:

@@ -16,6 +16,7 @@ is what authorises the stream.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -274,7 +275,7 @@ def _open(body: dict[str, Any]) -> Open:
     return Open(_text(body, "id", 64), _integer(body, "port", 1, 65535))
 
 
-_READERS = {
+_READERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "hello": _hello,
     "health": _health_message,
     "ports": _ports,

@@ -204,6 +204,11 @@ class AppRoute:
     """The app's URL inside the workspace, such as ``http://localhost:13337/?folder=/home``."""
     share: str
     subdomain: bool
+    agent_id: int
+    agent_state: str
+    """The agent's stored state: ``connected`` when its control channel is open."""
+    agent_since: datetime
+    """When the agent's state last changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +232,9 @@ class PortRoute:
     address: str
     port: int
     share: str
+    agent_id: int
+    agent_state: str
+    agent_since: datetime
 
 
 @dataclass(frozen=True, slots=True)

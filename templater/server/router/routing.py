@@ -96,6 +96,7 @@ class _AppTarget:
     scheme: str
     host: bytes
     """The Host header the app expects: the URL's own ``host[:port]``."""
+    hostname: str
     port: int
     base: bytes
     """The URL's path without its trailing slash."""
@@ -109,15 +110,29 @@ def _app_target(url: str) -> _AppTarget:
     return _AppTarget(
         parts.scheme,
         parts.netloc.encode("idna"),
+        parts.hostname or "localhost",
         port,
         parts.path.rstrip("/").encode("latin-1"),
         parts.query,
     )
 
 
+def _upstream_of(route: AppRoute | PortRoute, host: str, port: int, tls: bool) -> Upstream:
+    """Through the agent's stream when the agent is connected; otherwise (until agent
+    addresses are gone) at the agent's address."""
+    if route.agent_state == "connected":
+        return _agent_upstream(route.agent_id, host, port, tls)
+    return _upstream(route.address, port, tls)
+
+
 @lru_cache(maxsize=4096)
 def _upstream(address: str, port: int, tls: bool) -> Upstream:
     return Upstream(address, port, tls)
+
+
+@lru_cache(maxsize=4096)
+def _agent_upstream(agent: int, host: str, port: int, tls: bool) -> Upstream:
+    return Upstream(host, port, tls, agent=agent)
 
 
 @lru_cache(maxsize=_HOSTS_KEPT)
@@ -269,7 +284,7 @@ class AppRouter:
 
         rewrite = _STRIP_CORS if allowed is None else partial(cors.response_headers, origin=allowed)
         if isinstance(target, PortRoute):
-            upstream = _upstream(target.address, target.port, parsed.https)
+            upstream = _upstream_of(target, "localhost", target.port, parsed.https)
             forwarded = self._forwarded(request, b"localhost:%d" % target.port)
             return Forward(upstream, request.target, forwarded, what, rewrite)
         return self._to_app(request, target, path, query, what, rewrite)
@@ -335,7 +350,7 @@ class AppRouter:
         upstream_target = target.base + path
         if query:
             upstream_target += b"?" + query
-        upstream = _upstream(app.address, target.port, target.scheme == "https")
+        upstream = _upstream_of(app, target.hostname, target.port, target.scheme == "https")
         return Forward(
             upstream, upstream_target, self._forwarded(request, target.host), what, rewrite
         )

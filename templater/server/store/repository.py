@@ -879,6 +879,9 @@ class Store:
             sa.select(
                 agents.c.name.label("agent"),
                 agents.c.address,
+                agents.c.id.label("agent_id"),
+                agents.c.state.label("agent_state"),
+                agents.c.state_changed_at.label("agent_since"),
                 apps.c.url,
                 apps.c.share,
                 apps.c.subdomain_label,
@@ -905,6 +908,9 @@ class Store:
             url=row.url,
             share=row.share,
             subdomain=row.subdomain_label is not None,
+            agent_id=row.agent_id,
+            agent_state=row.agent_state,
+            agent_since=row.agent_since,
         )
 
     def port_route(self, owner: str, workspace: str, agent: str, port: int) -> PortRoute | None:
@@ -917,7 +923,13 @@ class Store:
             port_shares.c.port == port,
         )
         query = (
-            sa.select(agents.c.address, port_shares.c.share)
+            sa.select(
+                agents.c.address,
+                port_shares.c.share,
+                agents.c.id,
+                agents.c.state,
+                agents.c.state_changed_at,
+            )
             .select_from(
                 agents.join(workspaces, workspaces.c.id == agents.c.workspace_id)
                 .join(users, users.c.id == workspaces.c.owner_id)
@@ -929,7 +941,17 @@ class Store:
             row = conn.execute(query).first()
         if row is None:
             return None
-        return PortRoute(owner, workspace, agent, row.address, port, row.share or "owner")
+        return PortRoute(
+            owner,
+            workspace,
+            agent,
+            row.address,
+            port,
+            row.share or "owner",
+            row.id,
+            row.state,
+            row.state_changed_at,
+        )
 
     # --------------------------------------------------------------------- shared ports
 
