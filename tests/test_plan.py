@@ -3,9 +3,19 @@ needs, however far the value travelled from them (locals, module inputs and outp
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
 
-from templater.provisioning.plan import PlanError, desired_state
+from templater.model.records import AgentSpec, WorkspaceState
+from templater.provisioning.plan import (
+    DEFAULT_AGENT_ADDRESS,
+    PlanError,
+    desired_state,
+    diff,
+    render_changes,
+)
 
 from .conftest import Evaluate
 
@@ -97,3 +107,63 @@ def test_an_app_of_a_provider_before_slugs_is_named_by_its_resource(
     )
     [app] = desired_state(evaluation, {}, {}, {}).apps
     assert (app.slug, app.display_name) == ("code-server", "VS Code")
+
+
+def test_an_agents_connection_timeout_comes_from_the_template(evaluate_files: Evaluate) -> None:
+    evaluation = evaluate_files(
+        {
+            "main.tf": 'variable "timeout" {\n  default = 30\n}\nvariable "unset" {}\n'
+            + 'resource "coder_agent" "fast" {\n  os = "linux"\n  arch = "amd64"\n'
+            + "  connection_timeout = 1\n}\n"
+            + 'resource "coder_agent" "patient" {\n  os = "linux"\n  arch = "amd64"\n'
+            + "  connection_timeout = 0\n}\n"
+            + 'resource "coder_agent" "given" {\n  os = "linux"\n  arch = "amd64"\n'
+            + "  connection_timeout = var.timeout\n}\n"
+            + 'resource "coder_agent" "unknown" {\n  os = "linux"\n  arch = "amd64"\n'
+            + "  connection_timeout = var.unset\n}\n"
+            + 'resource "coder_agent" "default" {\n  os = "linux"\n  arch = "amd64"\n}\n'
+        }
+    )
+    agents = {agent.name: agent for agent in desired_state(evaluation, {}, {}, {}).agents}
+    assert {name: agent.connection_timeout for name, agent in agents.items()} == {
+        "fast": 1,
+        "patient": 0,
+        "given": 30,
+        "unknown": 120,
+        "default": 120,
+    }
+
+
+def test_a_negative_connection_timeout_cannot_be_provisioned(evaluate_files: Evaluate) -> None:
+    message = plan_error(
+        evaluate_files,
+        {
+            "main.tf": 'resource "coder_agent" "dev" {\n  os = "linux"\n  arch = "amd64"\n'
+            + "  connection_timeout = -5\n}\n"
+        },
+    )
+    assert message == (
+        "coder_agent.dev: connection_timeout is -5; it must be a whole number of seconds, 0 or "
+        "more (0: never time out)"
+    )
+
+
+def test_plan_shows_a_changed_connection_timeout(evaluate_files: Evaluate) -> None:
+    evaluation = evaluate_files(
+        {"main.tf": AGENT.replace('os = "linux"', 'os = "linux"\n  connection_timeout = 1')}
+    )
+    desired = desired_state(evaluation, {}, {}, {})
+    current = WorkspaceState(
+        name="dev",
+        owner="alice",
+        version=1,
+        source={},
+        variables={},
+        agents=(AgentSpec("dev", DEFAULT_AGENT_ADDRESS),),
+        apps=(),
+        updated_at=datetime.now(UTC),
+    )
+    [change] = diff(current, desired)
+    assert (change.action, change.address) == ("update", "agent.dev")
+    assert "      connection_timeout = 120 -> 1" in render_changes([change])
+    assert diff(replace(current, agents=desired.agents), desired) == []

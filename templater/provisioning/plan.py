@@ -17,6 +17,7 @@ from templater.engine.values import Unknown, is_wholly_known, render
 from templater.lint.rules.schema import typed_value
 from templater.model.changes import APP_REPLACED_BY, classify
 from templater.model.records import (
+    DEFAULT_CONNECTION_TIMEOUT,
     AgentSpec,
     AppSpec,
     DesiredState,
@@ -100,7 +101,29 @@ def _existing(evaluation: Evaluation, resource_type: str) -> list[ResolvedResour
 
 
 def _agent(resource: ResolvedResource, addresses: Mapping[str, str]) -> AgentSpec:
-    return AgentSpec(resource.name, addresses.get(resource.name, DEFAULT_AGENT_ADDRESS))
+    address = addresses.get(resource.name, DEFAULT_AGENT_ADDRESS)
+    return AgentSpec(resource.name, address, _connection_timeout(resource))
+
+
+def _connection_timeout(resource: ResolvedResource) -> int:
+    """The agent's ``connection_timeout`` in seconds: the default when it is not set or not
+    known before apply (as Coder, which then takes the provider's default); 0 never times
+    out."""
+    attribute = resource.attributes.get("connection_timeout")
+    if attribute is None or not is_wholly_known(attribute.value):
+        return DEFAULT_CONNECTION_TIMEOUT
+    value = typed_value(resource.type, attribute.name, attribute.value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if value is None:
+        return DEFAULT_CONNECTION_TIMEOUT
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PlanError(
+            f"{resource.address}: connection_timeout is {render(value)}; it must be a whole "
+            "number of seconds, 0 or more (0: never time out)",
+            attribute.origin,
+        )
+    return value
 
 
 def _known(resource: ResolvedResource, attribute: ResolvedAttribute, label: str) -> Any:
@@ -180,6 +203,10 @@ def _agent_of(resource: ResolvedResource, agents: set[str]) -> str:
 # ----------------------------------------------------------------------------- changes
 
 
+def _agent_fields(agent: AgentSpec) -> dict[str, Any]:
+    return {"address": agent.address, "connection_timeout": agent.connection_timeout}
+
+
 def _app_fields(app: Any) -> dict[str, Any]:
     return {name: getattr(app, name) for name in _COMPARED}
 
@@ -188,9 +215,9 @@ def diff(current: WorkspaceState | None, desired: DesiredState) -> list[Change]:
     """What applying ``desired`` changes: agents first, then apps, each in name order."""
     changes: list[Change] = []
     before_agents = (
-        {agent.name: {"address": agent.address} for agent in current.agents} if current else {}
+        {agent.name: _agent_fields(agent) for agent in current.agents} if current else {}
     )
-    after_agents = {agent.name: {"address": agent.address} for agent in desired.agents}
+    after_agents = {agent.name: _agent_fields(agent) for agent in desired.agents}
     changes += _compare("agent", before_agents, after_agents, replace_on=())
     before_apps = {app.slug: _app_fields(app) for app in current.apps} if current else {}
     after_apps = {app.slug: _app_fields(app) for app in desired.apps}
