@@ -181,6 +181,10 @@ class Agent:
             logger.info("stream to port %d: %s", request.port, problem)
             self._send(Refused(request.id, str(problem)))
             return
+        except Exception as problem:  # a fault costs this stream, never the agent
+            logger.warning("stream to port %d failed: %r", request.port, problem)
+            self._send(Refused(request.id, f"port {request.port}: the agent failed"))
+            return
         await stream
 
     async def _report_health(self, transitions: list[Transition]) -> None:

@@ -5,6 +5,7 @@ the fast writer instead of filling the agent's memory)."""
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 
 class _Side(asyncio.Protocol):
@@ -17,7 +18,7 @@ class _Side(asyncio.Protocol):
         self._eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 from templater.agent.joining import join
@@ -65,7 +66,6 @@ async def dial_local(port: int) -> asyncio.Transport:
         except OSError as problem:
             problems.append(problem.strerror or str(problem))
         else:
-            assert isinstance(transport, asyncio.Transport)
             return transport
     reason = (
         "connection refused"
@@ -94,7 +94,6 @@ async def connect_back(plane: ControlPlane, stream_id: str) -> tuple[asyncio.Tra
         transport, _ = await asyncio.wait_for(connect, DIAL_TIMEOUT)
     except (OSError, TimeoutError) as problem:
         raise StreamError(f"cannot reach the control plane: {problem}") from None
-    assert isinstance(transport, asyncio.Transport)
     transport.write(
         f"GET {STREAM_PATH}{stream_id} HTTP/1.1\r\n"
         f"Host: {plane.authority}\r\n"
@@ -125,7 +124,7 @@ class _Held(asyncio.Protocol):
     socket (a server-first protocol's greeting included)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.ReadTransport)
+        transport = cast(asyncio.ReadTransport, transport)  # uvloop's are not subclasses
         transport.pause_reading()
 
 
@@ -138,7 +137,7 @@ class _Handshake(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:

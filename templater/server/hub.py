@@ -77,12 +77,15 @@ class AgentHub:
         store: Store,
         publish: Callable[[list[Any]], None],
         refused: Callable[[str, str], None],
+        state_changed: Callable[[], None],
     ) -> None:
         """``publish`` hands events to the events stream; ``refused`` tells a process's
-        StreamBroker that the agent could not open one of its streams."""
+        StreamBroker that the agent could not open one of its streams; ``state_changed`` is
+        called when an agent connects or disconnects (the router's routes change with it)."""
         self._store = store
         self._publish = publish
         self._refused = refused
+        self._state_changed = state_changed
         self._connected: dict[int, _Connected] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -140,6 +143,7 @@ class AgentHub:
                     self._store.agent_disconnected, agent, SERVER_ID, datetime.now(UTC)
                 )
                 if event is not None:
+                    self._state_changed()
                     self._publish([event])
                     logger.info("agent %s disconnected", _name(identity))
 
@@ -156,6 +160,7 @@ class AgentHub:
             datetime.now(UTC),
         )
         if event is not None:
+            self._state_changed()
             self._publish([event])
         logger.info("agent %s connected version=%s os=%s", _name(identity), hello.version, hello.os)
         await self._push_checks(connected)

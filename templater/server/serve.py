@@ -196,13 +196,15 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
     directory = Directory(store, generation)
     hub: AgentHub | None = None
 
-    def registry_changed() -> None:
-        directory.forget()
+    def agents_changed() -> None:
         if hub is not None:
             hub.registry_changed()
 
     app = create_app(
-        store, Deployment(config.access_url, wildcard), on_registry_change=registry_changed
+        store,
+        Deployment(config.access_url, wildcard),
+        on_registry_change=directory.forget,
+        on_agents_changed=agents_changed,
     )
     app.include_router(sign_in_router(store, SessionSigner(secret), config.access_url, wildcard))
     with tempfile.TemporaryDirectory(prefix="templater-") as private:
@@ -217,7 +219,9 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
             config.log_format,
             private,
         )
-        hub, service, streams = _agent_hub(store, app.state.events.publish, private)
+        hub, service, streams = _agent_hub(
+            store, app.state.events.publish, directory.forget, private
+        )
         app.include_router(agent_channel_router(store, hub))
         proxy = front_proxy(settings, directory, streams)
 
@@ -273,7 +277,10 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
 
 
 def _agent_hub(
-    store: Store, publish: Callable[[list[Any]], None], private: str
+    store: Store,
+    publish: Callable[[list[Any]], None],
+    state_changed: Callable[[], None],
+    private: str,
 ) -> tuple[AgentHub, HubService, StreamBroker]:
     """The agents' hub, its service to the other processes, and this process's streams."""
     from templater.server.hub import AgentHub, HubService
@@ -287,7 +294,7 @@ def _agent_hub(
         if not service.refused(stream_id, reason):
             streams.refused(stream_id, reason)
 
-    hub = AgentHub(store, publish, refused)
+    hub = AgentHub(store, publish, refused, state_changed)
     service = HubService(hub)
     streams = StreamBroker(0, private, hub.request_stream)
     return hub, service, streams

@@ -23,7 +23,7 @@ import socket
 import struct
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from templater.model.agent_messages import STREAM_PROTOCOL
 
@@ -165,7 +165,6 @@ class StreamBroker:
             except OSError:
                 sock.close()
                 return
-            assert isinstance(transport, asyncio.Transport)
             self._arrived(stream_id, transport, leftover)
 
         self._spawn(connect())
@@ -180,7 +179,7 @@ class _Held(asyncio.Protocol):
     """Reads nothing until the stream's user takes the connection over."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.ReadTransport)
+        transport = cast(asyncio.ReadTransport, transport)  # uvloop's are not subclasses
         transport.pause_reading()
 
 

@@ -1,0 +1,222 @@
+"""The workspace agent, as real processes against a real server: apps reached through its
+streams, its states, reconnecting, replacing, revoking, and nonsense on its channel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .agents import agent_record, issue_token, launch_agent, start_agent
+from .test_server import (
+    Server,
+    app_json,
+    eventually,
+    new_user,
+    serving,
+)
+from .upstreams import EchoApp
+
+UNREACHABLE = "192.0.2.1"
+"""An agent address nothing answers at (TEST-NET-1): only the agent's streams reach the app."""
+
+
+def _apply(
+    server: Server, token: str, owner: str, name: str, apps: list[dict[str, object]]
+) -> None:
+    with server.api(token) as client:
+        current = client.get(f"/api/v1/workspaces/{owner}/{name}")
+        version = current.json()["version"] if current.status_code == 200 else 0
+        answer = client.put(
+            f"/api/v1/workspaces/{owner}/{name}",
+            json={
+                "expected_version": version,
+                "source": {},
+                "variables": {},
+                "agents": [{"name": "main", "address": UNREACHABLE}],
+                "apps": apps,
+            },
+        )
+    assert answer.status_code == 200, answer.text
+
+
+def _get(server: Server, label: str, token: str, target: str = "/") -> httpx.Response:
+    headers = {"Host": f"{label}.apps.localhost", "Templater-Session-Token": token}
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        return client.get(target, headers=headers)
+
+
+@pytest.fixture
+def echo() -> Iterator[EchoApp]:
+    app = EchoApp()
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def alice_world(tmp_path: Path, echo: EchoApp) -> Iterator[tuple[Server, str]]:
+    for server in serving(tmp_path):
+        alice = new_user(server, "alice")
+        app = app_json("echo", echo.port)
+        _apply(server, alice, "alice", "dev", [app])
+        yield server, alice
+
+
+def test_an_app_is_reached_through_its_agent_and_only_through_it(
+    alice_world: tuple[Server, str],
+) -> None:
+    server, alice = alice_world
+    # No agent yet, and the agent address leads nowhere: the app cannot be reached.
+    assert _get(server, "echo--dev--alice", alice).status_code == 502
+    agent = start_agent(server, alice, "alice", "dev")
+    try:
+        answer = _get(server, "echo--dev--alice", alice, "/hello?x=1")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["target"] == "/hello?x=1"
+        record = agent_record(server, "alice", "dev", "main")
+        assert record["state"] == "connected" and record["os"] == "linux"
+        assert "connected to" in agent.log()
+    finally:
+        agent.stop()
+    assert eventually(
+        lambda: agent_record(server, "alice", "dev", "main")["state"] == "disconnected"
+    )
+
+
+def test_a_port_the_agent_cannot_dial_gets_a_502_naming_the_port(
+    alice_world: tuple[Server, str],
+) -> None:
+    server, alice = alice_world
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    agent = start_agent(server, alice, "alice", "dev")
+    try:
+        answer = _get(server, f"{closed}--main--dev--alice", alice)
+        assert answer.status_code == 502
+        assert f"port {closed}" in answer.text and "refused" in answer.text
+    finally:
+        agent.stop()
+
+
+def test_an_agent_killed_and_restarted_comes_back(alice_world: tuple[Server, str]) -> None:
+    server, alice = alice_world
+    token = issue_token(server, alice, "alice", "dev", "main")
+    state = server.home / "agent-state"
+    first = launch_agent(server, token, state)
+    assert eventually(
+        lambda: agent_record(server, "alice", "dev", "main")["state"] == "connected", 30
+    )
+    first.process.kill()
+    first.process.wait()
+    assert eventually(
+        lambda: agent_record(server, "alice", "dev", "main")["state"] == "disconnected", 30
+    )
+    second = launch_agent(server, token, state)
+    try:
+        assert eventually(
+            lambda: agent_record(server, "alice", "dev", "main")["state"] == "connected", 30
+        ), second.log()
+        assert _get(server, "echo--dev--alice", alice).status_code == 200
+    finally:
+        second.stop()
+
+
+def test_a_second_agent_with_the_same_token_replaces_the_first(
+    alice_world: tuple[Server, str],
+) -> None:
+    server, alice = alice_world
+    token = issue_token(server, alice, "alice", "dev", "main")
+    first = launch_agent(server, token, server.home / "one")
+    assert eventually(
+        lambda: agent_record(server, "alice", "dev", "main")["state"] == "connected", 30
+    )
+    second = launch_agent(server, token, server.home / "two")
+    try:
+        assert eventually(lambda: "replaced" in first.log() or "closed" in first.log(), 30), (
+            first.log()
+        )
+        assert _get(server, "echo--dev--alice", alice).status_code == 200
+        assert agent_record(server, "alice", "dev", "main")["state"] == "connected"
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_a_replaced_token_is_refused_and_its_agent_dropped(
+    alice_world: tuple[Server, str],
+) -> None:
+    server, alice = alice_world
+    agent = start_agent(server, alice, "alice", "dev")
+    try:
+        issue_token(server, alice, "alice", "dev", "main")  # ends the running agent's token
+        assert eventually(lambda: "refused the agent token (HTTP 401)" in agent.log(), 30), (
+            agent.log()
+        )
+        assert agent.process.poll() is None  # it keeps trying, with backoff, saying why
+    finally:
+        agent.stop()
+
+
+def test_a_wrong_url_gets_one_clear_line_and_a_retry(tmp_path: Path) -> None:
+    for server in serving(tmp_path):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        agent = launch_agent(server, "tpa_nonsense", tmp_path / "state", url=nowhere)
+        try:
+            assert eventually(
+                lambda: (
+                    f"cannot reach {nowhere}: connection refused; connecting again in"
+                    in agent.log()
+                ),
+                30,
+            ), agent.log()
+            assert "Traceback" not in agent.log()
+        finally:
+            agent.stop()
+
+
+def test_nonsense_on_the_control_channel_closes_it_and_never_crashes_the_agent(
+    alice_world: tuple[Server, str],
+) -> None:
+    """A fake control plane that sends garbage: the agent says so and connects again."""
+    server, _ = alice_world
+    said: list[str] = []
+
+    async def scenario() -> None:
+        from websockets.asyncio.server import ServerConnection, serve
+
+        connections = 0
+
+        async def handler(connection: ServerConnection) -> None:
+            nonlocal connections
+            connections += 1
+            await connection.recv()  # the hello
+            await connection.send(json.dumps({"type": "open", "id": "x", "port": "http"}))
+            await connection.wait_closed()
+
+        async with serve(handler, "127.0.0.1", 0) as fake:
+            port = fake.sockets[0].getsockname()[1]
+            agent = launch_agent(
+                server, "tpa_whatever", server.home / "state", url=f"http://127.0.0.1:{port}"
+            )
+            try:
+                for _ in range(600):
+                    if connections >= 2:
+                        break
+                    await asyncio.sleep(0.05)
+                said.append(agent.log())
+                assert agent.process.poll() is None
+            finally:
+                agent.stop()
+        assert connections >= 2, said
+
+    asyncio.run(scenario())
+    assert "a message the agent cannot read" in said[0]
+    assert "Traceback" not in said[0]
