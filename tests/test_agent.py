@@ -18,6 +18,7 @@ from .test_server import (
     app_json,
     eventually,
     new_user,
+    server,  # noqa: F401 - the fixture
     serving,
 )
 from .upstreams import EchoApp
@@ -163,23 +164,17 @@ def test_a_replaced_token_is_refused_and_its_agent_dropped(
         agent.stop()
 
 
-def test_a_wrong_url_gets_one_clear_line_and_a_retry(tmp_path: Path) -> None:
-    for server in serving(tmp_path):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}"
-        agent = launch_agent(server, "tpa_nonsense", tmp_path / "state", url=nowhere)
-        try:
-            assert eventually(
-                lambda: (
-                    f"cannot reach {nowhere}: connection refused; connecting again in"
-                    in agent.log()
-                ),
-                30,
-            ), agent.log()
-            assert "Traceback" not in agent.log()
-        finally:
-            agent.stop()
+def test_a_wrong_url_gets_one_clear_line_and_a_retry(server: Server, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    agent = launch_agent(server, "tpa_nonsense", tmp_path / "state", url=nowhere)
+    said = f"cannot reach {nowhere}: connection refused; connecting again in"
+    try:
+        assert eventually(lambda: said in agent.log(), 30), agent.log()
+        assert "Traceback" not in agent.log()
+    finally:
+        agent.stop()
 
 
 def test_nonsense_on_the_control_channel_closes_it_and_never_crashes_the_agent(
