@@ -18,7 +18,6 @@ from .test_server import (
     app_json,
     eventually,
     new_user,
-    server,  # noqa: F401 - the fixture
     serving,
 )
 from .upstreams import EchoApp
@@ -164,7 +163,10 @@ def test_a_replaced_token_is_refused_and_its_agent_dropped(
         agent.stop()
 
 
-def test_a_wrong_url_gets_one_clear_line_and_a_retry(server: Server, tmp_path: Path) -> None:
+def test_a_wrong_url_gets_one_clear_line_and_a_retry(
+    alice_world: tuple[Server, str], tmp_path: Path
+) -> None:
+    server, _ = alice_world
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}"
