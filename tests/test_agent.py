@@ -217,3 +217,31 @@ def test_nonsense_on_the_control_channel_closes_it_and_never_crashes_the_agent(
     asyncio.run(scenario())
     assert "a message the agent cannot read" in said[0]
     assert "Traceback" not in said[0]
+
+
+def test_listening_ports_appear_and_go_and_the_filtered_ones_never_show(
+    alice_world: tuple[Server, str], echo: EchoApp
+) -> None:
+    server, alice = alice_world
+    agent = start_agent(server, alice, "alice", "dev")
+
+    def ports() -> set[int]:
+        return {entry["port"] for entry in agent_record(server, "alice", "dev", "main")["ports"]}
+
+    try:
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            opened = listener.getsockname()[1]
+            assert eventually(lambda: opened in ports(), 30), agent.log()
+            [entry] = [
+                e
+                for e in agent_record(server, "alice", "dev", "main")["ports"]
+                if e["port"] == opened
+            ]
+            assert entry["process"]  # this test's own process, by name
+            # The app's own port (its URL's) is an app, not a listening port to offer.
+            assert echo.port not in ports()
+        assert eventually(lambda: opened not in ports(), 30), agent.log()
+    finally:
+        agent.stop()

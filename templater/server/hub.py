@@ -173,7 +173,8 @@ class AgentHub:
     def _checks(self, agent: int) -> tuple[tuple[Check, ...], tuple[int, ...]]:
         found = self._store.agent_checks(agent)
         checks = tuple(Check(c.slug, c.url, c.interval, c.threshold, c.health) for c in found)
-        return checks, tuple(sorted({_port(c.url) for c in found} - {0}))
+        urls = [*self._store.agent_app_urls(agent), *(c.url for c in found)]
+        return checks, tuple(sorted({_port(url) for url in urls} - {0}))
 
     async def request_stream(self, agent: int, port: int, stream_id: str) -> None:
         """Ask agent ``agent`` to open stream ``stream_id`` to ``port``."""

@@ -795,6 +795,13 @@ class Store:
         with self._read() as conn:
             return [AgentCheck(*row) for row in conn.execute(query)]
 
+    def agent_app_urls(self, agent_id: int) -> list[str]:
+        """The URLs of the agent's apps (the ports behind them are not offered as listening
+        ports)."""
+        query = sa.select(apps.c.url).where(apps.c.agent_id == agent_id, apps.c.url.is_not(None))
+        with self._read() as conn:
+            return [row.url for row in conn.execute(query)]
+
     def record_agent_health(
         self, agent_id: int, changes: Sequence[tuple[str, str, str, datetime]]
     ) -> list[HealthEvent]:
