@@ -1,5 +1,5 @@
-"""The control plane's HTTP API (``/api/v1``): users, workspaces, their agents, apps and shared
-ports.
+"""The control plane's HTTP API (``/api/v1``): users, workspaces, their agents (tokens and
+states), apps and shared ports.
 
 Every route but health and the OpenAPI document authenticates, with ``Authorization: Bearer``
 or the ``Templater-Session-Token`` header; members see and change only their own workspaces,
@@ -31,6 +31,7 @@ from templater.model.hostnames import (
     path_app_url,
 )
 from templater.model.records import (
+    AgentRecord,
     AgentSpec,
     ApplyResult,
     AppRecord,
@@ -121,6 +122,13 @@ class Health:
     status: str
 
 
+@dataclass(frozen=True, slots=True)
+class AgentToken:
+    """A new agent token (shown only this once); the agent's previous token no longer works."""
+
+    token: str
+
+
 def _fail(status: int, message: str) -> HTTPException:
     return HTTPException(status_code=status, detail=message)
 
@@ -156,16 +164,24 @@ def create_app(
     deployment: Deployment,
     monitor_health: bool = True,
     on_registry_change: Callable[[], None] | None = None,
+    on_agents_changed: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The API on ``store``; with ``monitor_health``, the health monitor runs while it serves.
     ``on_registry_change`` is called (in a worker thread) after every successful apply, destroy,
-    share and unshare of a port: what the app router caches about apps and ports may be stale."""
+    share and unshare of a port: what the app router caches about apps and ports may be stale.
+    ``on_agents_changed`` is called (in a worker thread) after every successful apply, destroy
+    and agent token issued: agents may be gone or have new tokens, and their apps changed, so
+    their connections need checking again."""
     broker = EventBroker()
     watcher = _HealthWatcher(store, broker) if monitor_health else None
 
     def registry_changed() -> None:
         if on_registry_change is not None:
             on_registry_change()
+
+    def agents_changed() -> None:
+        if on_agents_changed is not None:
+            on_agents_changed()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -311,6 +327,7 @@ def create_app(
             user.name,
         )
         registry_changed()
+        agents_changed()
         if watcher is not None and (
             result.created or result.updated or result.replaced or result.deleted
         ):
@@ -333,9 +350,49 @@ def create_app(
             raise _fail(404, f"there is no workspace {owner}/{name}")
         event_log.info("destroy owner=%s workspace=%s user=%s", owner, name, user.name)
         registry_changed()
+        agents_changed()
         if watcher is not None:
             watcher.refresh_from_thread()
         return Destroyed(True)
+
+    @app.post(
+        "/api/v1/workspaces/{owner}/{name}/agents/{agent}/token", status_code=201, tags=["agents"]
+    )
+    def issue_agent_token(owner: str, name: str, agent: str, user: Authenticated) -> AgentToken:
+        """A new token for the agent, which `templater agent` connects with; the agent's
+        previous token ends (and any connection made with it)."""
+        may_act_for(user, owner)
+        try:
+            token = store.issue_agent_token(owner, name, agent)
+        except NotFound as problem:
+            raise _fail(404, str(problem)) from None
+        event_log.info(
+            "agent-token owner=%s workspace=%s agent=%s user=%s", owner, name, agent, user.name
+        )
+        agents_changed()
+        return AgentToken(token)
+
+    @app.get("/api/v1/workspaces/{owner}/{name}/agents", tags=["agents"])
+    def workspace_agents(owner: str, name: str, user: Authenticated) -> list[AgentRecord]:
+        """The workspace's agents with their states (``connecting``, ``connected``,
+        ``disconnected``, ``timeout``), since when, and their listening ports."""
+        may_act_for(user, owner)
+        found = store.list_agents(owner, name)
+        if not found and store.get_workspace(owner, name) is None:
+            raise _fail(404, f"there is no workspace {owner}/{name}")
+        return found
+
+    @app.get("/api/v1/agents", tags=["agents"])
+    def list_agents(
+        user: Authenticated,
+        owner: Annotated[str | None, Query()] = None,
+        workspace: Annotated[str | None, Query()] = None,
+    ) -> list[AgentRecord]:
+        """The agents of every workspace you may see (admins: everyone's), with their states."""
+        if user.role != "admin":
+            may_act_for(user, owner or user.name)
+            owner = user.name
+        return store.list_agents(owner, workspace)
 
     @app.get("/api/v1/workspaces/{owner}/{name}/ports", tags=["ports"])
     def list_ports(owner: str, name: str, user: Authenticated) -> list[PortShare]:
@@ -401,8 +458,8 @@ def create_app(
         responses={200: {"content": {"text/event-stream": {}}}},
     )
     async def events(user: Authenticated) -> StreamingResponse:
-        """Server-sent events: an app's health changed (``event: health``), for the workspaces
-        you may see."""
+        """Server-sent events: an app's health changed (``event: health``), an agent's state
+        changed (``event: agent``), for the workspaces you may see."""
         return StreamingResponse(
             broker.stream(user),
             media_type="text/event-stream",

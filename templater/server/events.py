@@ -1,5 +1,6 @@
 """The events the control plane streams to clients (``/api/v1/events``): each subscriber gets
-the changes of the workspaces it may see, as they happen."""
+the changes of the workspaces it may see, as they happen: apps' health (``event: health``) and
+agents' states (``event: agent``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
-from templater.model.records import HealthEvent, User
+from templater.model.records import AgentEvent, HealthEvent, User
+
+Event = HealthEvent | AgentEvent
 
 # A subscriber that does not keep up loses its oldest events rather than slowing everyone.
 _QUEUE_LIMIT = 1000
@@ -19,11 +22,9 @@ _KEEPALIVE_SECONDS = 15.0
 class _Subscriber:
     user: User
     # None is the end of the stream: the server is stopping.
-    queue: asyncio.Queue[HealthEvent | None] = field(
-        default_factory=lambda: asyncio.Queue(_QUEUE_LIMIT)
-    )
+    queue: asyncio.Queue[Event | None] = field(default_factory=lambda: asyncio.Queue(_QUEUE_LIMIT))
 
-    def may_see(self, event: HealthEvent) -> bool:
+    def may_see(self, event: Event) -> bool:
         return self.user.is_admin or event.owner == self.user.name
 
 
@@ -41,7 +42,9 @@ class EventBroker:
                 subscriber.queue.get_nowait()
             subscriber.queue.put_nowait(None)
 
-    def publish(self, events: Iterable[HealthEvent]) -> None:
+    def publish(self, events: Iterable[Event]) -> None:
+        """Hand each event (a change of health or of an agent's state) to the subscribers that
+        may see it: the workspace's owner and admins."""
         for event in events:
             for subscriber in self._subscribers:
                 if subscriber.may_see(event):
@@ -50,8 +53,8 @@ class EventBroker:
                     subscriber.queue.put_nowait(event)
 
     async def stream(self, user: User) -> AsyncIterator[str]:
-        """Server-sent events for ``user``: one ``health`` event per change, and a comment line
-        now and then so that proxies keep the connection open."""
+        """Server-sent events for ``user``: one ``health`` or ``agent`` event per change, and a
+        comment line now and then so that proxies keep the connection open."""
         subscriber = _Subscriber(user)
         self._subscribers.add(subscriber)
         try:
@@ -64,12 +67,21 @@ class EventBroker:
                     continue
                 if event is None:
                     return
-                yield f"event: health\ndata: {json.dumps(event_json(event))}\n\n"
+                kind = "agent" if isinstance(event, AgentEvent) else "health"
+                yield f"event: {kind}\ndata: {json.dumps(event_json(event))}\n\n"
         finally:
             self._subscribers.discard(subscriber)
 
 
-def event_json(event: HealthEvent) -> dict[str, str]:
+def event_json(event: Event) -> dict[str, str]:
+    if isinstance(event, AgentEvent):
+        return {
+            "owner": event.owner,
+            "workspace": event.workspace,
+            "agent": event.agent,
+            "state": event.state,
+            "at": event.at.isoformat(),
+        }
     return {
         "owner": event.owner,
         "workspace": event.workspace,
