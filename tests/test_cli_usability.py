@@ -242,7 +242,15 @@ def _long_urls(server: Server) -> tuple[str, list[dict[str, str]]]:
 def _row(app: dict[str, str]) -> list[str]:
     """The cells of ``templater apps``'s row for an app of ``apps --json``."""
     where = f"{app['owner']}/{app['workspace']}"
-    return [where, app["agent"], app["slug"], app["share"], app["url"], app["health"]]
+    return [
+        where,
+        app["agent"],
+        app["agent_state"],
+        app["slug"],
+        app["share"],
+        app["url"],
+        app["health"],
+    ]
 
 
 def test_piped_apps_are_one_row_a_line_with_whole_urls(
@@ -255,7 +263,15 @@ def test_piped_apps_are_one_row_a_line_with_whole_urls(
         listed = server.run("apps", token=token)
         assert listed.returncode == 0, listed.stderr
         lines = listed.stdout.splitlines()
-        assert lines[0].split() == ["workspace", "agent", "slug", "share", "URL", "health"]
+        assert lines[0].split() == [
+            "workspace",
+            "agent",
+            "state",
+            "slug",
+            "share",
+            "URL",
+            "health",
+        ]
         assert [line.split() for line in lines[1:]] == expected
 
 
@@ -336,7 +352,17 @@ def test_apps_watch_on_a_terminal_keeps_urls_whole(server: Server) -> None:
 
 # ----------------------------------------------------------------------------- help and version
 
-TALKS_TO_THE_SERVER = {"login", "users", "plan", "apply", "destroy", "apps", "url", "ports"}
+TALKS_TO_THE_SERVER = {
+    "login",
+    "users",
+    "plan",
+    "apply",
+    "destroy",
+    "apps",
+    "url",
+    "ports",
+    "agents",
+}
 
 
 def _undocumented(text: str) -> list[str]:
@@ -368,7 +394,16 @@ def test_every_command_and_option_has_help() -> None:
             assert "TEMPLATER_URL" in shown.stdout and "TEMPLATER_TOKEN" in shown.stdout, command
         pending += [(*command, name) for name in _subcommands(shown.stdout)]
         seen.append(" ".join(command))
-    assert {"lint", "server", "login", "users create", "ports share", "ports list"} <= set(seen)
+    assert {
+        "lint",
+        "server",
+        "login",
+        "users create",
+        "ports share",
+        "ports list",
+        "agents token",
+        "agents list",
+    } <= set(seen)
 
 
 def test_version_is_the_installed_one() -> None:

@@ -1,5 +1,5 @@
 """The control-plane commands of the CLI: server, login, users, plan, apply, destroy, apps, url,
-ports."""
+ports, agents."""
 
 from __future__ import annotations
 
@@ -24,9 +24,11 @@ from templater.cli.common import (
 from templater.model.levels import PORT_SHARE_LEVELS
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from rich.table import Table
 
-    from templater.model.records import AppRecord
+    from templater.model.records import AgentRecord, AppRecord
     from templater.provisioning.client import Client
 
 
@@ -262,7 +264,8 @@ def _print_table(
     Console(width=max(width, room)).print(table)
 
 
-_APP_COLUMNS = ("workspace", "agent", "slug", "share", "URL", "health")
+_APP_COLUMNS = ("workspace", "agent", "state", "slug", "share", "URL", "health")
+"""``state`` is the agent's: connecting, connected, disconnected or timeout."""
 
 
 def _app_rows(apps: list[AppRecord]) -> list[tuple[str, ...]]:
@@ -270,6 +273,7 @@ def _app_rows(apps: list[AppRecord]) -> list[tuple[str, ...]]:
         (
             f"{app.owner}/{app.workspace}",
             app.agent,
+            app.agent_state,
             app.slug,
             app.share,
             app.access_url or "",
@@ -277,6 +281,10 @@ def _app_rows(apps: list[AppRecord]) -> list[tuple[str, ...]]:
         )
         for app in apps
     ]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def _apps(args: argparse.Namespace) -> int:
@@ -297,6 +305,8 @@ def _apps(args: argparse.Namespace) -> int:
                 "url": app.access_url,
                 "target": app.url,
                 "health": app.health,
+                "agent_state": app.agent_state,
+                "agent_state_changed_at": _iso(app.agent_state_changed_at),
             }
             for app in apps
         ]
@@ -404,6 +414,80 @@ def _list_ports(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _agent_of(client: Client, owner: str, workspace: str) -> str:
+    """The workspace's only agent; a usage error naming them when it has several."""
+    current = client.workspace(owner, workspace)
+    if current is None:
+        raise Failure(f"there is no workspace {owner}/{workspace}")
+    names = [each.name for each in current.agents]
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise Failure(f"workspace {owner}/{workspace} has no agents")
+    raise UsageError(
+        f"workspace {owner}/{workspace} has agents {', '.join(names)}: name one "
+        f"(templater agents token {workspace} AGENT)"
+    )
+
+
+def _agent_token(args: argparse.Namespace) -> int:
+    client = _client()
+    owner = args.owner or client.me().name
+    agent = args.agent or _agent_of(client, owner, args.workspace)
+    token = client.issue_agent_token(owner, args.workspace, agent)
+    print(
+        f"New token for agent {agent} of {owner}/{args.workspace}; the previous one no longer "
+        "works. Shown only this once:"
+    )
+    print(token)
+    return EXIT_OK
+
+
+def _since(moment: datetime) -> str:
+    """A time in UTC to the second, as ISO 8601 (one word, for plain columns)."""
+    from datetime import UTC
+
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _agent_json(agent: AgentRecord) -> dict[str, Any]:
+    return {
+        "owner": agent.owner,
+        "workspace": agent.workspace,
+        "name": agent.name,
+        "state": agent.state,
+        "state_changed_at": agent.state_changed_at.isoformat(),
+        "version": agent.version,
+        "os": agent.os,
+        "arch": agent.arch,
+        "hostname": agent.hostname,
+        "ports": [{"port": each.port, "process": each.process} for each in agent.ports],
+    }
+
+
+def _list_agents(args: argparse.Namespace) -> int:
+    agents = _client().agents(args.owner, args.workspace)
+    if args.json:
+        json.dump([_agent_json(agent) for agent in agents], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif agents:
+        rows = [
+            (
+                f"{agent.owner}/{agent.workspace}",
+                agent.name,
+                agent.state,
+                _since(agent.state_changed_at),
+                agent.version or "-",
+                agent.os or "-",
+            )
+            for agent in agents
+        ]
+        _print_table(("workspace", "agent", "state", "since", "version", "os"), rows)
+    else:
+        print("No agents.")
+    return EXIT_OK
+
+
 def add_commands(commands: Any) -> None:
     """Add the control-plane commands to the CLI's subcommands."""
     server = commands.add_parser(
@@ -482,7 +566,9 @@ def add_commands(commands: Any) -> None:
     destroy.add_argument("--auto-approve", action="store_true", help="do not ask")
     destroy.set_defaults(run=_guarded(_destroy))
 
-    apps = _server_command(commands, "apps", "list apps with their URLs and health")
+    apps = _server_command(
+        commands, "apps", "list apps with their URLs, health and their agents' states"
+    )
     apps.add_argument("--workspace", help="only this workspace's apps")
     apps.add_argument("--owner", help="only this user's apps (default: all you may see)")
     shown = apps.add_mutually_exclusive_group()
@@ -523,6 +609,35 @@ def add_commands(commands: Any) -> None:
     share.set_defaults(run=_guarded(_share_port))
     unshare.set_defaults(run=_guarded(_unshare_port))
     listed.set_defaults(run=_guarded(_list_ports))
+
+    agents = _server_command(
+        commands,
+        "agents",
+        "workspace agents: their tokens and states",
+        "Every agent of an applied workspace connects to the control plane with a token of its\n"
+        "own. Its state is connecting (applied, never connected), connected, disconnected\n"
+        "(connected before, not now) or timeout (never connected within its connection_timeout).",
+    )
+    agents_commands = agents.add_subparsers(dest="agents_command", metavar="COMMAND", required=True)
+    token = _server_command(
+        agents_commands,
+        "token",
+        "issue a new token for an agent and print it (the previous one ends)",
+        "Issue a new token for an agent and print it alone on the last line: give it to\n"
+        "`templater agent` as TEMPLATER_AGENT_TOKEN. The agent's previous token ends, and any\n"
+        "connection made with it.",
+    )
+    token.add_argument("workspace", metavar="WORKSPACE", help="the agent's workspace")
+    token.add_argument(
+        "agent", metavar="AGENT", nargs="?", help="the agent (default: the workspace's only agent)"
+    )
+    token.add_argument("--owner", help=_OWNER)
+    token.set_defaults(run=_guarded(_agent_token))
+    listed = _server_command(agents_commands, "list", "list agents with their states")
+    listed.add_argument("--workspace", help="only this workspace's agents")
+    listed.add_argument("--owner", help="only this user's agents (default: all you may see)")
+    listed.add_argument("--json", action="store_true", help="a JSON list instead of a table")
+    listed.set_defaults(run=_guarded(_list_agents))
 
 
 _OWNER = "workspace owner (default: you)"

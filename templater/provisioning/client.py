@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 
 from templater.model.records import (
+    AgentRecord,
     ApplyResult,
     AppRecord,
     DesiredState,
@@ -41,6 +42,11 @@ class NotAControlPlane(ClientError):
 @dataclass(frozen=True, slots=True)
 class _CreatedUser:
     role: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class _AgentToken:
     token: str
 
 
@@ -219,6 +225,19 @@ class Client:
             key: value for key, value in (("owner", owner), ("workspace", workspace)) if value
         }
         return self._decoded(list[AppRecord], "GET", "/api/v1/apps", params=params)
+
+    def agents(self, owner: str | None, workspace: str | None) -> list[AgentRecord]:
+        """The agents of the workspaces one may see (of ``owner``'s, of those named
+        ``workspace``), with their states."""
+        params = {
+            key: value for key, value in (("owner", owner), ("workspace", workspace)) if value
+        }
+        return self._decoded(list[AgentRecord], "GET", "/api/v1/agents", params=params)
+
+    def issue_agent_token(self, owner: str, workspace: str, agent: str) -> str:
+        """A new token for the agent; its previous one ends."""
+        path = f"/api/v1/workspaces/{owner}/{workspace}/agents/{agent}/token"
+        return self._decoded(_AgentToken, "POST", path).token
 
     def ports(self, owner: str, workspace: str) -> list[PortShare]:
         return self._decoded(
