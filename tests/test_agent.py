@@ -245,3 +245,22 @@ def test_listening_ports_appear_and_go_and_the_filtered_ones_never_show(
         assert eventually(lambda: opened not in ports(), 30), agent.log()
     finally:
         agent.stop()
+
+
+def test_the_agent_checks_its_apps_health(alice_world: tuple[Server, str], echo: EchoApp) -> None:
+    server, alice = alice_world
+    _apply(server, alice, "alice", "dev", [app_json("echo", echo.port, healthcheck=(1, 1))])
+    agent = start_agent(server, alice, "alice", "dev")
+
+    def health() -> object:
+        with server.api(alice) as client:
+            answer = client.get("/api/v1/workspaces/alice/dev/apps/echo/health")
+        assert answer.status_code == 200, answer.text
+        return answer.json()["health"]
+
+    try:
+        # Only the agent can reach the app (its address leads nowhere), so healthy is its word.
+        assert eventually(lambda: health() == "healthy", 30), agent.log()
+        assert "app echo is healthy (status 200)" in agent.log()
+    finally:
+        agent.stop()

@@ -203,6 +203,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.events = broker
+    app.state.health_watcher = watcher
     app.add_middleware(AccessLog)
 
     @app.exception_handler(StarletteHTTPException)

@@ -219,8 +219,16 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
             config.log_format,
             private,
         )
+        watcher = app.state.health_watcher
+
+        def agent_state_changed() -> None:
+            # Routes name the agent's state, and a connected agent checks its own apps.
+            directory.forget()
+            if watcher is not None:
+                watcher.refresh_from_thread()
+
         hub, service, streams = _agent_hub(
-            store, app.state.events.publish, directory.forget, private
+            store, app.state.events.publish, agent_state_changed, private
         )
         app.include_router(agent_channel_router(store, hub))
         proxy = front_proxy(settings, directory, streams)

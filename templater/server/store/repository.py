@@ -432,7 +432,8 @@ class Store:
     # --------------------------------------------------------------------- health
 
     def health_targets(self) -> list[HealthTarget]:
-        """Every app with a healthcheck, with its agent's address and its last known health."""
+        """Every app with a healthcheck whose agent is not connected (a connected agent checks
+        its apps itself), with its agent's address and its last known health."""
         with self._read() as conn:
             rows = conn.execute(
                 sa.select(
@@ -447,7 +448,7 @@ class Store:
                     apps.c.health,
                 )
                 .select_from(APPS_WITH_OWNERS)
-                .where(apps.c.healthcheck_url.is_not(None))
+                .where(apps.c.healthcheck_url.is_not(None), agents.c.state != "connected")
                 .order_by(apps.c.id)
             )
             return [HealthTarget(*row) for row in rows]
