@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +18,7 @@ import httpx
 import pytest
 
 from .agents import agent_record, issue_token, launch_agent, start_agent
+from .conftest import ROOT, needs
 from .test_server import (
     Server,
     app_json,
@@ -264,3 +270,80 @@ def test_the_agent_checks_its_apps_health(alice_world: tuple[Server, str], echo:
         assert "app echo is healthy (status 200)" in agent.log()
     finally:
         agent.stop()
+
+
+@pytest.fixture
+def socket_world(tmp_path: Path) -> Iterator[tuple[Server, str, Path]]:
+    """A server that also listens on a Unix socket, and its user alice."""
+    socket_path = tmp_path / "front.sock"
+    for server in serving(tmp_path, "--listen-unix", str(socket_path)):
+        yield server, new_user(server, "alice"), socket_path
+
+
+def _can_make_network_namespaces() -> bool:
+    if not (shutil.which("unshare") and shutil.which("ip")):
+        return False
+    tried = subprocess.run(
+        ["unshare", "--net", "ip", "link", "set", "lo", "up"], capture_output=True, check=False
+    )
+    return tried.returncode == 0
+
+
+@needs(_can_make_network_namespaces(), "cannot create a network namespace (unshare --net, ip)")
+def test_the_control_plane_reaches_a_workspace_it_cannot_see(
+    socket_world: tuple[Server, str, Path], tmp_path: Path
+) -> None:
+    """The app and its agent run in a network namespace of their own: a loopback the server
+    cannot see. The agent reaches the server through a Unix socket the server also listens on,
+    and through it the server reaches the app, its health and its listening ports."""
+    server, alice, socket_path = socket_world
+    with socket.socket() as probe:  # a port nothing on the server's side listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _apply(server, alice, "alice", "dev", [app_json("web", port, healthcheck=(1, 1))])
+    token = issue_token(server, alice, "alice", "dev", "main")
+    script = (
+        "ip link set lo up && "
+        f"{sys.executable} -m http.server {port} --bind 127.0.0.1 --directory {tmp_path} & "
+        f"{sys.executable} -m http.server {port + 1 if port < 65535 else port - 1} "
+        f"--bind 127.0.0.1 --directory {tmp_path} & "
+        f"exec {sys.executable} -m templater agent --url http://templater.invalid "
+        f"--unix-socket {socket_path} --state-dir {tmp_path / 'agent'}"
+    )
+    log = (tmp_path / "workspace.log").open("w")
+    workspace = subprocess.Popen(
+        ["unshare", "--net", "sh", "-c", script],
+        env={**os.environ, "TEMPLATER_AGENT_TOKEN": token, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,  # the agent and its apps, stopped together
+    )
+    try:
+        assert eventually(
+            lambda: agent_record(server, "alice", "dev", "main")["state"] == "connected", 30
+        ), (tmp_path / "workspace.log").read_text()
+        # The server's own loopback has nothing at that port ...
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), 2):
+            pass
+        # ... yet the app answers through the agent,
+        assert eventually(lambda: _get(server, "web--dev--alice", alice).status_code == 200, 30)
+        # its health is known,
+        with server.api(alice) as client:
+
+            def health() -> object:
+                return client.get("/api/v1/workspaces/alice/dev/apps/web/health").json()["health"]
+
+            assert eventually(lambda: health() == "healthy", 30)
+        # and the other port listening in the workspace is seen.
+        other = port + 1 if port < 65535 else port - 1
+        assert eventually(
+            lambda: (
+                other in {p["port"] for p in agent_record(server, "alice", "dev", "main")["ports"]}
+            ),
+            30,
+        )
+    finally:
+        os.killpg(workspace.pid, signal.SIGKILL)
+        workspace.wait(timeout=30)
+        log.close()

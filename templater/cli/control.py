@@ -64,6 +64,7 @@ def _server(args: argparse.Namespace) -> int:
             args.database,
             args.workers,
             args.log_format,
+            args.listen_unix,
         )
         return run(config)
     except ServerConfigError as problem:
@@ -498,6 +499,12 @@ def add_commands(commands: Any) -> None:
     server.add_argument("--data-dir", type=Path, help="where the database and admin token live")
     server.add_argument(
         "--listen", default="127.0.0.1:7080", help="HOST:PORT (default 127.0.0.1:7080)"
+    )
+    server.add_argument(
+        "--listen-unix",
+        metavar="PATH",
+        help="serve on this Unix socket too (for a reverse proxy in front of templater, or "
+        "agents that reach the server only through a socket: templater agent --unix-socket)",
     )
     server.add_argument("--access-url", help="the URL users reach templater at")
     server.add_argument(
