@@ -18,6 +18,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from .agents import start_agent
 from .test_server import (
     Server,
     app_json,
@@ -83,8 +84,14 @@ def _app(
     return app
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module", params=["direct", "through-agents"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """Apps reached at the agent address, or only through agents (their address leads
+    nowhere) — the same behaviour either way."""
+    through_agents = request.param == "through-agents"
+    address = "192.0.2.1" if through_agents else "127.0.0.1"
     tmp = tmp_path_factory.mktemp("router")
     echo, shared, public = EchoApp(), EchoApp(), EchoApp()
     tls = EchoApp(self_signed(tmp))
@@ -108,14 +115,26 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             _app("down", closed, "public"),
             _app("path-down", closed, "public", subdomain=False),
         ]
-        apply_apps(server, tokens["alice"], "alice", "dev", apps)
-        apply_apps(server, tokens["bob"], "bob", "lab", [_app("notes", echo.port, "owner")])
+        apply_apps(server, tokens["alice"], "alice", "dev", apps, address)
+        apply_apps(
+            server, tokens["bob"], "bob", "lab", [_app("notes", echo.port, "owner")], address
+        )
+        agents = (
+            [
+                start_agent(server, tokens["alice"], "alice", "dev"),
+                start_agent(server, tokens["bob"], "bob", "lab"),
+            ]
+            if through_agents
+            else []
+        )
         for port, level in ((shared.port, "authenticated"), (public.port, "public")):
             shared_now = server.run(
                 "ports", "share", "dev", str(port), "--level", level, token=tokens["alice"]
             )
             assert shared_now.returncode == 0, shared_now.stderr
         yield World(server, tokens, echo, shared, public, tls, websocket, closed)
+        for agent in agents:
+            agent.stop()
     for app in (echo, shared, public, tls):
         app.close()
     websocket.close()
@@ -300,7 +319,7 @@ def test_a_refused_connection_gets_a_502_page_that_says_so(
     answer = world.get(host, target, "alice")
     assert answer.status_code == 502
     assert "Application unavailable" in answer.text
-    assert f"127.0.0.1:{world.closed_port} was refused" in answer.text
+    assert str(world.closed_port) in answer.text and "refused" in answer.text
 
 
 def test_path_access_adds_the_trailing_slash_with_a_307(world: World) -> None:

@@ -201,10 +201,15 @@ def app_json(slug: str, port: int, healthcheck: tuple[int, int] | None = None) -
 
 
 def put_workspace(
-    server: Server, token: str, owner: str, name: str, apps: list[dict[str, Any]]
+    server: Server,
+    token: str,
+    owner: str,
+    name: str,
+    apps: list[dict[str, Any]],
+    address: str = "127.0.0.1",
 ) -> httpx.Response:
     """Apply ``apps`` (``app_json``-shaped) to a new workspace through the API, with one agent
-    ``main`` on this machine."""
+    ``main`` at ``address`` (this machine)."""
     with server.api(token) as client:
         return client.put(
             f"/api/v1/workspaces/{owner}/{name}",
@@ -212,16 +217,21 @@ def put_workspace(
                 "expected_version": 0,
                 "source": {},
                 "variables": {},
-                "agents": [{"name": "main", "address": "127.0.0.1"}],
+                "agents": [{"name": "main", "address": address}],
                 "apps": apps,
             },
         )
 
 
 def apply_apps(
-    server: Server, token: str, owner: str, name: str, apps: list[dict[str, Any]]
+    server: Server,
+    token: str,
+    owner: str,
+    name: str,
+    apps: list[dict[str, Any]],
+    address: str = "127.0.0.1",
 ) -> None:
-    answer = put_workspace(server, token, owner, name, apps)
+    answer = put_workspace(server, token, owner, name, apps, address)
     assert answer.status_code == 200, answer.text
 
 
