@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -347,3 +348,24 @@ def test_the_control_plane_reaches_a_workspace_it_cannot_see(
         os.killpg(workspace.pid, signal.SIGKILL)
         workspace.wait(timeout=30)
         log.close()
+
+
+def test_an_app_whose_url_leads_back_to_templater_is_a_508_not_a_storm(
+    alice_world: tuple[Server, str],
+) -> None:
+    server, alice = alice_world
+    port = urlsplit(server.url).port
+    loop = app_json("loop", 0)
+    loop["url"] = f"http://loop--dev--alice.apps.localhost:{port}/"
+    loop["share"] = "public"
+    _apply(server, alice, "alice", "dev", [loop])
+    agent = start_agent(server, alice, "alice", "dev")
+    try:
+        answer = _get(server, "loop--dev--alice", alice)
+        assert answer.status_code == 508, answer.text
+        assert "Loop detected" in answer.text
+        # One pass back through the router, refused: not thousands.
+        passes = server.log().count("host=loop--dev--alice.apps.localhost")
+        assert passes <= 2, server.log()
+    finally:
+        agent.stop()

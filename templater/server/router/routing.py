@@ -157,6 +157,11 @@ def _parsed_label(label: str) -> AppLabel | str:
         return str(problem)
 
 
+HOP_MARKER = b"Templater-Hop"
+"""Carried by every request the router passes to an app (SPEC §11): one that comes back
+with it is a loop."""
+_HOP_INDEX = HOP_MARKER.lower()
+
 _STREAM_PATH = STREAM_PATH.encode()
 _STREAM_ID = re.compile(rb"[0-9]{1,3}\.[A-Za-z0-9_-]{32}")
 
@@ -215,6 +220,13 @@ class AppRouter:
         return label
 
     async def route(self, request: Request) -> Reply | Forward | Adopt:
+        if _HOP_INDEX in request.index:
+            return page(
+                508,
+                "Loop detected",
+                "This request already went through templater to an app, and came back: an app "
+                "whose URL leads to templater itself would multiply it without end.",
+            )
         host = request.index.get(b"host")
         if host and self._wildcard is not None:
             try:
@@ -397,6 +409,8 @@ class AppRouter:
         headers.append((b"X-Forwarded-For", forwarded_for))
         headers.append((b"X-Forwarded-Host", request.index.get(b"host") or b""))
         headers.append((b"X-Forwarded-Proto", self._scheme_bytes))
+        if to_app:
+            headers.append((HOP_MARKER, b"1"))
         return headers
 
 
