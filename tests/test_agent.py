@@ -26,6 +26,7 @@ from .test_server import (
     eventually,
     new_user,
     serving,
+    start_server,
 )
 from .upstreams import EchoApp
 
@@ -367,5 +368,30 @@ def test_an_app_whose_url_leads_back_to_templater_is_a_508_not_a_storm(
         # One pass back through the router, refused: not thousands.
         passes = server.log().count("host=loop--dev--alice.apps.localhost")
         assert passes <= 2, server.log()
+    finally:
+        agent.stop()
+
+
+def test_agents_come_back_by_themselves_when_the_server_restarts(
+    tmp_path: Path, echo: EchoApp
+) -> None:
+    first = start_server(tmp_path / "data", tmp_path / "home")
+    alice = new_user(first, "alice")
+    _apply(first, alice, "alice", "dev", [app_json("echo", echo.port)])
+    agent = start_agent(first, alice, "alice", "dev")
+    try:
+        first.process.terminate()
+        first.process.wait(timeout=30)
+        port = urlsplit(first.url).port
+        assert port is not None
+        second = start_server(tmp_path / "data", tmp_path / "home", port=port)
+        try:
+            assert eventually(
+                lambda: agent_record(second, "alice", "dev", "main")["state"] == "connected", 60
+            ), agent.log()
+            assert _get(second, "echo--dev--alice", alice).status_code == 200
+        finally:
+            second.process.terminate()
+            second.process.wait(timeout=30)
     finally:
         agent.stop()
