@@ -88,7 +88,8 @@ class Agent:
             while True:
                 established = False
                 try:
-                    established = await self._session()
+                    closed_because = await self._session()
+                    established = True
                 except _Rejected as problem:
                     why = str(problem)
                 except BadMessage as problem:
@@ -98,7 +99,9 @@ class Agent:
                 except Exception as problem:  # the websockets library's protocol errors
                     why = f"the control channel failed: {_reason(problem)}"
                 else:
-                    why = "the control plane closed the control channel"
+                    why = "the control plane closed the control channel" + (
+                        f" ({closed_because})" if closed_because else ""
+                    )
                 if established:
                     delays = retry_delays()
                 delay = next(delays)
@@ -110,9 +113,9 @@ class Agent:
                 task.cancel()
             await self._monitor.stop()
 
-    async def _session(self) -> bool:
-        """One control channel, until it ends; raises for a failure to open it. Returns
-        whether it was open (then the next attempt starts from the first delay)."""
+    async def _session(self) -> str:
+        """One control channel, until it ends; raises for a failure to open it. Returns why
+        the control plane closed it, as it said ("" when it did not say)."""
         from websockets.asyncio.client import connect, unix_connect
         from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -135,6 +138,7 @@ class Agent:
             raise _Rejected(_refusal(problem.response.status_code, problem.response.body)) from None
         logger.info("connected to %s", self._plane.url)
         self._channel = channel
+        because = ""
         try:
             await channel.send(encode(_hello(self._version)))
             self._send_unsent()
@@ -142,12 +146,12 @@ class Agent:
             await self._send_ports()
             async for text in channel:
                 self._dispatch(decode(text))
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as closed:
+            because = closed.rcvd.reason if closed.rcvd is not None else ""
         finally:
             self._channel = None
             await channel.close()
-        return True
+        return because[:120]
 
     def _dispatch(self, message: Message) -> None:
         match message:
