@@ -10,28 +10,27 @@ import pytest
 from templater.model.agent_messages import (
     MAX_MESSAGE,
     BadMessage,
-    Check,
     Checks,
     Health,
     HealthChange,
     Hello,
     Message,
     Open,
-    Port,
     Ports,
     Refused,
     decode,
     encode,
 )
+from templater.model.records import AgentCheck, ListeningPort
 
 AT = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
 MESSAGES: list[Message] = [
     Hello("0.1.0", "linux", "x86_64", "ws-1"),
     Health((HealthChange("code", "healthy", "status 200", AT),)),
-    Ports((Port(8080, "python3"), Port(3000, ""))),
+    Ports((ListeningPort(8080, "python3"), ListeningPort(3000, ""))),
     Refused("0.abc", "port 9: connection refused"),
-    Checks((Check("code", "http://localhost:13337/healthz", 5, 3, "initializing"),), (13337,)),
+    Checks((AgentCheck("code", "http://localhost:13337/healthz", 5, 3, "initializing"),), (13337,)),
     Open("1.xyz", 8080),
 ]
 

@@ -25,19 +25,18 @@ from templater.model.agent_messages import (
     CONTROL_PATH,
     MAX_MESSAGE,
     BadMessage,
-    Check,
     Checks,
     Health,
     HealthChange,
     Hello,
     Message,
     Open,
-    Port,
     Ports,
     Refused,
     decode,
     encode,
 )
+from templater.model.records import AgentCheck, ListeningPort
 
 logger = logging.getLogger("templater.agent")
 
@@ -74,8 +73,8 @@ class Agent:
         self._keys: dict[str, int] = {}
         self._unsent: dict[str, HealthChange] = {}
         self._app_ports: frozenset[int] = frozenset()
-        self._ports: tuple[Port, ...] | None = None
-        self._sent_ports: tuple[Port, ...] | None = None
+        self._ports: tuple[ListeningPort, ...] | None = None
+        self._sent_ports: tuple[ListeningPort, ...] | None = None
         self._scanner = PortScanner()
         self._streams: set[asyncio.Task[Any]] = set()
 
@@ -164,7 +163,7 @@ class Agent:
             case _:
                 raise BadMessage(f"an agent never receives {type(message).__name__.lower()}")
 
-    def _checks(self, checks: tuple[Check, ...], app_ports: tuple[int, ...]) -> None:
+    def _checks(self, checks: tuple[AgentCheck, ...], app_ports: tuple[int, ...]) -> None:
         """The apps to check, as the control plane has them now."""
         targets = []
         for check in checks:
@@ -209,7 +208,7 @@ class Agent:
         loop = asyncio.get_running_loop()
         while True:
             found = await loop.run_in_executor(None, self._scanner.scan)
-            self._ports = tuple(Port(p.port, p.process) for p in self._shown(found))
+            self._ports = tuple(ListeningPort(p.port, p.process) for p in self._shown(found))
             await self._send_ports()
             await asyncio.sleep(PORTS_EVERY)
 

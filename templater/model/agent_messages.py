@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from templater.model.records import AgentCheck, ListeningPort
+
 CONTROL_PATH = "/api/v1/agent/connect"
 """Where an agent opens its control channel (a WebSocket, with ``Authorization: Bearer``)."""
 STREAM_PATH = "/api/v1/agent/streams/"
@@ -62,16 +64,10 @@ class Health:
 
 
 @dataclass(frozen=True, slots=True)
-class Port:
-    port: int
-    process: str
-
-
-@dataclass(frozen=True, slots=True)
 class Ports:
     """Every port the agent sees listening now (not a change)."""
 
-    ports: tuple[Port, ...]
+    ports: tuple[ListeningPort, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,22 +79,11 @@ class Refused:
 
 
 @dataclass(frozen=True, slots=True)
-class Check:
-    """An app the agent checks: its slug, healthcheck and last known health."""
-
-    slug: str
-    url: str
-    interval: int
-    threshold: int
-    health: str
-
-
-@dataclass(frozen=True, slots=True)
 class Checks:
     """Every app the agent must check, pushed on connecting and after every apply, and the
     ports of all its apps' URLs (not listed among its listening ports)."""
 
-    checks: tuple[Check, ...]
+    checks: tuple[AgentCheck, ...]
     app_ports: tuple[int, ...] = ()
 
 
@@ -240,7 +225,8 @@ def _health_message(body: dict[str, Any]) -> Health:
 def _ports(body: dict[str, Any]) -> Ports:
     return Ports(
         tuple(
-            Port(_integer(p, "port", 1, 65535), _text(p, "process")) for p in _items(body, "ports")
+            ListeningPort(_integer(p, "port", 1, 65535), _text(p, "process"))
+            for p in _items(body, "ports")
         )
     )
 
@@ -252,7 +238,7 @@ def _refused(body: dict[str, Any]) -> Refused:
 def _checks(body: dict[str, Any]) -> Checks:
     return Checks(
         tuple(
-            Check(
+            AgentCheck(
                 _text(c, "slug"),
                 _text(c, "url", _MAX_URL),
                 _integer(c, "interval", 0, 86_400),

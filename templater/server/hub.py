@@ -27,7 +27,6 @@ from urllib.parse import urlsplit
 
 from templater.model.agent_messages import (
     BadMessage,
-    Check,
     Checks,
     Health,
     Hello,
@@ -37,7 +36,7 @@ from templater.model.agent_messages import (
     decode,
     encode,
 )
-from templater.model.records import AgentIdentity, ListeningPort
+from templater.model.records import AgentCheck, AgentIdentity
 from templater.server.store import Store
 from templater.server.streams import AgentOffline
 
@@ -124,8 +123,7 @@ class AgentHub:
                         )
                         self._publish(events)
                     case Ports() if hello:
-                        ports = [ListeningPort(p.port, p.process) for p in message.ports]
-                        await asyncio.to_thread(self._store.set_agent_ports, agent, ports)
+                        await asyncio.to_thread(self._store.set_agent_ports, agent, message.ports)
                     case Refused():
                         self._refused(message.id, message.reason)
                     case _:
@@ -170,9 +168,9 @@ class AgentHub:
         with contextlib.suppress(Exception):  # a closing channel: its own loop ends it
             await connected.channel.send_text(encode(Checks(checks, app_ports)))
 
-    def _checks(self, agent: int) -> tuple[tuple[Check, ...], tuple[int, ...]]:
+    def _checks(self, agent: int) -> tuple[tuple[AgentCheck, ...], tuple[int, ...]]:
         found = self._store.agent_checks(agent)
-        checks = tuple(Check(c.slug, c.url, c.interval, c.threshold, c.health) for c in found)
+        checks = tuple(found)
         urls = [*self._store.agent_app_urls(agent), *(c.url for c in found)]
         return checks, tuple(sorted({_port(url) for url in urls} - {0}))
 

@@ -158,6 +158,20 @@ def _new_id(result: sa.CursorResult[Any]) -> int:
     return int(key[0])
 
 
+def _locked_workspace(conn: Connection, owner: str, workspace: str) -> int:
+    """The workspace's id, its row locked as an apply locks it (an apply that deletes one of its
+    agents goes before or after); NotFound when there is none."""
+    workspace_id = conn.scalar(
+        sa.select(workspaces.c.id)
+        .select_from(workspaces.join(users, users.c.id == workspaces.c.owner_id))
+        .where(users.c.name == owner, workspaces.c.name == workspace)
+        .with_for_update(of=workspaces)
+    )
+    if workspace_id is None:
+        raise NotFound(f"there is no workspace {owner}/{workspace}")
+    return int(workspace_id)
+
+
 def _user(row: Any) -> User:
     return User(id=row.id, name=row.name, role=row.role)
 
@@ -646,15 +660,7 @@ class Store:
         its hash; the agent's previous token ends with it. NotFound naming what is missing."""
         token = AGENT_TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._write() as conn:
-            # Locked as an apply locks it: an apply that deletes the agent goes before or after.
-            workspace_id = conn.scalar(
-                sa.select(workspaces.c.id)
-                .select_from(workspaces.join(users, users.c.id == workspaces.c.owner_id))
-                .where(users.c.name == owner, workspaces.c.name == workspace)
-                .with_for_update(of=workspaces)
-            )
-            if workspace_id is None:
-                raise NotFound(f"there is no workspace {owner}/{workspace}")
+            workspace_id = _locked_workspace(conn, owner, workspace)
             updated = conn.execute(
                 sa.update(agents)
                 .where(agents.c.workspace_id == workspace_id, agents.c.name == agent)
@@ -974,15 +980,7 @@ class Store:
             )
         _check_port(port)
         with self._write() as conn:
-            # Locked as an apply locks it: an apply that deletes the agent goes before or after.
-            workspace_id = conn.scalar(
-                sa.select(workspaces.c.id)
-                .select_from(workspaces.join(users, users.c.id == workspaces.c.owner_id))
-                .where(users.c.name == owner, workspaces.c.name == workspace)
-                .with_for_update(of=workspaces)
-            )
-            if workspace_id is None:
-                raise NotFound(f"there is no workspace {owner}/{workspace}")
+            workspace_id = _locked_workspace(conn, owner, workspace)
             agent_id = conn.scalar(
                 sa.select(agents.c.id).where(
                     agents.c.workspace_id == workspace_id, agents.c.name == agent
