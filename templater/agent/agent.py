@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from templater.agent.ports import Listening, PortScanner, shown
+from templater.agent.ports import PortScanner, shown
 from templater.agent.streams import ControlPlane, StreamError, open_stream
 from templater.health import HealthMonitor, Target, Transition
 from templater.model.agent_messages import (
@@ -208,12 +208,9 @@ class Agent:
         loop = asyncio.get_running_loop()
         while True:
             found = await loop.run_in_executor(None, self._scanner.scan)
-            self._ports = tuple(ListeningPort(p.port, p.process) for p in self._shown(found))
+            self._ports = tuple(shown(found, self._app_ports))
             await self._send_ports()
             await asyncio.sleep(PORTS_EVERY)
-
-    def _shown(self, found: list[Listening]) -> list[Listening]:
-        return shown(found, own=(), app_ports=self._app_ports)
 
     async def _send_ports(self) -> None:
         ports = self._ports
