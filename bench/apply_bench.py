@@ -86,7 +86,7 @@ def main() -> None:
             request_fresh, request_again, command_fresh, command_again = [], [], [], []
             for round_number in range(args.rounds):
                 workspace = f"bench-{round_number}"
-                plan = make_plan(client, template, workspace, None, EvalOptions(), {})
+                plan = make_plan(client, template, workspace, None, EvalOptions())
                 start = time.perf_counter()
                 client.apply(plan.owner, workspace, 0, plan.desired)
                 request_fresh.append(time.perf_counter() - start)

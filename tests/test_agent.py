@@ -9,9 +9,13 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,9 +34,6 @@ from .test_server import (
 )
 from .upstreams import EchoApp
 
-UNREACHABLE = "192.0.2.1"
-"""An agent address nothing answers at (TEST-NET-1): only the agent's streams reach the app."""
-
 
 def _apply(
     server: Server, token: str, owner: str, name: str, apps: list[dict[str, object]]
@@ -46,7 +47,7 @@ def _apply(
                 "expected_version": version,
                 "source": {},
                 "variables": {},
-                "agents": [{"name": "main", "address": UNREACHABLE}],
+                "agents": [{"name": "main"}],
                 "apps": apps,
             },
         )
@@ -79,8 +80,12 @@ def test_an_app_is_reached_through_its_agent_and_only_through_it(
     alice_world: tuple[Server, str],
 ) -> None:
     server, alice = alice_world
-    # No agent yet, and the agent address leads nowhere: the app cannot be reached.
-    assert _get(server, "echo--dev--alice", alice).status_code == 502
+    # No agent yet: the app cannot be reached, and the page says why.
+    waiting = _get(server, "echo--dev--alice", alice)
+    assert waiting.status_code == 502
+    assert "agent alice/dev.main has not connected since the workspace was applied" in (
+        waiting.text
+    )
     agent = start_agent(server, alice, "alice", "dev")
     try:
         answer = _get(server, "echo--dev--alice", alice, "/hello?x=1")
@@ -93,6 +98,13 @@ def test_an_app_is_reached_through_its_agent_and_only_through_it(
         agent.stop()
     assert eventually(
         lambda: agent_record(server, "alice", "dev", "main")["state"] == "disconnected"
+    )
+    since = datetime.fromisoformat(agent_record(server, "alice", "dev", "main")["state_changed_at"])
+    gone = _get(server, "echo--dev--alice", alice)
+    assert gone.status_code == 502
+    assert (
+        f"agent alice/dev.main has not been connected since "
+        f"{since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" in gone.text
     )
 
 
@@ -267,7 +279,7 @@ def test_the_agent_checks_its_apps_health(alice_world: tuple[Server, str], echo:
         return answer.json()["health"]
 
     try:
-        # Only the agent can reach the app (its address leads nowhere), so healthy is its word.
+        # Only the agent checks apps: healthy is its word.
         assert eventually(lambda: health() == "healthy", 30), agent.log()
         assert "app echo is healthy (status 200)" in agent.log()
     finally:
@@ -395,3 +407,170 @@ def test_agents_come_back_by_themselves_when_the_server_restarts(
             second.process.wait(timeout=30)
     finally:
         agent.stop()
+
+
+class _Sentinel:
+    """A TCP port on the server's own machine that counts every connection made to it: a
+    service there that no workspace should be able to make the server reach."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._socket.getsockname()[1])
+        self.connections = 0
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                accepted, _ = self._socket.accept()
+            except OSError:
+                return
+            self.connections += 1
+            accepted.close()
+
+    def close(self) -> None:
+        self._socket.close()
+
+
+def test_a_member_cannot_make_the_server_connect_anywhere(tmp_path: Path) -> None:
+    """Whatever a member applies or asks for, the server connects to nothing but the agents
+    that dial it: an app URL, a healthcheck and a port URL aimed at a service on the server's
+    own machine, an old client's agent address, another user's agent's port."""
+    sentinel = _Sentinel()
+    try:
+        for server in serving(tmp_path):
+            mallory, bob = new_user(server, "mallory"), new_user(server, "bob")
+            aimed = app_json("db", sentinel.port, healthcheck=(1, 1))
+            aimed["share"] = "public"
+            with server.api(mallory) as client:
+                answer = client.put(
+                    "/api/v1/workspaces/mallory/dev",
+                    json={
+                        "expected_version": 0,
+                        "source": {},
+                        "variables": {},
+                        "agents": [{"name": "main", "address": "127.0.0.1"}],
+                        "apps": [aimed],
+                    },
+                )
+            assert answer.status_code == 200, answer.text
+            _apply(server, bob, "bob", "lab", [app_json("notes", sentinel.port)])
+            bobs_agent = start_agent(server, bob, "bob", "lab")
+            try:
+                asked = [
+                    _get(server, "db--dev--mallory", mallory),
+                    _get(server, f"{sentinel.port}--main--dev--mallory", mallory),
+                    _get(server, f"{sentinel.port}s--main--dev--mallory", mallory),
+                    _get(server, f"{sentinel.port}--main--lab--bob", mallory),
+                    _get(server, "notes--lab--bob", mallory),
+                ]
+                assert [answer.status_code for answer in asked] == [502, 502, 502, 404, 404]
+                # A few healthcheck intervals: nobody checks an app whose agent is away.
+                assert not eventually(lambda: sentinel.connections > 0, 3)
+                with server.api(mallory) as client:
+                    health = client.get("/api/v1/workspaces/mallory/dev/apps/db/health")
+                assert health.json()["health"] == "initializing"
+            finally:
+                bobs_agent.stop()
+    finally:
+        sentinel.close()
+    assert sentinel.connections == 0
+
+
+class _Silent:
+    """An app that accepts connections and never answers, until closed."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.port = int(self._socket.getsockname()[1])
+        self._held: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def accepted(self) -> int:
+        with self._lock:
+            return len(self._held)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                accepted = self._socket.accept()[0]
+            except OSError:
+                return
+            with self._lock:
+                if self._closed:
+                    accepted.close()
+                else:
+                    self._held.append(accepted)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._socket.close()
+            for held in self._held:
+                held.close()
+            self._held.clear()
+
+
+def test_one_agents_dead_app_and_a_frozen_agent_do_not_hold_up_another(
+    tmp_path: Path, echo: EchoApp
+) -> None:
+    silent = _Silent()
+    try:
+        for server in serving(tmp_path):
+            users = {name: new_user(server, name) for name in ("alice", "bob", "carol")}
+            _apply(server, users["alice"], "alice", "dev", [app_json("stuck", silent.port)])
+            _apply(server, users["carol"], "carol", "dev", [app_json("frozen", echo.port)])
+            _apply(server, users["bob"], "bob", "dev", [app_json("echo", echo.port)])
+            agents = [start_agent(server, users[name], name, "dev") for name in users]
+            agents[2].process.send_signal(signal.SIGSTOP)  # carol's agent: alive, not answering
+            try:
+                with ThreadPoolExecutor(40) as pool:
+                    held = [
+                        pool.submit(_get, server, label, users[owner])
+                        for owner, label in [("alice", "stuck--dev--alice")] * 20
+                        + [("carol", "frozen--dev--carol")] * 20
+                    ]
+                    # Alice's requests reached her app through her agent, and wait there.
+                    assert eventually(lambda: silent.accepted >= 20, 30)
+                    answers = [_get(server, "echo--dev--bob", users["bob"]) for _ in range(20)]
+                    assert [answer.status_code for answer in answers] == [200] * 20
+                    # Bob was served while every request to the others was still waiting.
+                    assert not any(future.done() for future in held)
+                    silent.close()
+                    agents[2].process.send_signal(signal.SIGCONT)
+                    statuses = {future.result().status_code for future in held}
+                assert statuses <= {200, 502}
+            finally:
+                agents[2].process.send_signal(signal.SIGCONT)
+                for agent in agents:
+                    agent.stop()
+    finally:
+        silent.close()
+
+
+def test_a_killed_servers_agents_read_disconnected_and_a_replicas_agent_is_named(
+    tmp_path: Path, echo: EchoApp
+) -> None:
+    first = start_server(tmp_path / "data", tmp_path / "home", "--workers", "1")
+    alice = new_user(first, "alice")
+    _apply(first, alice, "alice", "dev", [app_json("echo", echo.port)])
+    agent = start_agent(first, alice, "alice", "dev")
+    # The server dies without a word, then its agent: nobody told the registry.
+    first.process.kill()
+    first.process.wait(timeout=30)
+    agent.process.kill()
+    agent.process.wait(timeout=30)
+    port = urlsplit(first.url).port
+    for second in serving(tmp_path, "--workers", "1", port=port):
+        assert agent_record(second, "alice", "dev", "main")["state"] == "disconnected"
+        assert "agents it held are disconnected" in second.log()
+        # The registry says another server (a replica) holds the agent's channel.
+        with sqlite3.connect(second.data_dir / "templater.db") as database:
+            database.execute("UPDATE agents SET state = 'connected', server = 'replica-b:7'")
+        answer = _get(second, "echo--dev--alice", alice)
+        assert answer.status_code == 502
+        assert "connected to another templater server (replica-b:7)" in answer.text

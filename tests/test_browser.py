@@ -22,6 +22,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
 
+from .agents import agents_running
 from .conftest import CHROMIUM, needs_chromium
 from .test_server import Server, app_json, apply_apps, free_port, new_user, serving
 from .upstreams import PageApp
@@ -101,7 +102,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             workspaces.setdefault((owner, workspace), []).append(app)
         for (owner, workspace), apps in workspaces.items():
             apply_apps(server, tokens[owner], owner, workspace, apps)
-        yield Deployment(server, port, tokens)
+        with agents_running(
+            server, *((tokens[owner], owner, workspace) for owner, workspace in workspaces)
+        ):
+            yield Deployment(server, port, tokens)
     for upstream in upstreams.values():
         upstream.close()
 

@@ -10,7 +10,6 @@ import pytest
 
 from templater.model.records import AgentSpec, WorkspaceState
 from templater.provisioning.plan import (
-    DEFAULT_AGENT_ADDRESS,
     PlanError,
     desired_state,
     diff,
@@ -25,7 +24,7 @@ AGENT = 'resource "coder_agent" "dev" {\n  arch = "amd64"\n  os = "linux"\n}\n'
 def plan_error(evaluate_files: Evaluate, files: dict[str, str]) -> str:
     evaluation = evaluate_files(files)
     with pytest.raises(PlanError) as raised:
-        desired_state(evaluation, {}, {}, {})
+        desired_state(evaluation, {}, {})
     return raised.value.message
 
 
@@ -105,7 +104,7 @@ def test_an_app_of_a_provider_before_slugs_is_named_by_its_resource(
             + '  name = "VS Code"\n  url = "http://localhost:13337"\n}\n'
         }
     )
-    [app] = desired_state(evaluation, {}, {}, {}).apps
+    [app] = desired_state(evaluation, {}, {}).apps
     assert (app.slug, app.display_name) == ("code-server", "VS Code")
 
 
@@ -124,7 +123,7 @@ def test_an_agents_connection_timeout_comes_from_the_template(evaluate_files: Ev
             + 'resource "coder_agent" "default" {\n  os = "linux"\n  arch = "amd64"\n}\n'
         }
     )
-    agents = {agent.name: agent for agent in desired_state(evaluation, {}, {}, {}).agents}
+    agents = {agent.name: agent for agent in desired_state(evaluation, {}, {}).agents}
     assert {name: agent.connection_timeout for name, agent in agents.items()} == {
         "fast": 1,
         "patient": 0,
@@ -152,14 +151,14 @@ def test_plan_shows_a_changed_connection_timeout(evaluate_files: Evaluate) -> No
     evaluation = evaluate_files(
         {"main.tf": AGENT.replace('os = "linux"', 'os = "linux"\n  connection_timeout = 1')}
     )
-    desired = desired_state(evaluation, {}, {}, {})
+    desired = desired_state(evaluation, {}, {})
     current = WorkspaceState(
         name="dev",
         owner="alice",
         version=1,
         source={},
         variables={},
-        agents=(AgentSpec("dev", DEFAULT_AGENT_ADDRESS),),
+        agents=(AgentSpec("dev"),),
         apps=(),
         updated_at=datetime.now(UTC),
     )

@@ -21,7 +21,7 @@ APPLY = {
     "expected_version": 0,
     "source": {},
     "variables": {},
-    "agents": [{"name": "main", "address": "127.0.0.1"}],
+    "agents": [{"name": "main"}],
     "apps": [],
 }
 
@@ -63,7 +63,6 @@ def changes(tmp_path: Path) -> Iterator[tuple[Client, list[str]]]:
     app = create_app(
         store,
         Deployment("http://127.0.0.1:7080"),
-        monitor_health=False,
         on_registry_change=lambda: calls.append("changed"),
     )
     yield Client(app, token), calls

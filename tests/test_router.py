@@ -84,14 +84,9 @@ def _app(
     return app
 
 
-@pytest.fixture(scope="module", params=["direct", "through-agents"])
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    """Apps reached at the agent address, or only through agents (their address leads
-    nowhere) — the same behaviour either way."""
-    through_agents = request.param == "through-agents"
-    address = "192.0.2.1" if through_agents else "127.0.0.1"
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """Apps reached through their workspaces' agents."""
     tmp = tmp_path_factory.mktemp("router")
     echo, shared, public = EchoApp(), EchoApp(), EchoApp()
     tls = EchoApp(self_signed(tmp))
@@ -115,18 +110,12 @@ def world(
             _app("down", closed, "public"),
             _app("path-down", closed, "public", subdomain=False),
         ]
-        apply_apps(server, tokens["alice"], "alice", "dev", apps, address)
-        apply_apps(
-            server, tokens["bob"], "bob", "lab", [_app("notes", echo.port, "owner")], address
-        )
-        agents = (
-            [
-                start_agent(server, tokens["alice"], "alice", "dev"),
-                start_agent(server, tokens["bob"], "bob", "lab"),
-            ]
-            if through_agents
-            else []
-        )
+        apply_apps(server, tokens["alice"], "alice", "dev", apps)
+        apply_apps(server, tokens["bob"], "bob", "lab", [_app("notes", echo.port, "owner")])
+        agents = [
+            start_agent(server, tokens["alice"], "alice", "dev"),
+            start_agent(server, tokens["bob"], "bob", "lab"),
+        ]
         for port, level in ((shared.port, "authenticated"), (public.port, "public")):
             shared_now = server.run(
                 "ports", "share", "dev", str(port), "--level", level, token=tokens["alice"]

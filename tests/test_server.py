@@ -206,10 +206,9 @@ def put_workspace(
     owner: str,
     name: str,
     apps: list[dict[str, Any]],
-    address: str = "127.0.0.1",
 ) -> httpx.Response:
     """Apply ``apps`` (``app_json``-shaped) to a new workspace through the API, with one agent
-    ``main`` at ``address`` (this machine)."""
+    ``main``."""
     with server.api(token) as client:
         return client.put(
             f"/api/v1/workspaces/{owner}/{name}",
@@ -217,7 +216,7 @@ def put_workspace(
                 "expected_version": 0,
                 "source": {},
                 "variables": {},
-                "agents": [{"name": "main", "address": address}],
+                "agents": [{"name": "main"}],
                 "apps": apps,
             },
         )
@@ -229,9 +228,8 @@ def apply_apps(
     owner: str,
     name: str,
     apps: list[dict[str, Any]],
-    address: str = "127.0.0.1",
 ) -> None:
-    answer = put_workspace(server, token, owner, name, apps, address)
+    answer = put_workspace(server, token, owner, name, apps)
     assert answer.status_code == 200, answer.text
 
 
@@ -417,7 +415,7 @@ def test_racing_applies_one_wins_one_conflicts(any_server: Server) -> None:
         "expected_version": 0,
         "source": {},
         "variables": {},
-        "agents": [{"name": "main", "address": "127.0.0.1"}],
+        "agents": [{"name": "main"}],
         "apps": [],
     }
 
@@ -458,7 +456,7 @@ def _many_apps(count: int, url_port: int) -> list[dict[str, object]]:
 def test_a_server_killed_mid_apply_restarts_with_the_old_state(tmp_path: Path) -> None:
     running = start_server(tmp_path / "data", tmp_path / "home")
     user = new_user(running, "erin")
-    agents = [{"name": "main", "address": "127.0.0.1"}]
+    agents = [{"name": "main"}]
     old = {
         "expected_version": 0,
         "source": {},
@@ -549,7 +547,7 @@ def new_workspace(server: Server, token: str, owner: str, name: str, *agents: st
         "expected_version": 0,
         "source": {},
         "variables": {},
-        "agents": [{"name": agent, "address": "127.0.0.1"} for agent in agents],
+        "agents": [{"name": agent} for agent in agents],
         "apps": [],
     }
     with server.api(token) as api:

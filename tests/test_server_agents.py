@@ -64,10 +64,7 @@ def with_agents(owner: str, apps: list[dict[str, Any]], *agents: tuple[str, int]
         "expected_version": 0,
         "source": {},
         "variables": {},
-        "agents": [
-            {"name": name, "address": "127.0.0.1", "connection_timeout": timeout}
-            for name, timeout in agents
-        ],
+        "agents": [{"name": name, "connection_timeout": timeout} for name, timeout in agents],
         "apps": apps,
     }
 
@@ -180,9 +177,7 @@ def test_agents_and_apps_show_agents_states(registry: tuple[Server, Store]) -> N
         assert app["agent_state"] == "connected"
         state = api.get("/api/v1/workspaces/alice/dev").json()
         assert state["apps"][0]["agent_state"] == "connected"
-        assert state["agents"] == [
-            {"name": "main", "address": "127.0.0.1", "connection_timeout": 120}
-        ]
+        assert state["agents"] == [{"name": "main", "connection_timeout": 120}]
     with server.api(server.admin_token) as api:
         everyone = api.get("/api/v1/agents").json()
         assert [(a["owner"], a["state"]) for a in everyone] == [
@@ -336,7 +331,6 @@ def agent_changes(tmp_path: Path) -> Iterator[tuple[Client, list[str]]]:
     app = create_app(
         store,
         Deployment("http://127.0.0.1:7080"),
-        monitor_health=False,
         on_agents_changed=lambda: calls.append("changed"),
     )
     yield Client(app, token), calls
@@ -384,7 +378,7 @@ class _Running:
             name: self.store.create_user(name, role)[1]
             for name, role in (("alice", "member"), ("bob", "member"), ("root", "admin"))
         }
-        self.app = create_app(self.store, Deployment("http://127.0.0.1"), monitor_health=False)
+        self.app = create_app(self.store, Deployment("http://127.0.0.1"))
         self.url = f"http://127.0.0.1:{free_port()}"
         port = int(self.url.rsplit(":", 1)[1])
         config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning")

@@ -1,5 +1,6 @@
-"""The health monitor inside the real server: real apps on loopback ports, changes stored with
-their reasons, streamed to clients as they happen, and kept across a restart."""
+"""Health checks end to end: real apps on loopback ports checked by their workspace's agent,
+the changes stored by the real server with their reasons, streamed to clients as they happen,
+and kept across a restart."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
+from .agents import agents_running
 from .conftest import ctrl_c_reaches_it
-from .test_server import Server, app_json, new_user, start_server
+from .test_server import Server, app_json, eventually, new_user, start_server
 
 
 class _App(BaseHTTPRequestHandler):
@@ -63,7 +65,7 @@ def apply(
         "expected_version": version,
         "source": {},
         "variables": {},
-        "agents": [{"name": "main", "address": "127.0.0.1"}],
+        "agents": [{"name": "main"}],
         "apps": apps,
     }
     with server.api(token) as api:
@@ -104,8 +106,11 @@ def test_health_changes_are_checked_stored_with_reasons_and_streamed(
             httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as http,
             http.stream("GET", "/api/v1/events", timeout=30) as response,
         ):
+            kind = ""
             for line in response.iter_lines():
-                if line.startswith("data:"):
+                if line.startswith("event:"):
+                    kind = line[6:].strip()
+                elif line.startswith("data:") and kind == "health":  # not the agent's states
                     received[name].append((json.loads(line[5:]), time.time()))
                     if len(received[name]) >= 2:
                         return
@@ -128,12 +133,13 @@ def test_health_changes_are_checked_stored_with_reasons_and_streamed(
             app_json("bad", apps["bad"].server_address[1], (1, 1)),
         ],
     )
-    good = wait_for_health(
-        server, alice, "/api/v1/workspaces/alice/dev/apps/good/health", "healthy"
-    )
-    bad = wait_for_health(
-        server, alice, "/api/v1/workspaces/alice/dev/apps/bad/health", "unhealthy"
-    )
+    with agents_running(server, (alice, "alice", "dev")):
+        good = wait_for_health(
+            server, alice, "/api/v1/workspaces/alice/dev/apps/good/health", "healthy"
+        )
+        bad = wait_for_health(
+            server, alice, "/api/v1/workspaces/alice/dev/apps/bad/health", "unhealthy"
+        )
     # The first check comes one interval (1 s) after the app is provisioned, not at once.
     assert time.monotonic() - started >= 0.9
     assert [(t["health"], t["reason"]) for t in good["transitions"]] == [("healthy", "status 200")]
@@ -163,7 +169,8 @@ def test_last_known_health_survives_a_restart(
         [app_json("good", apps["good"].server_address[1], (5, 1))],
     )
     path = "/api/v1/workspaces/carol/dev/apps/good/health"
-    wait_for_health(running, token, path, "healthy", seconds=15)
+    with agents_running(running, (token, "carol", "dev")):
+        wait_for_health(running, token, path, "healthy", seconds=15)
     running.process.terminate()
     running.process.wait(timeout=30)
     restarted = start_server(tmp_path / "data", tmp_path / "home")
@@ -180,14 +187,19 @@ def test_destroyed_apps_leave_the_schedule(
 ) -> None:
     token = new_user(server, "dave")
     apply(server, token, "dave", "dev", [app_json("bad", apps["bad"].server_address[1], (1, 1))])
-    wait_for_health(server, token, "/api/v1/workspaces/dave/dev/apps/bad/health", "unhealthy")
-    with server.api(token) as api:
-        assert api.delete("/api/v1/workspaces/dave/dev").status_code == 200
+    path = "/api/v1/workspaces/dave/dev/apps/bad/health"
+    with agents_running(server, (token, "dave", "dev")) as [agent]:
+        wait_for_health(server, token, path, "unhealthy")
+        with server.api(token) as api:
+            assert api.delete("/api/v1/workspaces/dave/dev").status_code == 200
+        # A destroyed workspace's agent is dropped, and its token refused from then on.
+        assert eventually(lambda: "refused the agent token" in agent.log(), 30), agent.log()
         apply(
             server, token, "dave", "dev", [app_json("bad", apps["good"].server_address[1], (1, 1))]
         )
     # The same slug re-created on a healthy port: a new app, whose first check says healthy.
-    state = wait_for_health(server, token, "/api/v1/workspaces/dave/dev/apps/bad/health", "healthy")
+    with agents_running(server, (token, "dave", "dev")):
+        state = wait_for_health(server, token, path, "healthy")
     assert [t["health"] for t in state["transitions"]] == ["healthy"]
 
 
@@ -216,7 +228,10 @@ def test_apps_watch_follows_health_changes(
     reader = threading.Thread(target=lambda: shown.extend(iter(stdout.readline, "")))
     reader.start()
     try:
-        wait_for_health(server, token, "/api/v1/workspaces/erin/dev/apps/good/health", "healthy")
+        with agents_running(server, (token, "erin", "dev")):
+            wait_for_health(
+                server, token, "/api/v1/workspaces/erin/dev/apps/good/health", "healthy"
+            )
         # The watcher redraws once the event reaches it: wait for that, however busy the machine.
         deadline = time.monotonic() + 60
         while "healthy" not in "".join(shown).rsplit("workspace", 1)[-1]:

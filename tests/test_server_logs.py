@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from .agents import start_agent
 from .test_server import (
     Server,
     app_json,
@@ -124,6 +125,7 @@ def _scenario(server: Server, log_format: str, echo: EchoApp) -> Logged:
             app_json("gone", free_port(), (1, 1)),  # nothing listens: unhealthy
         ],
     )
+    agent = start_agent(server, alice, "alice", "dev")
     assert eventually(lambda: len(lines_of(entries(server, log_format), "health")) >= 2)
     with httpx.Client(base_url=server.url, timeout=30) as client:
         for _ in range(3):
@@ -158,6 +160,7 @@ def _scenario(server: Server, log_format: str, echo: EchoApp) -> Logged:
             "/api/v1/workspaces/alice/dev", headers={"Authorization": f"Bearer {alice}"}
         )
         assert destroyed.status_code == 200
+    agent.stop()
     server.process.terminate()
     assert server.process.wait(timeout=60) == 0
     secrets = {
@@ -166,6 +169,7 @@ def _scenario(server: Server, log_format: str, echo: EchoApp) -> Logged:
         "session cookie": session,
         "ticket": ticket,
         "app cookie": app_session,
+        "agent token": agent.token,
     }
     return Logged(
         log_format, server.log(), entries(server, log_format), secrets, f"127.0.0.1:{port}"

@@ -131,7 +131,7 @@ def app(slug: str, agent: str = "main", **changes: Any) -> AppSpec:
 
 
 CHECK = Healthcheck("http://localhost:8080/healthz", 5, 3)
-MAIN = AgentSpec("main", "127.0.0.1")
+MAIN = AgentSpec("main")
 
 
 def desired(
@@ -247,7 +247,7 @@ def _old_database(database: Database, monkeypatch: pytest.MonkeyPatch, version: 
         conn.execute(sa.insert(v1["apps"]).values(workspace_id=workspace, agent_id=agent, **values))
 
 
-@pytest.mark.parametrize("version", [2, 3])
+@pytest.mark.parametrize("version", [2, 3, 4])
 def test_upgrade_from_an_older_schema_keeps_everything(
     database: Database, monkeypatch: pytest.MonkeyPatch, version: int
 ) -> None:
@@ -256,12 +256,12 @@ def test_upgrade_from_an_older_schema_keeps_everything(
 
     before = datetime.now(UTC)
     upgraded = database.open()
-    assert upgraded.migrate() == SCHEMA_VERSION == 4
+    assert upgraded.migrate() == SCHEMA_VERSION == 5
     after = datetime.now(UTC)
-    assert [row["version"] for row in database.rows("schema_version")] == [1, 2, 3, 4]
+    assert [row["version"] for row in database.rows("schema_version")] == [1, 2, 3, 4, 5]
     state = upgraded.get_workspace("alice", "dev")
     assert state is not None and state.version == 1 and state.source == {"main.tf": "# old"}
-    assert state.agents == (AgentSpec("main", "10.0.0.7", 120),)
+    assert state.agents == (AgentSpec("main", 120),)
     [code] = state.apps
     assert (code.slug, code.health, code.healthcheck) == ("code-server", "healthy", CHECK)
     # the agent was there before agents had states: it is connecting, since the migration
@@ -301,7 +301,7 @@ def test_upgrade_from_an_older_schema_keeps_everything(
     assert len(upgraded.secret("sessions")) == 32
     kept = desired(
         app("code-server", healthcheck=CHECK, display_name="VS Code"),
-        agents=(AgentSpec("main", "10.0.0.7"),),
+        agents=(AgentSpec("main"),),
     )
     assert upgraded.apply("alice", "dev", 1, kept).updated == ("app.code-server",)
     assert upgraded.agent_by_token(token) == identity
@@ -332,7 +332,6 @@ def test_the_migrated_agents_table_is_the_one_the_code_describes(
         "id",
         "workspace_id",
         "name",
-        "address",
         "state",
         "state_changed_at",
         "connection_timeout",
@@ -562,7 +561,7 @@ def test_apply_changes_the_fewest_rows(database: Database, store: Store, alice: 
             app("gone"),
             app("checked"),
             app("untouched", healthcheck=CHECK),
-            agents=(MAIN, AgentSpec("old", "10.0.0.1"), AgentSpec("side", "10.0.0.2")),
+            agents=(MAIN, AgentSpec("old"), AgentSpec("side")),
         ),
     )
     database.execute("UPDATE apps SET health = 'healthy'")
@@ -581,7 +580,7 @@ def test_apply_changes_the_fewest_rows(database: Database, store: Store, alice: 
             app("checked", healthcheck=CHECK),
             app("untouched", healthcheck=CHECK),
             app("new"),
-            agents=(MAIN, AgentSpec("side", "10.0.0.3"), AgentSpec("extra", "10.0.0.4")),
+            agents=(MAIN, AgentSpec("side", 300), AgentSpec("extra")),
         ),
     )
     assert result.version == 2
@@ -592,10 +591,10 @@ def test_apply_changes_the_fewest_rows(database: Database, store: Store, alice: 
 
     state = store.get_workspace(alice, "dev")
     assert state is not None and state.version == 2
-    assert {agent.name: agent.address for agent in state.agents} == {
-        "main": "127.0.0.1",
-        "side": "10.0.0.3",
-        "extra": "10.0.0.4",
+    assert {agent.name: agent.connection_timeout for agent in state.agents} == {
+        "main": 120,
+        "side": 300,
+        "extra": 120,
     }
     after = {record.slug: record for record in state.apps}
     ids_after = {row["slug"]: row["id"] for row in database.rows("apps")}
@@ -727,9 +726,7 @@ def test_a_failure_mid_apply_leaves_the_previous_state(
         alice,
         "dev",
         0,
-        desired(
-            app("a", healthcheck=CHECK), app("b"), app("c"), agents=(MAIN, AgentSpec("x", "h"))
-        ),
+        desired(app("a", healthcheck=CHECK), app("b"), app("c"), agents=(MAIN, AgentSpec("x"))),
     )
     database.execute("UPDATE apps SET health = 'healthy' WHERE slug = 'a'")
     before = store.get_workspace(alice, "dev")
@@ -738,7 +735,7 @@ def test_a_failure_mid_apply_leaves_the_previous_state(
         app("a", healthcheck=CHECK, display_name="changed"),
         app("c", agent="y"),
         app("d"),
-        agents=(AgentSpec("main", "10.1.1.1"), AgentSpec("y", "h")),
+        agents=(AgentSpec("main"), AgentSpec("y")),
         source={"main.tf": "# new"},
     )
     _fail_after_some_writes(monkeypatch)
@@ -798,7 +795,7 @@ def test_racing_applies_one_wins_the_other_conflicts(
     first = desired(*(app(f"first-{i}") for i in range(50)), source={"main.tf": "# first"})
     second = desired(
         *(app(f"second-{i}", agent="other") for i in range(50)),
-        agents=(AgentSpec("other", "10.0.0.9"),),
+        agents=(AgentSpec("other"),),
         source={"main.tf": "# second"},
     )
     results, errors = _race(
@@ -885,7 +882,7 @@ def test_app_route_is_where_an_app_is_served(store: Store, alice: str) -> None:
             app("path", subdomain=False, subdomain_label=None, access_url="http://x/"),
             app("docs", external=True, url="https://coder.com/docs"),
             app("make", url=None, command="make", subdomain_label=None, access_url=None),
-            agents=(AgentSpec("main", "10.0.0.5"),),
+            agents=(AgentSpec("main"),),
         ),
     )
     route = store.app_route(alice, "dev", "code-server")
@@ -895,7 +892,6 @@ def test_app_route_is_where_an_app_is_served(store: Store, alice: str) -> None:
         workspace="dev",
         slug="code-server",
         agent="main",
-        address="10.0.0.5",
         url="http://localhost:8080/code-server",
         share="authenticated",
         subdomain=True,
@@ -917,18 +913,17 @@ def _port_route(store: Store, owner: str, agent: str, port: int) -> tuple[object
     route = store.port_route(owner, "dev", agent, port)
     if route is None:
         return None
-    fields = (route.owner, route.workspace, route.agent, route.address, route.port, route.share)
+    fields = (route.owner, route.workspace, route.agent, route.port, route.share)
     return (*fields, route.agent_state)
 
 
 def test_port_route_is_owner_only_unless_shared(store: Store, alice: str) -> None:
-    side = AgentSpec("side", "10.0.0.2")
+    side = AgentSpec("side")
     store.apply(alice, "dev", 0, desired(agents=(MAIN, side)))
     assert _port_route(store, alice, "main", 8080) == (
         "alice",
         "dev",
         "main",
-        "127.0.0.1",
         8080,
         "owner",
         "connecting",
@@ -939,7 +934,6 @@ def test_port_route_is_owner_only_unless_shared(store: Store, alice: str) -> Non
         "alice",
         "dev",
         "main",
-        "127.0.0.1",
         8080,
         "authenticated",
         "connecting",
@@ -948,7 +942,6 @@ def test_port_route_is_owner_only_unless_shared(store: Store, alice: str) -> Non
         "alice",
         "dev",
         "side",
-        "10.0.0.2",
         3000,
         "public",
         "connecting",
@@ -967,7 +960,7 @@ def test_port_route_is_owner_only_unless_shared(store: Store, alice: str) -> Non
 
 
 def test_share_list_and_unshare_ports(store: Store, alice: str) -> None:
-    side = AgentSpec("side", "10.0.0.2")
+    side = AgentSpec("side")
     store.apply(alice, "dev", 0, desired(agents=(MAIN, side)))
     store.apply(alice, "empty", 0, desired())
     assert store.port_shares(alice, "dev") == []
@@ -1039,18 +1032,19 @@ def test_the_lowest_and_highest_ports_can_be_shared(store: Store, alice: str) ->
 def test_apply_and_destroy_delete_the_shares_of_what_they_delete(
     database: Database, store: Store, alice: str
 ) -> None:
-    side = AgentSpec("side", "10.0.0.2")
+    side = AgentSpec("side")
     store.apply(alice, "dev", 0, desired(agents=(MAIN, side)))
     store.apply(alice, "keep", 0, desired())
     store.share_port(alice, "dev", "main", 8080, "public")
     store.share_port(alice, "dev", "side", 3000, "public")
     store.share_port(alice, "keep", "main", 8080, "public")
 
-    # an agent kept by name keeps its shares, even at a new address; a deleted one loses them
-    store.apply(alice, "dev", 1, desired(agents=(AgentSpec("main", "10.0.0.9"),)))
+    # an agent kept by name keeps its shares, even with a new connection timeout; a deleted one
+    # loses them
+    store.apply(alice, "dev", 1, desired(agents=(AgentSpec("main", 300),)))
     assert store.port_shares(alice, "dev") == [PortShare("main", 8080, "public")]
     route = store.port_route(alice, "dev", "main", 8080)
-    assert route is not None and (route.address, route.share) == ("10.0.0.9", "public")
+    assert route is not None and route.share == "public"
     # an agent of the same name added again starts unshared
     store.apply(alice, "dev", 2, desired(agents=(MAIN, side)))
     assert store.port_shares(alice, "dev") == [PortShare("main", 8080, "public")]

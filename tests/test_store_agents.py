@@ -80,7 +80,7 @@ def statements(store: Store) -> Iterator[list[str]]:
 def test_an_agent_token_is_issued_stored_as_a_hash_and_replaced(
     database: Database, store: Store, alice: str
 ) -> None:
-    store.apply(alice, "dev", 0, desired(agents=(MAIN, AgentSpec("side", "127.0.0.1"))))
+    store.apply(alice, "dev", 0, desired(agents=(MAIN, AgentSpec("side"))))
     token = store.issue_agent_token(alice, "dev", "main")
     assert token.startswith(AGENT_TOKEN_PREFIX) and len(token) >= len(AGENT_TOKEN_PREFIX) + 43
     assert not token.startswith(TOKEN_PREFIX)
@@ -140,7 +140,7 @@ def test_agent_by_token_for_right_replaced_garbage_and_huge_tokens(
 def test_an_apply_keeps_a_kept_agents_token_and_state_and_ends_a_removed_ones(
     database: Database, store: Store, alice: str
 ) -> None:
-    side = AgentSpec("side", "127.0.0.1")
+    side = AgentSpec("side")
     store.apply(alice, "dev", 0, desired(agents=(MAIN, side)))
     main_token = store.issue_agent_token(alice, "dev", "main")
     side_token = store.issue_agent_token(alice, "dev", "side")
@@ -150,7 +150,7 @@ def test_an_apply_keeps_a_kept_agents_token_and_state_and_ends_a_removed_ones(
     assert store.agent_connected(main.agent_id, SERVER, "1.0", "linux", "amd64", "box", T0)
 
     # main kept at a new address and timeout: same token, same state; side removed: its token ends
-    result = store.apply(alice, "dev", 1, desired(agents=(AgentSpec("main", "10.0.0.9", 300),)))
+    result = store.apply(alice, "dev", 1, desired(agents=(AgentSpec("main", 300),)))
     assert (result.updated, result.deleted) == (("agent.main",), ("agent.side",))
     assert store.agent_by_token(main_token) == main
     assert store.agent_by_token(side_token) is None
@@ -161,7 +161,7 @@ def test_an_apply_keeps_a_kept_agents_token_and_state_and_ends_a_removed_ones(
 
     # added again under the same name: a new agent, connecting, without a token
     before = datetime.now(UTC)
-    store.apply(alice, "dev", 2, desired(agents=(AgentSpec("main", "10.0.0.9", 300), side)))
+    store.apply(alice, "dev", 2, desired(agents=(AgentSpec("main", 300), side)))
     again = agents(store)["side"]
     assert again.state == "connecting" and again.state_changed_at >= before - timedelta(seconds=1)
     assert store.agent_by_token(side_token) is None
@@ -175,7 +175,7 @@ def test_an_apply_keeps_a_kept_agents_token_and_state_and_ends_a_removed_ones(
 
 
 def test_agent_token_hashes(database: Database, store: Store, alice: str) -> None:
-    store.apply(alice, "dev", 0, desired(agents=(MAIN, AgentSpec("side", "127.0.0.1"))))
+    store.apply(alice, "dev", 0, desired(agents=(MAIN, AgentSpec("side"))))
     token = store.issue_agent_token(alice, "dev", "main")
     identity = store.agent_by_token(token)
     assert identity is not None
@@ -195,10 +195,10 @@ def test_agent_token_hashes(database: Database, store: Store, alice: str) -> Non
 
 def test_a_connection_timeout_must_be_whole_seconds_from_0(store: Store, alice: str) -> None:
     with pytest.raises(StoreError, match="agent main has connection_timeout -1; use 0"):
-        store.apply(alice, "dev", 0, desired(agents=(AgentSpec("main", "127.0.0.1", -1),)))
-    store.apply(alice, "dev", 0, desired(agents=(AgentSpec("main", "127.0.0.1", 0),)))
+        store.apply(alice, "dev", 0, desired(agents=(AgentSpec("main", -1),)))
+    store.apply(alice, "dev", 0, desired(agents=(AgentSpec("main", 0),)))
     state = store.get_workspace(alice, "dev")
-    assert state is not None and state.agents == (AgentSpec("main", "127.0.0.1", 0),)
+    assert state is not None and state.agents == (AgentSpec("main", 0),)
 
 
 # ----------------------------------------------------------------------------- states
@@ -281,6 +281,36 @@ def test_only_the_server_holding_the_connection_marks_it_disconnected(
     assert database.rows("agents")[0]["server"] is None
 
 
+def test_the_server_holding_each_agent_and_releasing_a_dead_servers_agents(
+    store: Store, alice: str
+) -> None:
+    store.apply(alice, "dev", 0, desired(agents=(MAIN, AgentSpec("side"))))
+    store.apply(alice, "other", 0, desired())
+    main, side = (agent_id(store, alice, "dev", name) for name in ("main", "side"))
+    other = agent_id(store, alice, "other", "main")
+    assert store.agent_servers() == set() and store.agent_server(main) is None
+    for agent, server in ((main, SERVER), (side, SERVER), (other, OTHER_SERVER)):
+        store.agent_connected(agent, server, "1", "linux", "amd64", "box", T0)
+    store.set_agent_ports(main, [ListeningPort(8080, "node")])
+    assert store.agent_servers() == {SERVER, OTHER_SERVER}
+    assert (store.agent_server(main), store.agent_server(other)) == (SERVER, OTHER_SERVER)
+
+    later = T0 + timedelta(seconds=9)
+    events = store.release_agents(SERVER, later)
+    assert sorted((e.workspace, e.agent, e.state, e.at) for e in events) == [
+        ("dev", "main", "disconnected", later),
+        ("dev", "side", "disconnected", later),
+    ]
+    states = {(a.workspace, a.name): (a.state, a.ports) for a in store.list_agents()}
+    assert states == {
+        ("dev", "main"): ("disconnected", ()),
+        ("dev", "side"): ("disconnected", ()),
+        ("other", "main"): ("connected", ()),
+    }
+    assert store.agent_servers() == {OTHER_SERVER} and store.agent_server(main) is None
+    assert store.release_agents(SERVER, later) == []
+
+
 def test_an_agent_that_never_connects_in_time_reads_as_timeout(
     database: Database, store: Store, alice: str
 ) -> None:
@@ -291,9 +321,9 @@ def test_an_agent_that_never_connects_in_time_reads_as_timeout(
         desired(
             app("code-server"),
             agents=(
-                AgentSpec("main", "127.0.0.1", 1),
-                AgentSpec("patient", "127.0.0.1", 0),  # never times out
-                AgentSpec("default", "127.0.0.1"),
+                AgentSpec("main", 1),
+                AgentSpec("patient", 0),  # never times out
+                AgentSpec("default"),
             ),
         ),
     )
@@ -333,7 +363,7 @@ def test_a_gone_agent_changes_nothing(store: Store, alice: str) -> None:
 
 def test_list_agents_by_owner_and_workspace(store: Store, alice: str) -> None:
     store.create_user("bob", "member")
-    side = AgentSpec("side", "127.0.0.1")
+    side = AgentSpec("side")
     store.apply(alice, "dev", 0, desired(agents=(side, MAIN)))
     store.apply(alice, "prod", 0, desired())
     store.apply("bob", "dev", 0, desired())
@@ -370,7 +400,7 @@ def test_an_agent_checks_its_own_apps_with_a_healthcheck(store: Store, alice: st
             app("api", healthcheck=other_check),
             app("docs"),
             app("side-app", agent="side", healthcheck=CHECK),
-            agents=(MAIN, AgentSpec("side", "127.0.0.1")),
+            agents=(MAIN, AgentSpec("side")),
         ),
     )
     main = agent_id(store, alice, "dev", "main")
@@ -392,7 +422,7 @@ def test_an_agent_reports_health_only_for_its_own_checked_apps(store: Store, ali
             app("web", healthcheck=CHECK),
             app("docs"),
             app("side-app", agent="side", healthcheck=CHECK),
-            agents=(MAIN, AgentSpec("side", "127.0.0.1")),
+            agents=(MAIN, AgentSpec("side")),
         ),
     )
     store.apply("bob", "dev", 0, desired(app("bobs", healthcheck=CHECK)))
@@ -412,8 +442,8 @@ def test_an_agent_reports_health_only_for_its_own_checked_apps(store: Store, ali
         ],
     )
     assert events == [
-        HealthEvent("alice", "dev", "web", "unhealthy", "status 503", T0),
-        HealthEvent("alice", "dev", "web", "healthy", "status 200", at),
+        HealthEvent("alice", "dev", "web", "unhealthy", "status 503", T0, "initializing"),
+        HealthEvent("alice", "dev", "web", "healthy", "status 200", at, "unhealthy"),
     ]
     health = {(a.owner, a.slug): a.health for a in store.list_apps()}
     assert health == {

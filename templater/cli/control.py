@@ -125,16 +125,6 @@ def _create_user(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _agent_addresses(pairs: list[str]) -> dict[str, str]:
-    addresses = {}
-    for pair in pairs:
-        name, separator, host = pair.partition("=")
-        if not separator or not name or not host:
-            raise UsageError(f"--agent-address expects NAME=HOST, got {pair!r}")
-        addresses[name] = host
-    return addresses
-
-
 def _template_directory(path: str) -> Path:
     return module_directories([path])[0]
 
@@ -149,7 +139,6 @@ def _planned(args: argparse.Namespace, client: Client) -> Any:
             args.workspace,
             args.owner,
             evaluation_options(args),
-            _agent_addresses(args.agent_address),
         )
     except WorkflowError as problem:
         raise Failure(str(problem)) from None
@@ -555,13 +544,6 @@ def add_commands(commands: Any) -> None:
         command.add_argument("path", metavar="PATH", help="template directory or file")
         command.add_argument("--workspace", required=True, help="workspace name")
         command.add_argument("--owner", help=_OWNER)
-        command.add_argument(
-            "--agent-address",
-            action="append",
-            default=[],
-            metavar="NAME=HOST",
-            help="where the control plane reaches an agent (default 127.0.0.1)",
-        )
         if name == "apply":
             command.add_argument("--auto-approve", action="store_true", help="do not ask")
         add_evaluation_options(command, workspace=False)

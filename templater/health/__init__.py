@@ -1,5 +1,5 @@
 """The health monitor's core (SPEC §8): the scheduler, the checks and the state machine, in pure
-asyncio, so that the server runs it today and the workspace agent can run it unchanged."""
+asyncio: the workspace agent runs it (SPEC §11)."""
 
 from templater.health.monitor import HealthMonitor
 from templater.health.targets import (

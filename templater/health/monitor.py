@@ -1,14 +1,15 @@
 """The health monitor's core (SPEC §8): one scheduler that sends every app's healthcheck and
 applies the documented state machine. Pure asyncio: no database and no HTTP framework here; the
-server hands it the targets (``update``) and persists the transitions it reports.
+agent hands it the targets (``update``) and sends the transitions it reports to the control
+plane, which stores them.
 
 How it works:
 
 - One heap of due times and one timer armed for the earliest (``loop.call_at``). There is no
   sleeping task per target and no pool of in-flight slots: a target that hangs holds its own
   connection until its own deadline, and nobody else's (SPEC §10).
-- A check is one ``GET`` to the agent's ``address`` (never to the URL's host) at the URL's port,
-  with the URL's ``host[:port]`` as the ``Host`` header and ``Connection: close``. Only the
+- A check is one ``GET`` to the target's ``address`` (in the agent, the URL's own host) at the
+  URL's port, with the URL's ``host[:port]`` as the ``Host`` header and ``Connection: close``. Only the
   response head is read, up to the status line of the final response (1xx interim responses are
   skipped); never the body. A status < 500 is a success, so a redirect (3xx) is a success and is
   not followed. Plain HTTP runs on a non-blocking socket driven by the event loop's
@@ -437,7 +438,7 @@ class HealthMonitor:
     # -- name resolution ----------------------------------------------------------------------
 
     def _hosts(self, address: str) -> list[str] | asyncio.Future[list[str]]:
-        """The agent's IP addresses: an IP as it is; a host name resolved once per
+        """The IP addresses of a target's ``address``: an IP as it is; a host name resolved once per
         ``_DNS_TTL`` for every check of that agent (so that checks do not queue on the
         resolver's threads), as a future while it resolves."""
         if is_ip(address):
@@ -622,7 +623,7 @@ class _Check:
             self._connect_failed(code)
 
     def _connect_failed(self, code: int) -> None:
-        if self.hosts:  # try the agent's next address
+        if self.hosts:  # try the host's next address
             self._close_socket()
             self._connect()
         else:

@@ -24,7 +24,8 @@ class Target:
     url: str
     """The healthcheck URL as written in the template, e.g. ``http://localhost:13337/healthz``."""
     address: str
-    """The agent's address (host name or IP): the monitor connects there, to the URL's port."""
+    """Where the check connects (host name or IP), to the URL's port: in the workspace agent,
+    the URL's own host."""
     interval: int
     """Seconds between checks. A target with an interval below 1 is never checked (it stays as
     it is, as Coder's stays ``initializing``)."""

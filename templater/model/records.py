@@ -65,8 +65,6 @@ class Healthcheck:
 @dataclass(frozen=True, slots=True)
 class AgentSpec:
     name: str
-    address: str
-    """Where the control plane reaches the workspace (host name or IP address)."""
     connection_timeout: int = DEFAULT_CONNECTION_TIMEOUT
     """Seconds the agent may take to connect for the first time before it reads as ``timeout``;
     0 never times out."""
@@ -162,22 +160,6 @@ class ApplyResult:
 
 
 @dataclass(frozen=True, slots=True)
-class HealthTarget:
-    """An app with a healthcheck, as the health monitor needs it: the URL to check, the agent
-    address to connect to instead of the URL's host, and the last known state."""
-
-    app_id: int
-    owner: str
-    workspace: str
-    slug: str
-    url: str
-    interval: int
-    threshold: int
-    address: str
-    health: str
-
-
-@dataclass(frozen=True, slots=True)
 class HealthEvent:
     """A change of an app's health: to which state, why, and when."""
 
@@ -187,6 +169,8 @@ class HealthEvent:
     health: str
     reason: str
     at: datetime
+    previous: str | None = None
+    """The state it changed from, when known (as it happens; not in an app's history)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +182,6 @@ class AppRoute:
     workspace: str
     slug: str
     agent: str
-    address: str
-    """The agent's address: the router connects here instead of the URL's host."""
     url: str
     """The app's URL inside the workspace, such as ``http://localhost:13337/?folder=/home``."""
     share: str
@@ -223,13 +205,12 @@ class PortShare:
 
 @dataclass(frozen=True, slots=True)
 class PortRoute:
-    """What the app router needs to serve a port URL: the agent's address and the port's level
-    (``owner`` unless the port is shared)."""
+    """What the app router needs to serve a port URL: the port's agent and level (``owner``
+    unless the port is shared)."""
 
     owner: str
     workspace: str
     agent: str
-    address: str
     port: int
     share: str
     agent_id: int

@@ -7,7 +7,6 @@ changes, and that list as Terraform-style text.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -25,7 +24,6 @@ from templater.model.records import (
     WorkspaceState,
 )
 
-DEFAULT_AGENT_ADDRESS = "127.0.0.1"
 # Filled in by the control plane, which knows the deployment's access URLs.
 _COMPUTED = frozenset({"subdomain_label", "access_url"})
 _COMPARED = tuple(f.name for f in fields(AppSpec) if f.name not in _COMPUTED)
@@ -65,21 +63,16 @@ class Change:
 
 def desired_state(
     evaluation: Evaluation,
-    agent_addresses: Mapping[str, str],
     source: dict[str, str],
     variables: dict[str, str],
 ) -> DesiredState:
     """The agents and apps the evaluated template provisions; raises :class:`PlanError` for
     what is not known before apply (a count, an app's url, …), which cannot be provisioned."""
     agents = [
-        _agent(resource, agent_addresses) for resource in _existing(evaluation, "coder_agent")
+        AgentSpec(resource.name, _connection_timeout(resource))
+        for resource in _existing(evaluation, "coder_agent")
     ]
     names = {agent.name for agent in agents}
-    for name in agent_addresses:
-        if name not in names:
-            raise PlanError(
-                f'--agent-address names agent "{name}", which the template does not have'
-            )
     apps = [_app(resource, names) for resource in _existing(evaluation, "coder_app")]
     return DesiredState(source, variables, tuple(agents), tuple(apps))
 
@@ -98,11 +91,6 @@ def _existing(evaluation: Evaluation, resource_type: str) -> list[ResolvedResour
         if resource.presence == "certain":
             found.append(resource)
     return found
-
-
-def _agent(resource: ResolvedResource, addresses: Mapping[str, str]) -> AgentSpec:
-    address = addresses.get(resource.name, DEFAULT_AGENT_ADDRESS)
-    return AgentSpec(resource.name, address, _connection_timeout(resource))
 
 
 def _connection_timeout(resource: ResolvedResource) -> int:
@@ -204,7 +192,7 @@ def _agent_of(resource: ResolvedResource, agents: set[str]) -> str:
 
 
 def _agent_fields(agent: AgentSpec) -> dict[str, Any]:
-    return {"address": agent.address, "connection_timeout": agent.connection_timeout}
+    return {"connection_timeout": agent.connection_timeout}
 
 
 def _app_fields(app: Any) -> dict[str, Any]:

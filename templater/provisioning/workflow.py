@@ -8,7 +8,6 @@ way Terraform does.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -67,7 +66,6 @@ def make_plan(
     workspace: str,
     owner: str | None,
     options: EvalOptions,
-    agent_addresses: Mapping[str, str],
 ) -> Plan:
     owner = owner or client.me().name
     options = replace(options, workspace=workspace, owner=owner)
@@ -79,7 +77,7 @@ def make_plan(
     files = Files()
     source = {path.name: read_source(path, files) for path in module_files(directory, files)}
     try:
-        desired = desired_state(evaluation, agent_addresses, source, dict(options.inputs.variables))
+        desired = desired_state(evaluation, source, dict(options.inputs.variables))
     except PlanError as problem:
         raise WorkflowError(str(problem)) from None
     current = client.workspace(owner, workspace)

@@ -8,10 +8,8 @@ admins everything. Errors are JSON ``{"message": ...}``.
 
 # No `from __future__ import annotations` here: FastAPI reads the routes' annotations at
 # definition time, and the dependency they name is local to create_app.
-import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated
@@ -19,10 +17,8 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from templater.health import HealthMonitor, Target, Transition
 from templater.model.hostnames import (
     HostnameError,
     WildcardPattern,
@@ -134,23 +130,6 @@ def _fail(status: int, message: str) -> HTTPException:
 
 
 @dataclass(frozen=True, slots=True)
-class MonitorStats:
-    """What the health monitor has done since the server started."""
-
-    targets: int
-    checks: int
-    successes: int
-    failures: int
-    timeouts: int
-    missed: int
-    transitions: int
-    lag_p50_ms: float
-    """Milliseconds from a check's due time to its request being sent (recent checks)."""
-    lag_p99_ms: float
-    lag_max_ms: float
-
-
-@dataclass(frozen=True, slots=True)
 class AppHealth:
     """An app's health now, and its latest changes, newest first."""
 
@@ -162,18 +141,15 @@ class AppHealth:
 def create_app(
     store: Store,
     deployment: Deployment,
-    monitor_health: bool = True,
     on_registry_change: Callable[[], None] | None = None,
     on_agents_changed: Callable[[], None] | None = None,
 ) -> FastAPI:
-    """The API on ``store``; with ``monitor_health``, the health monitor runs while it serves.
-    ``on_registry_change`` is called (in a worker thread) after every successful apply, destroy,
+    """The API on ``store``. ``on_registry_change`` is called (in a worker thread) after every successful apply, destroy,
     share and unshare of a port: what the app router caches about apps and ports may be stale.
     ``on_agents_changed`` is called (in a worker thread) after every successful apply, destroy
     and agent token issued: agents may be gone or have new tokens, and their apps changed, so
     their connections need checking again."""
     broker = EventBroker()
-    watcher = _HealthWatcher(store, broker) if monitor_health else None
 
     def registry_changed() -> None:
         if on_registry_change is not None:
@@ -183,27 +159,14 @@ def create_app(
         if on_agents_changed is not None:
             on_agents_changed()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if watcher is None:
-            yield
-            return
-        await watcher.start()
-        try:
-            yield
-        finally:
-            await watcher.stop()
-
     app = FastAPI(
         title="templater control plane",
         version="1",
         openapi_url="/api/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
-        lifespan=lifespan,
     )
     app.state.events = broker
-    app.state.health_watcher = watcher
     app.add_middleware(AccessLog)
 
     @app.exception_handler(StarletteHTTPException)
@@ -329,10 +292,6 @@ def create_app(
         )
         registry_changed()
         agents_changed()
-        if watcher is not None and (
-            result.created or result.updated or result.replaced or result.deleted
-        ):
-            watcher.refresh_from_thread()
         return result
 
     @app.delete("/api/v1/workspaces/{owner}/{name}", tags=["workspaces"])
@@ -352,8 +311,6 @@ def create_app(
         event_log.info("destroy owner=%s workspace=%s user=%s", owner, name, user.name)
         registry_changed()
         agents_changed()
-        if watcher is not None:
-            watcher.refresh_from_thread()
         return Destroyed(True)
 
     @app.post(
@@ -442,16 +399,6 @@ def create_app(
         current, history = found
         return AppHealth(current.health, current.health_changed_at, history)
 
-    @app.get("/api/v1/monitor", tags=["health"])
-    async def monitor(user: Authenticated) -> MonitorStats:
-        """The health monitor's counters and lag (admins). Async: it reads the monitor on the
-        event loop's thread, where the monitor runs."""
-        if user.role != "admin":
-            raise _fail(403, "only admins see the health monitor")
-        if watcher is None:
-            raise _fail(404, "the health monitor is not running")
-        return watcher.stats()
-
     @app.get(
         "/api/v1/events",
         tags=["events"],
@@ -479,83 +426,3 @@ def create_app(
         return store.list_apps(owner, workspace)
 
     return app
-
-
-class _HealthWatcher:
-    """Runs the health monitor over the registry's apps: the targets come from the store, the
-    changes of health go back to it (batched) and out to the event stream."""
-
-    def __init__(self, store: Store, broker: EventBroker) -> None:
-        self._store = store
-        self._broker = broker
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._monitor: HealthMonitor | None = None
-        self._names: dict[int, tuple[str, str, str]] = {}
-        """Owner, workspace and slug of each app checked, by id, for the log."""
-        # Refreshes run one at a time, so that an older read never overwrites a newer one.
-        self._refreshing = asyncio.Lock()
-
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._monitor = HealthMonitor(self._report)
-        # The apps known at start-up are given first, so that their checks are spread over
-        # their first interval rather than all due at once.
-        await self.refresh()
-        await self._monitor.start()
-
-    async def stop(self) -> None:
-        if self._monitor is not None:
-            await self._monitor.stop()
-
-    async def refresh(self) -> None:
-        """Give the monitor the apps as they are now: added ones join, removed ones leave."""
-        async with self._refreshing:
-            targets = await run_in_threadpool(self._store.health_targets)
-            self._names = {t.app_id: (t.owner, t.workspace, t.slug) for t in targets}
-            assert self._monitor is not None
-            self._monitor.update(
-                Target(t.app_id, t.url, t.address, t.interval, t.threshold, t.health)
-                for t in targets
-            )
-
-    def stats(self) -> MonitorStats:
-        assert self._monitor is not None
-        stats = self._monitor.stats()
-        lags = sorted(stats.send_lags)
-
-        def percentile(fraction: float) -> float:
-            return lags[min(len(lags) - 1, int(fraction * len(lags)))] * 1000 if lags else 0.0
-
-        return MonitorStats(
-            stats.targets,
-            stats.checks_started,
-            stats.successes,
-            stats.failures,
-            stats.timeouts,
-            stats.missed,
-            stats.transitions,
-            percentile(0.5),
-            percentile(0.99),
-            lags[-1] * 1000 if lags else 0.0,
-        )
-
-    def refresh_from_thread(self) -> None:
-        """For a request handler running in a worker thread: refresh on the event loop."""
-        loop = self._loop
-        if loop is not None:
-            asyncio.run_coroutine_threadsafe(self.refresh(), loop)
-
-    async def _report(self, transitions: list[Transition]) -> None:
-        changes = [(t.key, t.state, t.reason, t.at) for t in transitions]
-        events = await run_in_threadpool(self._store.record_health, changes)
-        for change in transitions:
-            names = self._names.get(change.key)
-            if names is not None:
-                event_log.info(
-                    "health owner=%s workspace=%s slug=%s from=%s to=%s reason=%s",
-                    *names,
-                    change.previous,
-                    change.state,
-                    change.reason,
-                )
-        self._broker.publish(events)

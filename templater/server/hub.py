@@ -37,8 +37,9 @@ from templater.model.agent_messages import (
     encode,
 )
 from templater.model.records import AgentCheck, AgentIdentity
+from templater.server.logs import event_log
 from templater.server.store import Store
-from templater.server.streams import AgentOffline
+from templater.server.streams import AgentElsewhere, AgentOffline
 
 logger = logging.getLogger("templater.server.hub")
 
@@ -121,6 +122,16 @@ class AgentHub:
                         events = await asyncio.to_thread(
                             self._store.record_agent_health, agent, changes
                         )
+                        for health in events:
+                            event_log.info(
+                                "health owner=%s workspace=%s slug=%s from=%s to=%s reason=%s",
+                                health.owner,
+                                health.workspace,
+                                health.slug,
+                                health.previous,
+                                health.health,
+                                health.reason,
+                            )
                         self._publish(events)
                     case Ports() if hello:
                         await asyncio.to_thread(self._store.set_agent_ports, agent, message.ports)
@@ -178,6 +189,14 @@ class AgentHub:
         """Ask agent ``agent`` to open stream ``stream_id`` to ``port``."""
         connected = self._connected.get(agent)
         if connected is None:
+            holder = await asyncio.to_thread(self._store.agent_server, agent)
+            if holder is not None and holder != SERVER_ID:
+                # Where a replica will relay the stream request to the server holding the
+                # agent's channel (SPEC §11, several replicas): not built yet.
+                raise AgentElsewhere(
+                    f"the workspace agent is connected to another templater server ({holder}), "
+                    "and servers do not relay to each other yet"
+                )
             raise AgentOffline("the workspace agent is not connected")
         try:
             await connected.channel.send_text(encode(Open(stream_id, port)))
@@ -206,6 +225,32 @@ class AgentHub:
             else:
                 await self._push_checks(entry)
 
+    async def recover(self) -> None:
+        """At start-up, before any agent connects: release the agents that the registry says are
+        held by a server process of this machine that is no longer running (one that was
+        killed), so that they read as disconnected until they dial in again, not as connected
+        for ever. Servers on other machines are left to themselves."""
+        host = socket.gethostname()
+        events = []
+        for server in await asyncio.to_thread(self._store.agent_servers):
+            name, _, pid = server.rpartition(":")
+            # This process holds nothing yet: its own id there is a dead process's (a reused
+            # pid, as in a container).
+            gone = server == SERVER_ID or (pid.isdigit() and not _alive(int(pid)))
+            if name == host and gone:
+                released = await asyncio.to_thread(
+                    self._store.release_agents, server, datetime.now(UTC)
+                )
+                logger.info(
+                    "server process %s is gone: %d agents it held are disconnected",
+                    server,
+                    len(released),
+                )
+                events += released
+        if events:
+            self._state_changed()
+            self._publish(events)
+
     async def close(self) -> None:
         for entry in list(self._connected.values()):
             with contextlib.suppress(Exception):
@@ -215,6 +260,16 @@ class AgentHub:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _name(identity: AgentIdentity) -> str:

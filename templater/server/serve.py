@@ -219,16 +219,9 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
             config.log_format,
             private,
         )
-        watcher = app.state.health_watcher
-
-        def agent_state_changed() -> None:
-            # Routes name the agent's state, and a connected agent checks its own apps.
-            directory.forget()
-            if watcher is not None:
-                watcher.refresh_from_thread()
-
+        # Routes name the agent's state.
         hub, service, streams = _agent_hub(
-            store, app.state.events.publish, agent_state_changed, private
+            store, app.state.events.publish, directory.forget, private
         )
         app.include_router(agent_channel_router(store, hub))
         proxy = front_proxy(settings, directory, streams)
@@ -261,6 +254,7 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
                 ws_ping_timeout=10,
             )
         )
+        await hub.recover()
         await streams.start()
         await service.start(hub_socket(private))
         await _listen(proxy, config.host, config.port)

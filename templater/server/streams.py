@@ -45,6 +45,10 @@ class AgentOffline(StreamUnavailable):
     """The agent is not connected."""
 
 
+class AgentElsewhere(AgentOffline):
+    """The agent is connected, to another server process (a replica), not to this one."""
+
+
 class PortRefused(StreamUnavailable):
     """The agent could not dial the port."""
 

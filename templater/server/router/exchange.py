@@ -98,8 +98,9 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Upstream:
-    """Where a request goes: ``host:port`` (over TLS when ``tls``), or a Unix socket at
-    ``path``, or ``localhost:port`` in the workspace of agent ``agent`` through a stream."""
+    """Where a request goes: ``host:port`` (over TLS when ``tls``) in the workspace of agent
+    ``agent``, through a stream from it; or templater's own API, on the Unix socket at ``path``.
+    Nothing else: the router never connects to a workspace itself (SPEC §11)."""
 
     host: str
     port: int
@@ -108,9 +109,7 @@ class Upstream:
     agent: int | None = None
 
     def __str__(self) -> str:
-        if self.agent is not None:
-            return f"port {self.port} in the workspace"
-        return self.path or f"{self.host}:{self.port}"
+        return self.path or f"port {self.port} in the workspace"
 
 
 @dataclass(slots=True)

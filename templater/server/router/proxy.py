@@ -763,23 +763,11 @@ class _Pool:
         """A new connection to ``upstream``."""
         loop = asyncio.get_running_loop()
         factory: Callable[[], _UpstreamConnection] = lambda: _UpstreamConnection(self, upstream)  # noqa: E731
-        if upstream.agent is not None:
+        if upstream.path is None:
             return await self._through_agent(upstream, factory())
-        connect: Any
-        if upstream.path is not None:
-            connect = loop.create_unix_connection(factory, upstream.path)
-        elif upstream.tls:
-            connect = loop.create_connection(
-                factory,
-                upstream.host,
-                upstream.port,
-                ssl=self._tls_context(),
-                server_hostname=upstream.host,
-            )
-        else:
-            connect = loop.create_connection(factory, upstream.host, upstream.port)
+        connect = loop.create_unix_connection(factory, upstream.path)
         _, connection = await asyncio.wait_for(connect, CONNECT_TIMEOUT)
-        return cast(_UpstreamConnection, connection)
+        return connection
 
     async def _through_agent(
         self, upstream: Upstream, connection: _UpstreamConnection

@@ -22,7 +22,7 @@ from templater.model.hostnames import (
     parse_app_path,
     parse_label,
 )
-from templater.model.records import AppRoute, PortRoute, User
+from templater.model.records import AGENT_CONNECTED, AGENT_CONNECTING, AppRoute, PortRoute, User
 from templater.server.router import cors
 from templater.server.router.directory import Directory
 from templater.server.router.exchange import (
@@ -117,22 +117,26 @@ def _app_target(url: str) -> _AppTarget:
     )
 
 
-def _upstream_of(route: AppRoute | PortRoute, host: str, port: int, tls: bool) -> Upstream:
-    """Through the agent's stream when the agent is connected; otherwise (until agent
-    addresses are gone) at the agent's address."""
-    if route.agent_state == "connected":
-        return _agent_upstream(route.agent_id, host, port, tls)
-    return _upstream(route.address, port, tls)
-
-
-@lru_cache(maxsize=4096)
-def _upstream(address: str, port: int, tls: bool) -> Upstream:
-    return Upstream(address, port, tls)
-
-
 @lru_cache(maxsize=4096)
 def _agent_upstream(agent: int, host: str, port: int, tls: bool) -> Upstream:
+    """``host:port`` in the workspace, through a stream from agent ``agent``: the only way
+    the router reaches a workspace (SPEC §11)."""
     return Upstream(host, port, tls, agent=agent)
+
+
+def _agent_not_connected(route: AppRoute | PortRoute, what: str) -> Reply:
+    since = route.agent_since.strftime("%Y-%m-%d %H:%M:%S UTC")
+    agent = f"{route.owner}/{route.workspace}.{route.agent}"
+    if route.agent_state == AGENT_CONNECTING:
+        state = f"has not connected since the workspace was applied, at {since}"
+    else:
+        state = f"has not been connected since {since}"
+    return page(
+        502,
+        "Workspace agent not connected",
+        f"templater cannot reach {what}: the workspace's agent {agent} {state}. Start "
+        "`templater agent` in the workspace, with its token.",
+    )
 
 
 @lru_cache(maxsize=_HOSTS_KEPT)
@@ -295,8 +299,10 @@ class AppRouter:
             return _not_found(what)
 
         rewrite = _STRIP_CORS if allowed is None else partial(cors.response_headers, origin=allowed)
+        if target.agent_state != AGENT_CONNECTED:
+            return _agent_not_connected(target, what)
         if isinstance(target, PortRoute):
-            upstream = _upstream_of(target, "localhost", target.port, parsed.https)
+            upstream = _agent_upstream(target.agent_id, "localhost", target.port, parsed.https)
             forwarded = self._forwarded(request, b"localhost:%d" % target.port)
             return Forward(upstream, request.target, forwarded, what, rewrite)
         return self._to_app(request, target, path, query, what, rewrite)
@@ -342,6 +348,8 @@ class AppRouter:
             return redirect(303, f"{SIGN_IN_PATH}?{urlencode({'redirect': path + suffix})}")
         if decision is Access.HIDE:
             return _not_found(what)
+        if target.agent_state != AGENT_CONNECTED:
+            return _agent_not_connected(target, what)
         return self._to_app(request, target, parsed.rest.encode("latin-1"), query, what, None)
 
     # --------------------------------------------------------------------- shared
@@ -362,7 +370,9 @@ class AppRouter:
         upstream_target = target.base + path
         if query:
             upstream_target += b"?" + query
-        upstream = _upstream_of(app, target.hostname, target.port, target.scheme == "https")
+        upstream = _agent_upstream(
+            app.agent_id, target.hostname, target.port, target.scheme == "https"
+        )
         return Forward(
             upstream, upstream_target, self._forwarded(request, target.host), what, rewrite
         )

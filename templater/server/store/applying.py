@@ -55,8 +55,6 @@ def check_desired(desired: DesiredState) -> None:
             raise StoreError("an agent has an empty name")
         if agent.name in agent_names:
             raise StoreError(f"agent {agent.name} appears more than once")
-        if not agent.address:
-            raise StoreError(f"agent {agent.name} has an empty address")
         if not 0 <= agent.connection_timeout <= MAX_CONNECTION_TIMEOUT:
             raise StoreError(
                 f"agent {agent.name} has connection_timeout {agent.connection_timeout}; use 0 "
@@ -102,7 +100,7 @@ class Changes:
     delete_app_ids: list[int] = field(default_factory=list)
     delete_agent_ids: list[int] = field(default_factory=list)
     delete_agent_names: list[str] = field(default_factory=list)  # their shared ports go too
-    # Updates in place (address, connection timeout): an agent kept keeps its token and state.
+    # Updates in place (connection timeout): an agent kept keeps its token and state.
     agent_updates: list[dict[str, Any]] = field(default_factory=list)
     new_agents: list[AgentSpec] = field(default_factory=list)
     app_updates: list[dict[str, Any]] = field(default_factory=list)  # in place, keyed by b_id
@@ -122,13 +120,12 @@ def read_current(
     """A workspace's stored agents (id and spec by name) and apps (by slug), as ``diff``
     takes them."""
     agent_rows = conn.execute(
-        sa.select(agents.c.id, agents.c.name, agents.c.address, agents.c.connection_timeout).where(
+        sa.select(agents.c.id, agents.c.name, agents.c.connection_timeout).where(
             agents.c.workspace_id == workspace_id
         )
     )
     current_agents = {
-        row.name: (row.id, AgentSpec(row.name, row.address, row.connection_timeout))
-        for row in agent_rows
+        row.name: (row.id, AgentSpec(row.name, row.connection_timeout)) for row in agent_rows
     }
     names = {agent_id: name for name, (agent_id, _) in current_agents.items()}
     app_rows = conn.execute(
@@ -174,7 +171,6 @@ def diff(
             changes.agent_updates.append(
                 {
                     "b_id": current_agents[name][0],
-                    "address": wanted.address,
                     "connection_timeout": wanted.connection_timeout,
                 }
             )
@@ -246,7 +242,6 @@ def write_agents(
                 {
                     "workspace_id": workspace_id,
                     "name": agent.name,
-                    "address": agent.address,
                     "connection_timeout": agent.connection_timeout,
                     "state": AGENT_CONNECTING,
                     "state_changed_at": now,

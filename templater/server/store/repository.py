@@ -46,7 +46,6 @@ from templater.model.records import (
     AppRoute,
     DesiredState,
     HealthEvent,
-    HealthTarget,
     ListeningPort,
     PortRoute,
     PortShare,
@@ -378,7 +377,6 @@ class Store:
             sa.select(
                 agents.c.workspace_id,
                 agents.c.name,
-                agents.c.address,
                 agents.c.connection_timeout,
             )
             .select_from(agents.join(owned, workspaces.c.id == agents.c.workspace_id))
@@ -387,9 +385,7 @@ class Store:
         )
         by_workspace: dict[int, list[AgentSpec]] = {row.id: [] for row in rows}
         for agent in agent_rows:
-            by_workspace[agent.workspace_id].append(
-                AgentSpec(agent.name, agent.address, agent.connection_timeout)
-            )
+            by_workspace[agent.workspace_id].append(AgentSpec(agent.name, agent.connection_timeout))
         apps_by_workspace: dict[tuple[str, str], list[AppRecord]] = {}
         for app in self._apps(conn, owner, name):
             apps_by_workspace.setdefault((app.owner, app.workspace), []).append(app)
@@ -445,48 +441,20 @@ class Store:
 
     # --------------------------------------------------------------------- health
 
-    def health_targets(self) -> list[HealthTarget]:
-        """Every app with a healthcheck whose agent is not connected (a connected agent checks
-        its apps itself), with its agent's address and its last known health."""
-        with self._read() as conn:
-            rows = conn.execute(
-                sa.select(
-                    apps.c.id,
-                    users.c.name.label("owner"),
-                    workspaces.c.name.label("workspace"),
-                    apps.c.slug,
-                    apps.c.healthcheck_url,
-                    apps.c.healthcheck_interval,
-                    apps.c.healthcheck_threshold,
-                    agents.c.address,
-                    apps.c.health,
-                )
-                .select_from(APPS_WITH_OWNERS)
-                .where(apps.c.healthcheck_url.is_not(None), agents.c.state != "connected")
-                .order_by(apps.c.id)
-            )
-            return [HealthTarget(*row) for row in rows]
-
-    def record_health(self, changes: Sequence[tuple[int, str, str, datetime]]) -> list[HealthEvent]:
-        """Store changes of health — (app id, health, reason, time) — in one transaction, with
-        their history; a change for an app that is gone meanwhile is dropped. Answers the events
-        for the changes kept."""
-        if not changes:
-            return []
-        with self._write() as conn:
-            return self._record_health(conn, changes)
-
     @staticmethod
     def _record_health(
         conn: Connection, changes: Sequence[tuple[int, str, str, datetime]]
     ) -> list[HealthEvent]:
-        """``record_health`` in the caller's transaction."""
+        """Store changes of health — (app id, health, reason, time) — with their history, in
+        the caller's transaction; a change for an app that is gone meanwhile is dropped. Answers
+        the events for the changes kept."""
         known = {
             row.id: row
             for row in conn.execute(
                 sa.select(
                     apps.c.id,
                     apps.c.slug,
+                    apps.c.health,
                     workspaces.c.name.label("workspace"),
                     users.c.name.label("owner"),
                 )
@@ -507,10 +475,13 @@ class Store:
             sa.insert(health_transitions),
             [{"app_id": i, "health": h, "reason": r, "at": at} for i, h, r, at in kept],
         )
-        return [
-            HealthEvent(known[i].owner, known[i].workspace, known[i].slug, h, r, at)
-            for i, h, r, at in kept
-        ]
+        previous = {i: known[i].health for i, *_ in kept}
+        events = []
+        for i, h, r, at in kept:  # several changes of one app in a batch follow each other
+            app = known[i]
+            events.append(HealthEvent(app.owner, app.workspace, app.slug, h, r, at, previous[i]))
+            previous[i] = h
+        return events
 
     def app_health(
         self, owner: str, workspace: str, slug: str, limit: int = 20
@@ -756,6 +727,46 @@ class Store:
                 return None
             return self._agent_event(conn, agent_id, AGENT_DISCONNECTED, at)
 
+    def agent_server(self, agent_id: int) -> str | None:
+        """The server process holding the agent's connection now, None when none does."""
+        with self._read() as conn:
+            return conn.execute(
+                sa.select(agents.c.server).where(
+                    agents.c.id == agent_id, agents.c.state == AGENT_CONNECTED
+                )
+            ).scalar()
+
+    def agent_servers(self) -> set[str]:
+        """Every server process that holds an agent's connection, as the registry has it."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(agents.c.server)
+                .where(agents.c.state == AGENT_CONNECTED, agents.c.server.is_not(None))
+                .distinct()
+            )
+            return {row.server for row in rows}
+
+    def release_agents(self, server: str, at: datetime) -> list[AgentEvent]:
+        """Server process ``server`` is gone (it died without saying so): the agents it held are
+        disconnected from ``at``, as ``agent_disconnected`` leaves them."""
+        with self._write() as conn:
+            held = [
+                row.id
+                for row in conn.execute(
+                    sa.select(agents.c.id).where(
+                        agents.c.server == server, agents.c.state == AGENT_CONNECTED
+                    )
+                )
+            ]
+            if not held:
+                return []
+            conn.execute(
+                sa.update(agents)
+                .where(agents.c.id.in_(held), agents.c.server == server)
+                .values(state=AGENT_DISCONNECTED, state_changed_at=at, server=None, ports=[])
+            )
+            return [self._agent_event(conn, agent, AGENT_DISCONNECTED, at) for agent in held]
+
     @staticmethod
     def _agent_event(conn: Connection, agent_id: int, state: str, at: datetime) -> AgentEvent:
         row = conn.execute(
@@ -813,7 +824,7 @@ class Store:
         self, agent_id: int, changes: Sequence[tuple[str, str, str, datetime]]
     ) -> list[HealthEvent]:
         """Store changes of health — (slug, health, reason, time) — that agent ``agent_id``
-        reports for its own apps, as ``record_health`` does. What an agent says is not trusted:
+        reports for its own apps, in one transaction. What an agent says is not trusted:
         a slug that is not one of its apps with a healthcheck (another agent's, or unknown) and
         a state other than initializing, healthy and unhealthy are ignored."""
         wanted = [
@@ -892,7 +903,6 @@ class Store:
         query = (
             sa.select(
                 agents.c.name.label("agent"),
-                agents.c.address,
                 agents.c.id.label("agent_id"),
                 agents.c.state.label("agent_state"),
                 agents.c.state_changed_at.label("agent_since"),
@@ -918,7 +928,6 @@ class Store:
             workspace=workspace,
             slug=slug,
             agent=row.agent,
-            address=row.address,
             url=row.url,
             share=row.share,
             subdomain=row.subdomain_label is not None,
@@ -938,7 +947,6 @@ class Store:
         )
         query = (
             sa.select(
-                agents.c.address,
                 port_shares.c.share,
                 agents.c.id,
                 agents.c.state,
@@ -959,7 +967,6 @@ class Store:
             owner,
             workspace,
             agent,
-            row.address,
             port,
             row.share or "owner",
             row.id,

@@ -111,7 +111,6 @@ agents = sa.Table(
         nullable=False,
     ),
     sa.Column("name", sa.Text, nullable=False),
-    sa.Column("address", sa.Text, nullable=False),
     # The agent token's SHA-256 (hex), like API tokens'; NULL until one is issued.
     sa.Column("token_hash", sa.Text, index=True, unique=True),
     # connecting, connected or disconnected (timeout is computed when read), and since when.
@@ -384,11 +383,18 @@ def _migration_4(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE UNIQUE INDEX ix_agents_token_hash ON agents (token_hash)")
 
 
+def _migration_5(conn: Connection) -> None:
+    """Agents have no address: the control plane never connects to a workspace; its agent
+    dials in (SPEC §11). Their apps wait for their agent."""
+    conn.exec_driver_sql("ALTER TABLE agents DROP COLUMN address")
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5,
 )
 """Step N (1-based) upgrades a database at schema version N-1 to version N."""
 
