@@ -1,10 +1,13 @@
 """Health monitor benchmark: the monitor core (``templater.health``) against a loopback
 fleet of apps.
 
-Run by hand: ``python bench/health_bench.py --server`` measures the whole ``templater server``:
-it starts the server and a loopback fleet, applies ``--targets`` apps through the API, and
-reports the server process's CPU, the checks made and missed, and the due→sent lag that the
-server's monitor reports (``GET /api/v1/monitor``).
+Run by hand: ``python bench/health_bench.py --agents [--agent-count 10] [--apps-per-agent 500]``
+measures the checks where they run, in real ``templater agent`` processes of a real ``templater
+server``: it starts the server and a loopback fleet, applies each agent's apps into a workspace
+of its own through the API, starts the agents, and reports the control plane's and the agents'
+CPU, the checks that reached the fleet against those due (a missing one was missed), the lag
+measured in the fleet (each check against its app's fixed schedule, whose phase is that of the
+app's least delayed check) and the health the server recorded.
 
 ``python bench/health_bench.py [--targets 5000] [--interval 5] [--seconds 30]`` (about 90 s with
 the ramp; ``--no-ramp`` for the main run only) measures the monitor core alone, and finds the
@@ -81,9 +84,11 @@ def process_cpu_seconds(pids: list[int]) -> float:
 
 
 class App(asyncio.Protocol):
-    """Answers 200 at once, or never for a path under /hang/ (until the client closes)."""
+    """Answers 200 at once, or never for a path under /hang/ (until the client closes).
+    ``arrivals`` records when each request for ``/ok/KEY`` or ``/hang/KEY`` came, by key."""
 
     counts: ClassVar[dict[str, int]] = {"ok": 0, "hang": 0}
+    arrivals: ClassVar[list[tuple[int, float]]] = []
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -100,6 +105,9 @@ class App(asyncio.Protocol):
             return
         request_line = self.buffer.split(b"\r\n", 1)[0]
         self.buffer = b""
+        key = request_line.split(b" ")[1].rpartition(b"/")[2]
+        if key.isdigit():
+            App.arrivals.append((int(key), time.monotonic()))
         if b" /hang/" in request_line:
             App.counts["hang"] += 1
             return
@@ -127,7 +135,7 @@ def fleet_main(ports: int, conn: Connection) -> None:
         conn.recv()
         for server in servers:
             server.close()
-        conn.send({"cpu": cpu_seconds(), **App.counts})
+        conn.send({"cpu": cpu_seconds(), **App.counts, "arrivals": App.arrivals})
 
     asyncio.run(serve())
 
@@ -142,15 +150,19 @@ class Phase:
     seconds: float
 
 
-def make_targets(count: int, interval: int, ports: list[int], hang: float) -> list[Target]:
+def target_url(key: int, host: str, ports: list[int], hang: float) -> str:
+    """The URL of target ``key``: ``hang`` of them, evenly spread, are never answered."""
     every = max(1, round(1 / hang)) if hang > 0 else 0
-    targets = []
-    for key in range(count):
-        port = ports[key % len(ports)]
-        kind = "hang" if every and key % every == 0 else "ok"
-        url = f"http://app-{key}.invalid:{port}/{kind}/{key}"
-        targets.append(Target(key, url, "127.0.0.1", interval, 3, "initializing"))
-    return targets
+    kind = "hang" if every and key % every == 0 else "ok"
+    return f"http://{host}:{ports[key % len(ports)]}/{kind}/{key}"
+
+
+def make_targets(count: int, interval: int, ports: list[int], hang: float) -> list[Target]:
+    return [
+        Target(key, url, "127.0.0.1", interval, 3, "initializing")
+        for key in range(count)
+        for url in [target_url(key, f"app-{key}.invalid", ports, hang)]
+    ]
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -370,29 +382,47 @@ def main() -> None:
         print("no run met the target")
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used, from /proc."""
+def fleet_lags(
+    arrivals: list[tuple[int, float]], keys: int, start: float, intervals: int, interval: int
+) -> tuple[list[float], int, int]:
+    """From when checks of targets ``0..keys-1`` reached the fleet in ``intervals`` intervals
+    from ``start``: each check's lag behind its target's schedule, the checks that came, and the
+    due checks that never came. A target is checked at a fixed rate, so its schedule is its
+    arrivals' least delayed phase: the lag of a check is how much later than that it came."""
+    end = start + intervals * interval
+    by_key: dict[int, list[float]] = {}
+    for key, when in arrivals:
+        if start <= when < end:
+            by_key.setdefault(key, []).append(when)
+    lags: list[float] = []
+    for times in by_key.values():
+        first = min(times)
+        offsets = [when - first - round((when - first) / interval) * interval for when in times]
+        least = min(offsets)
+        lags.extend(offset - least for offset in offsets)
+    came = sum(len(times) for times in by_key.values())
+    missed = sum(max(0, intervals - len(by_key.get(key, []))) for key in range(keys))
+    return lags, came, missed
+
+
+def agents_main() -> None:
+    """``--agents``: the checks run by real ``templater agent`` processes of a real ``templater
+    server``, each agent with its share of the apps; lag and misses measured where the checks
+    arrive, in the fleet."""
+    from contextlib import ExitStack
     from pathlib import Path
+    from tempfile import TemporaryDirectory
 
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    from harness import app, templater_server, tree_cpu_seconds
 
-
-def server_main() -> None:
-    """``--server``: the whole ``templater server`` (API, store, monitor in one process)."""
-    import json
-    import subprocess
-    import tempfile
-    import urllib.request
-
-    parser = argparse.ArgumentParser(description="health checks through templater server")
-    parser.add_argument("--server", action="store_true")
-    parser.add_argument("--targets", type=int, default=5000)
+    parser = argparse.ArgumentParser(description="health checks run by templater agents")
+    parser.add_argument("--agents", action="store_true")
+    parser.add_argument("--agent-count", type=int, default=10)
+    parser.add_argument("--apps-per-agent", type=int, default=500)
     parser.add_argument("--interval", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--hang", type=float, default=0.2)
     parser.add_argument("--ports", type=int, default=50)
-    parser.add_argument("--port", type=int, default=7393)
     args = parser.parse_args()
 
     raise_file_limit()
@@ -401,114 +431,64 @@ def server_main() -> None:
     fleet = context.Process(target=fleet_main, args=(args.ports, child), daemon=True)
     fleet.start()
     ports: list[int] = parent.recv()
-    base = f"http://127.0.0.1:{args.port}"
-    with tempfile.TemporaryDirectory() as scratch:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "templater",
-                "server",
-                "--data-dir",
-                scratch,
-                "--listen",
-                f"127.0.0.1:{args.port}",
-            ],
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(f"{base}/api/v1/health", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            with open(os.path.join(scratch, "admin-token")) as handle:
-                token = handle.read().strip()
-            hanging = int(args.targets * args.hang)
+    total = args.agent_count * args.apps_per_agent
+    intervals = max(1, math.ceil(args.seconds / args.interval))
+    with ExitStack() as stack:
+        root = Path(stack.enter_context(TemporaryDirectory(prefix="health-bench-")))
+        server = stack.enter_context(templater_server(root))
+        for number in range(args.agent_count):
             apps = []
-            for index, target in enumerate(
-                make_targets(args.targets, args.interval, ports, args.hang)
-            ):
-                apps.append(
-                    {
-                        "slug": f"app-{index}",
-                        "agent": "main",
-                        "url": target.url,
-                        "command": None,
-                        "display_name": None,
-                        "icon": None,
-                        "external": False,
-                        "subdomain": False,
-                        "share": "owner",
-                        "order": None,
-                        "hidden": False,
-                        "open_in": None,
-                        "group": None,
-                        "tooltip": None,
-                        "subdomain_label": None,
-                        "access_url": None,
-                        "healthcheck": {
-                            "url": target.url,
-                            "interval": args.interval,
-                            "threshold": 3,
-                        },
-                    }
+            for index in range(args.apps_per_agent):
+                url = target_url(
+                    number * args.apps_per_agent + index, "127.0.0.1", ports, args.hang
                 )
-            body = {
-                "expected_version": 0,
-                "source": {},
-                "variables": {},
-                "agents": [{"name": "main", "address": "127.0.0.1"}],
-                "apps": apps,
-            }
-
-            def call(method: str, path: str, data: Any = None) -> Any:
-                request = urllib.request.Request(
-                    f"{base}{path}",
-                    method=method,
-                    data=json.dumps(data).encode() if data is not None else None,
-                    headers={
-                        "Authorization": f"Bearer {token}",
-                        "Content-Type": "application/json",
-                    },
-                )
-                with urllib.request.urlopen(request, timeout=120) as response:
-                    return json.load(response)
-
-            call("PUT", "/api/v1/workspaces/admin/fleet", body)
-            # One interval for the first checks, one more to settle, then measure.
-            time.sleep(2 * args.interval)
-            before, cpu_before, start = (
-                call("GET", "/api/v1/monitor"),
-                process_cpu(server.pid),
-                time.monotonic(),
-            )
-            time.sleep(args.seconds)
-            after, cpu_after = call("GET", "/api/v1/monitor"), process_cpu(server.pid)
-            wall = time.monotonic() - start
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-            parent.send("stop")
-            parent.recv()
-            fleet.join(timeout=5)
-    due = args.targets / args.interval * wall
+                check = {"url": url, "interval": args.interval, "threshold": 3}
+                apps.append(app(f"app-{index}", url, share="owner", healthcheck=check))
+            server.apply(f"fleet-{number}", apps)
+        agents = [server.start_agent(stack, f"fleet-{n}") for n in range(args.agent_count)]
+        # One interval for the first checks (spread over it), one more to settle, then measure.
+        time.sleep(2 * args.interval + 1)
+        start = time.monotonic()
+        plane0 = tree_cpu_seconds(server.process.pid)
+        agents0 = process_cpu_seconds(agents)
+        time.sleep(intervals * args.interval)
+        wall = time.monotonic() - start
+        plane = (tree_cpu_seconds(server.process.pid) - plane0) / wall
+        agent_cpu = (process_cpu_seconds(agents) - agents0) / wall
+        health: dict[str, int] = {}
+        for record in server.call("GET", "/api/v1/apps"):
+            health[record["health"]] = health.get(record["health"], 0) + 1
+        parent.send("stop")
+        finished = parent.recv()
+        fleet.join(timeout=5)
+    lags, came, missed = fleet_lags(finished["arrivals"], total, start, intervals, args.interval)
+    due = total * intervals
+    hanging = sum(1 for key in range(total) if "/hang/" in target_url(key, "h", ports, args.hang))
+    ms = 1000.0
     print(
-        f"templater server: {args.targets:,} apps every {args.interval} s "
-        f"({args.targets / args.interval:,.0f} checks/s), {hanging:,} hanging until the timeout; "
-        f"load average {os.getloadavg()[0]:.2f}"
+        f"templater server with {args.agent_count} agents x {args.apps_per_agent} apps = "
+        f"{total:,} apps every {args.interval} s ({total / args.interval:,.0f} checks/s), "
+        f"{hanging:,} hanging until the timeout; {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.2f}; {wall:.0f} s measured"
     )
-    print(f"  server CPU        {(cpu_after - cpu_before) / wall:.2f} s per s of wall time")
+    print(f"  control plane CPU  {plane:.3f} s per s of wall time (the health reports it stores)")
     print(
-        f"  checks            {after['checks'] - before['checks']:,} made of about {due:,.0f} due"
+        f"  agents' CPU        {agent_cpu:.3f} s per s, all {args.agent_count} together "
+        f"({agent_cpu / args.agent_count * 1000:.0f} ms per s each)"
     )
-    print(f"  missed            {after['missed']:,} since the server started   (target 0)")
+    print(f"  checks             {came:,} reached the fleet of {due:,} due")
+    print(f"  missed             {missed:,}   (target 0)")
     print(
-        f"  due->sent lag     p50 {after['lag_p50_ms']:.1f} ms, p99 {after['lag_p99_ms']:.1f} ms, "
-        f"max {after['lag_max_ms']:.1f} ms   (target p99 < 100 ms)"
+        f"  lag (fleet side)   p50 {percentile(lags, 0.5) * ms:.1f} ms, "
+        f"p99 {percentile(lags, 0.99) * ms:.1f} ms, max {max(lags, default=math.nan) * ms:.1f} ms"
+        "   (target p99 < 100 ms; behind each app's own least delayed check)"
     )
+    print(
+        f"  health recorded    {', '.join(f'{n:,} {state}' for state, n in sorted(health.items()))}"
+    )
+    verdict = "meets" if missed == 0 and percentile(lags, 0.99) < 0.100 else "MISSES"
+    print(f"  {verdict} the target (no check missed, p99 lag < 100 ms)")
 
 
 if __name__ == "__main__":
-    server_main() if "--server" in sys.argv else main()
+    agents_main() if "--agents" in sys.argv else main()

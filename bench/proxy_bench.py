@@ -9,8 +9,10 @@ What it does:
   fastest upstream there is, so that what the proxies add is what is measured;
 - target ``direct``: wrk to that upstream; ``router``: wrk to ``templater server`` (scratch data
   directory, ``--wildcard-access-url '*.apps.localhost'``) with ``Host:
-  app--bench--admin.apps.localhost``, a public subdomain app applied through the API;
-  ``nginx``: wrk to a second nginx, a reverse proxy (``proxy_pass`` to an ``upstream`` block
+  app--bench--admin.apps.localhost``, a public subdomain app applied through the API and reached
+  through a real ``templater agent``, as every app is; ``baseline``: the same through the router
+  of commit ``tunnel_bench.BASELINE``, the last that dialled apps itself (run from a ``git
+  archive`` of it; ``--no-baseline`` leaves it out); ``nginx``: wrk to a second nginx, a reverse proxy (``proxy_pass`` to an ``upstream`` block
   with ``keepalive 64``, ``proxy_http_version 1.1``, ``proxy_set_header Connection ""``,
   ``worker_processes auto``, no access log); ``pipe``: ``bench/byte_pipe.py``, bytes piped to
   the upstream on uvloop without any HTTP parsing, one process per CPU: the floor of any Python
@@ -19,8 +21,8 @@ What it does:
 - every round measures the targets interleaved (the order rotates from round to round):
   throughput with ``wrk -t1 -c50`` (SPEC §10's setting), then latency at light load with
   ``wrk -t1 -c1 --latency`` (one request at a time: a request's own cost, not queueing);
-- prints medians over the rounds, the ratios router/nginx (target ≥ 0.5), router/direct and
-  nginx/direct, and the p50 each proxy adds over direct at c=1 (target < 1 ms); and the CPU
+- prints medians over the rounds, the ratios router/nginx (target ≥ 0.5), router/baseline
+  (what the agent's streams cost), router/direct and nginx/direct, and the p50 each proxy adds over direct at c=1 (target < 1 ms); and the CPU
   seconds per 1,000 requests of each server's processes during the c=50 runs (from /proc),
   which shows the router's cost apart from the machine's other load.
 
@@ -32,27 +34,27 @@ directory are removed at the end, also on Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from harness import app, checkout, free_port, running, templater_server, tree_cpu_seconds, wait_for
+from tunnel_bench import BASELINE
+
 BODY = (b"templater proxy bench: a small static body, about one hundred bytes long. " * 2)[:100]
 APP_HOST = "app--bench--admin.apps.localhost"
-TARGETS = ("direct", "router", "nginx", "pipe")
+TARGETS = ("direct", "router", "baseline", "nginx", "pipe")
 THROUGHPUT_TARGET = 0.5  # router / nginx requests per second at c=50
 ADDED_P50_TARGET_MS = 1.0  # p50 added over direct at c=1
 
@@ -76,72 +78,6 @@ def ensure_tools() -> None:
 
 def find_tool(name: str) -> str | None:
     return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for(url: str, headers: dict[str, str] | None = None, seconds: float = 30.0) -> bytes:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            request = urllib.request.Request(url, headers=headers or {})
-            with urllib.request.urlopen(request, timeout=2) as response:
-                body: bytes = response.read()
-                return body
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-def descendants(pid: int) -> list[int]:
-    """The process and its children, grandchildren... (Linux /proc)."""
-    found, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            with suppress(OSError):
-                queue.extend(int(child) for child in task.read_text().split())
-    return found
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its living descendants, from /proc/PID/stat."""
-    ticks = 0
-    for member in descendants(pid):
-        try:
-            fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def running(arguments: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A child process, stopped (SIGTERM, then SIGKILL) however the block ends."""
-    with log.open("wb") as output:
-        # A session of its own: Ctrl-C reaches this script (and wrk), which then stops the
-        # servers itself, instead of killing them under a running measurement.
-        process = subprocess.Popen(
-            arguments, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 NGINX_COMMON = """\
@@ -196,44 +132,6 @@ def nginx(root: Path, server: str, workers: str) -> list[str]:
     text = NGINX_COMMON.format(workers=workers, user=user, root=root, server=server)
     (root / "nginx.conf").write_text(text)
     return [find_tool("nginx") or "nginx", "-p", str(root), "-c", str(root / "nginx.conf")]
-
-
-def apply_app(base: str, token: str, upstream: int) -> None:
-    app = {
-        "slug": "app",
-        "agent": "main",
-        "url": f"http://localhost:{upstream}",
-        "command": None,
-        "display_name": None,
-        "icon": None,
-        "external": False,
-        "subdomain": True,
-        "share": "public",
-        "order": None,
-        "hidden": False,
-        "open_in": None,
-        "group": None,
-        "tooltip": None,
-        "healthcheck": None,
-        "subdomain_label": None,
-        "access_url": None,
-    }
-    body = {
-        "expected_version": 0,
-        "source": {},
-        "variables": {},
-        "agents": [{"name": "main", "address": "127.0.0.1"}],
-        "apps": [app],
-    }
-    request = urllib.request.Request(
-        f"{base}/api/v1/workspaces/admin/bench",
-        method="PUT",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        if response.status != 200:
-            raise SystemExit(f"apply failed: {response.status} {response.read()!r}")
 
 
 # -- wrk -----------------------------------------------------------------------------------------
@@ -316,7 +214,8 @@ def report(results: dict[tuple[str, int], list[Result]], rounds: int, seconds: f
         f"{'req/s c=1':>10} {'p50 c=1':>8} {'p99 c=1':>8} {'CPU s/1k req':>13} {'cores':>6} "
         f"{'errors':>7}"
     )
-    for name in TARGETS:
+    names = [name for name in TARGETS if (name, 50) in results]
+    for name in names:
         busy, light = results[(name, 50)], results[(name, 1)]
         cpu = [r.cpu_seconds / r.requests * 1000 for r in busy]
         cores = [r.cpu_seconds / r.wall_seconds for r in busy]
@@ -331,12 +230,13 @@ def report(results: dict[tuple[str, int], list[Result]], rounds: int, seconds: f
     print(
         "  (CPU s/1k req and cores busy: the server's own processes during the c=50 runs, from "
         "/proc — direct: the upstream nginx; router: the templater server and its front-port "
-        "workers (one process per CPU); nginx: the proxy nginx's master and workers, without "
+        "workers (one process per CPU), without its agent's; baseline: the same for the older "
+        "router; nginx: the proxy nginx's master and workers, without "
         "the upstream's)"
     )
     print()
-    rate = {name: series(name, 50, lambda r: r.requests_per_second) for name in TARGETS}
-    p50 = {name: series(name, 1, lambda r: r.p50_ms) for name in TARGETS}
+    rate = {name: series(name, 50, lambda r: r.requests_per_second) for name in names}
+    p50 = {name: series(name, 1, lambda r: r.p50_ms) for name in names}
 
     def ratio(top: str, bottom: str) -> tuple[float, list[float]]:
         per_round = [a / b for a, b in zip(rate[top], rate[bottom], strict=True)]
@@ -349,10 +249,13 @@ def report(results: dict[tuple[str, int], list[Result]], rounds: int, seconds: f
     print("throughput at c=50 (ratio of medians; per round in brackets):")
     for top, bottom in (
         ("router", "nginx"),
+        ("router", "baseline"),
         ("router", "direct"),
         ("nginx", "direct"),
         ("pipe", "nginx"),
     ):
+        if bottom not in rate:
+            continue
         value, per_round = ratio(top, bottom)
         line = f"  {top + '/' + bottom:<14} {value:.3f}   [{listing(per_round, '.3f')}]"
         if (top, bottom) == ("router", "nginx"):
@@ -395,13 +298,14 @@ def main() -> None:
     parser.add_argument(
         "--upstream-workers", default="auto", help="worker_processes of the upstream nginx"
     )
+    parser.add_argument("--no-baseline", action="store_true", help="leave out the older router")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     ensure_tools()
 
     with ExitStack() as stack:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="proxy-bench-")))
-        upstream_port, router_port, nginx_port, pipe_port = (free_port() for _ in range(4))
+        upstream_port, nginx_port, pipe_port = (free_port() for _ in range(3))
 
         upstream_root = root / "upstream"
         upstream_command = nginx(
@@ -419,27 +323,32 @@ def main() -> None:
         )
         proxy = stack.enter_context(running(proxy_command, root / "proxy.log"))
 
-        data = root / "data"
-        server_command = [sys.executable, "-m", "templater", "server", "--data-dir", str(data)]
-        server_command += ["--listen", f"127.0.0.1:{router_port}"]
-        server_command += ["--wildcard-access-url", "*.apps.localhost"]
-        server = stack.enter_context(running(server_command, root / "server.log"))
-
         pipe_command = [sys.executable, str(Path(__file__).with_name("byte_pipe.py"))]
         pipe_command += [str(pipe_port), str(upstream_port)]
         pipe = stack.enter_context(running(pipe_command, root / "pipe.log"))
 
-        base = f"http://127.0.0.1:{router_port}"
-        targets = [
-            Target("direct", f"http://127.0.0.1:{upstream_port}/index.html", upstream.pid),
-            Target("router", f"{base}/index.html", server.pid, {"Host": APP_HOST}),
-            Target("nginx", f"http://127.0.0.1:{nginx_port}/index.html", proxy.pid),
-            Target("pipe", f"http://127.0.0.1:{pipe_port}/index.html", pipe.pid),
-        ]
+        apps = [app("app", f"http://localhost:{upstream_port}")]
+        wildcard = ("--wildcard-access-url", "*.apps.localhost")
+        targets = [Target("direct", f"http://127.0.0.1:{upstream_port}/index.html", upstream.pid)]
         try:
-            wait_for(f"{base}/api/v1/health")
-            apply_app(base, (data / "admin-token").read_text().strip(), upstream_port)
+            server = stack.enter_context(templater_server(root, *wildcard))
+            server.apply("bench", apps)
+            server.start_agent(stack, "bench")
+            targets.append(Target("router", f"{server.base}/index.html", server.process.pid))
+            if not args.no_baseline:
+                tree = checkout(BASELINE, root / "baseline")
+                old = stack.enter_context(
+                    templater_server(root, *wildcard, source_tree=tree, name="baseline")
+                )
+                old.apply("bench", apps, address="127.0.0.1")
+                targets.append(Target("baseline", f"{old.base}/index.html", old.process.pid))
+            targets += [
+                Target("nginx", f"http://127.0.0.1:{nginx_port}/index.html", proxy.pid),
+                Target("pipe", f"http://127.0.0.1:{pipe_port}/index.html", pipe.pid),
+            ]
             for target in targets:
+                if target.name in ("router", "baseline"):
+                    target.headers = {"Host": APP_HOST}
                 body = wait_for(target.url, target.headers, seconds=10)
                 if body != BODY:
                     raise SystemExit(f"{target.name}: unexpected body {body[:200]!r}")
@@ -460,7 +369,7 @@ def main() -> None:
         )
         print(
             "  load: wrk -t1 -c50 for throughput, wrk -t1 -c1 --latency for the latency a "
-            "request adds; wrk, proxies and upstream share the cores"
+            "request adds; wrk, proxies, agent and upstream share the cores"
         )
         for target in targets:  # warm up: connections, caches, the router's first lookups
             run_wrk(target, 50, args.warmup)
@@ -482,7 +391,7 @@ def main() -> None:
             print(f"  round {index + 1}: " + "; ".join(line), flush=True)
         report(results, args.rounds, args.seconds)
         print(f"load average after the run {os.getloadavg()[0]:.2f}")
-        for process in (upstream, proxy, server, pipe):
+        for process in (upstream, proxy, pipe, *(s.process for s in [server])):
             if process.poll() is not None:
                 print(f"warning: {process.args!r} exited early ({process.returncode})")
 
