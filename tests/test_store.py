@@ -236,13 +236,11 @@ def _old_database(database: Database, monkeypatch: pytest.MonkeyPatch, version: 
                 )
             )
         )
-        agent = new_id(
-            conn.execute(
-                sa.insert(v1["agents"]).values(
-                    workspace_id=workspace, name="main", address="10.0.0.7"
-                )
-            )
-        )
+        agents = sa.Table("agents", sa.MetaData(), autoload_with=conn)
+        values: dict[str, Any] = {"workspace_id": workspace, "name": "main", "address": "10.0.0.7"}
+        if "state_changed_at" in agents.c:  # from version 4 an agent is connecting since applied
+            values["state_changed_at"] = datetime.now(UTC)
+        agent = new_id(conn.execute(sa.insert(agents).values(**values)))
         values = schema.app_values(app("code-server", healthcheck=CHECK), "healthy", at)
         conn.execute(sa.insert(v1["apps"]).values(workspace_id=workspace, agent_id=agent, **values))
 
