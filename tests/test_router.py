@@ -4,6 +4,7 @@ paths and port URLs, with share levels, the sign-in flow, CORS, WebSockets and b
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sqlite3
 import threading
@@ -762,6 +763,27 @@ def test_malformed_requests_get_a_400_and_the_connection_closed(
     answer = _raw(world, request_bytes)
     assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert b"Connection: close\r\n" in answer
+
+
+def test_the_routers_own_answers_keep_the_connection(world: World) -> None:
+    """A page or redirect decided at once (the lookup cached) comes before the parser has seen
+    the end of its request: the connection must still carry the next request."""
+    port = urlsplit(world.server.url).port
+    assert port is not None
+    request = b"GET /x HTTP/1.1\r\nHost: owner--dev--alice.apps.localhost\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        for _ in range(4):
+            connection.sendall(request)
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                piece = connection.recv(65536)
+                assert piece, "the router closed a connection it had kept alive"
+                answer += piece
+            head, _, body = answer.partition(b"\r\n\r\n")
+            length = int(re.search(rb"\r\nContent-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+            while len(body) < length:
+                body += connection.recv(65536)
+            assert head.startswith(b"HTTP/1.1 303") and b"Connection: close" not in head
 
 
 def test_http_1_0_clients_get_a_whole_response_and_a_close(world: World) -> None:

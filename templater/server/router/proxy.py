@@ -401,8 +401,10 @@ class _ClientConnection(asyncio.Protocol):
         if self.transport is None or self._closed:
             return
         # After an upgrade that did not happen, or a body the upstream did not wait for, the
-        # connection's bytes no longer line up with requests: close it.
-        if not exchange.keep_alive or exchange.upgrade or not exchange.body_complete:
+        # connection's bytes no longer line up with requests: close it. A request without a
+        # body may be answered before the parser reaches its end (a route decided at once).
+        unread = exchange.has_body and not exchange.body_complete
+        if not exchange.keep_alive or exchange.upgrade or unread:
             self.close()
             return
         if self._paused:
