@@ -1,15 +1,33 @@
 """The agent's side of a stream, on real loopback sockets: dial the port first, connect back,
-join; half-close passes through; a server-first greeting is not lost; a refused port says so."""
+join (in the kernel with splice, or through transports where it cannot); half-close passes
+through; a server-first greeting is not lost; bulk bytes arrive whole past a slow reader; a reset
+on one side closes the other; a refused port says so."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
+import struct
 
 import pytest
 
+from templater.agent import splicing
 from templater.agent.streams import ControlPlane, StreamError, dial_local, open_stream
 from templater.model.agent_messages import STREAM_PATH
+
+Accepted = asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]]
+
+
+@pytest.fixture(params=["splice", "transports"])
+def joined_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each stream test runs joined both ways: in the kernel, and through the event loop's
+    transports (where splice is missing, or the control plane speaks TLS)."""
+    if request.param == "splice" and not splicing.AVAILABLE:
+        pytest.skip("os.splice is not available here")
+    if request.param == "transports":
+        monkeypatch.setattr(splicing, "AVAILABLE", False)
+    return str(request.param)
 
 
 def _free_port() -> int:
@@ -19,7 +37,7 @@ def _free_port() -> int:
 
 
 async def _fake_plane(
-    accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]],
+    accepted: Accepted,
     answer: bytes = b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
 ) -> asyncio.Server:
     """A control plane that answers a stream's upgrade and hands over the connection."""
@@ -45,7 +63,7 @@ def test_a_refused_port_is_named_without_connecting_back() -> None:
     asyncio.run(scenario())
 
 
-def test_bytes_pass_both_ways_with_half_close_and_the_greeting_first() -> None:
+def test_bytes_pass_both_ways_with_half_close_and_the_greeting_first(joined_by: str) -> None:
     async def scenario() -> None:
         async def app(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             writer.write(b"220 greeting\r\n")  # a server-first protocol speaks before asked
@@ -56,9 +74,7 @@ def test_bytes_pass_both_ways_with_half_close_and_the_greeting_first() -> None:
 
         app_server = await asyncio.start_server(app, "127.0.0.1", 0)
         app_port = app_server.sockets[0].getsockname()[1]
-        accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]] = (
-            asyncio.Queue()
-        )
+        accepted: Accepted = asyncio.Queue()
         plane_server = await _fake_plane(accepted)
         # The greeting waits in the socket while the agent connects back: give it time to land.
         stream = await open_stream(_plane(plane_server), "0.secret", app_port)
@@ -87,13 +103,93 @@ def test_a_control_plane_that_refuses_the_stream_is_an_error_and_the_port_is_let
 
         app_server = await asyncio.start_server(app, "127.0.0.1", 0)
         app_port = app_server.sockets[0].getsockname()[1]
-        accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]] = (
-            asyncio.Queue()
-        )
+        accepted: Accepted = asyncio.Queue()
         plane_server = await _fake_plane(accepted, b"HTTP/1.1 400 Bad Request\r\n\r\n")
         with pytest.raises(StreamError, match="400 Bad Request"):
             await open_stream(_plane(plane_server), "0.secret", app_port)
         await asyncio.wait_for(closed.wait(), 10)
+        app_server.close()
+        plane_server.close()
+
+    asyncio.run(scenario())
+
+
+def test_bulk_bytes_arrive_whole_both_ways_past_a_slow_reader(joined_by: str) -> None:
+    size = 24 * 1024 * 1024
+    outgoing = hashlib.sha256()
+    pattern = bytes(range(256)) * 256  # 64 KiB
+
+    async def app(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def send() -> None:
+            for _ in range(size // len(pattern)):
+                writer.write(pattern)
+                await writer.drain()
+            writer.write_eof()
+
+        sender = asyncio.create_task(send())
+        received = hashlib.sha256()
+        while chunk := await reader.read(1 << 16):
+            received.update(chunk)
+        await sender
+        writer.close()
+        digests.put_nowait(received.hexdigest())
+
+    async def scenario() -> None:
+        app_server = await asyncio.start_server(app, "127.0.0.1", 0)
+        accepted: Accepted = asyncio.Queue()
+        plane_server = await _fake_plane(accepted)
+        stream = await open_stream(
+            _plane(plane_server), "0.secret", app_server.sockets[0].getsockname()[1]
+        )
+        reader, writer, _ = await asyncio.wait_for(accepted.get(), 10)
+
+        async def send() -> None:
+            for index in range(size // len(pattern)):
+                piece = struct.pack(">I", index) + pattern[4:]
+                outgoing.update(piece)
+                writer.write(piece)
+                await writer.drain()
+            writer.write_eof()
+
+        sender = asyncio.create_task(send())
+        got, received = 0, hashlib.sha256()
+        while chunk := await asyncio.wait_for(reader.read(4096), 30):
+            received.update(chunk)
+            got += len(chunk)
+            if got < 1024 * 1024:  # a slow reader at first: the app must be held back
+                await asyncio.sleep(0.001)
+        await asyncio.wait_for(sender, 30)
+        assert got == size
+        assert received.hexdigest() == hashlib.sha256(pattern * (size // len(pattern))).hexdigest()
+        assert await asyncio.wait_for(digests.get(), 30) == outgoing.hexdigest()
+        await asyncio.wait_for(stream, 10)
+        writer.close()
+        app_server.close()
+        plane_server.close()
+
+    digests: asyncio.Queue[str] = asyncio.Queue()
+    asyncio.run(scenario())
+
+
+def test_a_reset_on_the_app_side_closes_the_control_planes_side(joined_by: str) -> None:
+    async def app(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readexactly(5)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # a reset, not an orderly close
+
+    async def scenario() -> None:
+        app_server = await asyncio.start_server(app, "127.0.0.1", 0)
+        accepted: Accepted = asyncio.Queue()
+        plane_server = await _fake_plane(accepted)
+        stream = await open_stream(
+            _plane(plane_server), "0.secret", app_server.sockets[0].getsockname()[1]
+        )
+        reader, writer, _ = await asyncio.wait_for(accepted.get(), 10)
+        writer.write(b"hello")
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        await asyncio.wait_for(stream, 10)
+        writer.close()
         app_server.close()
         plane_server.close()
 
