@@ -12,7 +12,8 @@ Run by hand: ``python bench/tunnel_bench.py [--rounds 3] [--megabytes 256] [--st
 - targets: ``raw``, the client connected to the app itself; ``direct``, the router of commit
   ``BASELINE`` (the last one that dialled apps at an agent address: the design before §11), run
   from a ``git archive`` of that commit; ``agent``, today's router, reaching the app only through
-  a stream from a real ``templater agent``;
+  a stream from a real ``templater agent``; ``copying``, the same with the agent of commit
+  ``COPYING_AGENT``, which copied a stream's bytes through Python where today's splices them;
 - measures, the targets interleaved and their order rotated each round: **bulk**, one GET of
   ``--megabytes`` read as fast as the client can; **core-bound**, the same bytes over the CPU
   seconds of the busiest process (the throughput if each process had a core of its own); the
@@ -22,8 +23,8 @@ Run by hand: ``python bench/tunnel_bench.py [--rounds 3] [--megabytes 256] [--st
   app and then the control plane), ``--streams`` times, p50 and p99; and **50 x 1 KB**, 50
   connections each POSTing 1 KB and reading 1 KB back for ``--seconds``, requests per second and
   p99;
-- then the agent's memory (RSS and PSS, from /proc): idle, with 100 open streams (``/hold``
-  responses in progress through it), and after they close;
+- and each agent's memory (RSS and PSS, from /proc): idle, with 100 open streams (``/hold``
+  responses in progress through it) and after they close, before the rounds and after them;
 - prints medians over the rounds, ratios to ``raw`` and the targets of issue 12.
 
 Every process and the scratch directory are removed at the end, also on Ctrl-C.
@@ -60,12 +61,16 @@ from harness import (
 
 BASELINE = "cc4fb39"
 """The last commit whose router dialled an app itself, at the agent address of the apply."""
+COPYING_AGENT = "82bbf1d"
+"""The last commit whose agent joined a stream's two connections through asyncio transports,
+copying every byte through Python, where today's splices them in the kernel."""
 
 HOST = "app--bench--admin.apps.localhost"
+COPYING_HOST = "app--copying--admin.apps.localhost"
 SMALL = b"x" * 100
 ECHO_BYTES = 1024
 HELD_STREAMS = 100
-TARGETS = ("raw", "direct", "agent")
+TARGETS = ("raw", "direct", "copying", "agent")
 
 # -- the app -------------------------------------------------------------------------------------
 
@@ -220,9 +225,13 @@ def echoes(port: int, host: str, seconds: float, connections: int = 50) -> dict[
 
     async def run() -> dict[str, Any]:
         latencies: list[float] = []
-        start = time.perf_counter()
+        cpu, start = _cpu_seconds(), time.perf_counter()
         await asyncio.gather(*(one(start + seconds, latencies) for _ in range(connections)))
-        return {"seconds": time.perf_counter() - start, "latencies": latencies}
+        return {
+            "seconds": time.perf_counter() - start,
+            "latencies": latencies,
+            "client_cpu": _cpu_seconds() - cpu,
+        }
 
     return uvloop.run(run())
 
@@ -299,22 +308,42 @@ def in_client(
     return result
 
 
+def roles(target: Target, app_pid: int) -> dict[str, list[int]]:
+    """The processes on ``target``'s path, by role (the client is measured by itself)."""
+    return {
+        "app": [app_pid],
+        "plane": descendants(target.plane_pid) if target.plane_pid else [],
+        "agent": [target.agent_pid] if target.agent_pid else [],
+    }
+
+
+def measured(
+    context: multiprocessing.context.SpawnContext,
+    target: Target,
+    app_pid: int,
+    work: Callable[..., Any],
+    *arguments: Any,
+) -> tuple[Any, dict[str, float], float]:
+    """``work``'s result in a client process, the CPU seconds each role spent on it, and those
+    of the busiest single process, the client included (it reports ``client_cpu``)."""
+    processes = roles(target, app_pid)
+    before = cpu_by_process([pid for pids in processes.values() for pid in pids])
+    result = in_client(context, target, work, *arguments)
+    spent = {pid: process_cpu(pid) - seconds for pid, seconds in before.items()}
+    by_role = {role: sum(spent[pid] for pid in pids) for role, pids in processes.items()}
+    return result, by_role, max([result["client_cpu"], *spent.values()])
+
+
 def measure_bulk(
     context: multiprocessing.context.SpawnContext, target: Target, app_pid: int, size: int
 ) -> dict[str, float]:
-    plane = descendants(target.plane_pid) if target.plane_pid else []
-    agent = [target.agent_pid] if target.agent_pid else []
-    pids = [app_pid, *plane, *agent]
-    before = cpu_by_process(pids)
-    result = in_client(context, target, bulk, size)
-    spent = {pid: process_cpu(pid) - before[pid] for pid in pids}
+    result, spent, busiest = measured(context, target, app_pid, bulk, size)
     megabytes = size / 1e6
-    busiest = max([result["client_cpu"], *spent.values()])
     return {
         "bulk": megabytes / result["seconds"],
         "core_bound": megabytes / busiest if busiest > 0 else float("nan"),
-        "plane_ms_per_mb": sum(spent[pid] for pid in plane) * 1000 / megabytes,
-        "agent_ms_per_mb": sum(spent[pid] for pid in agent) * 1000 / megabytes,
+        "plane_ms_per_mb": spent["plane"] * 1000 / megabytes,
+        "agent_ms_per_mb": spent["agent"] * 1000 / megabytes,
     }
 
 
@@ -333,9 +362,13 @@ def measure_round(
     latencies = in_client(context, target, new_streams, args.streams)["latencies"]
     result["stream_p50"] = percentile(latencies, 0.50) * 1000
     result["stream_p99"] = percentile(latencies, 0.99) * 1000
-    echoed = in_client(context, target, echoes, args.seconds)
-    result["echo_rate"] = len(echoed["latencies"]) / echoed["seconds"]
+    echoed, spent, _ = measured(context, target, app_pid, echoes, args.seconds)
+    count = len(echoed["latencies"])
+    result["echo_rate"] = count / echoed["seconds"]
     result["echo_p99"] = percentile(echoed["latencies"], 0.99) * 1000
+    spent["client"] = echoed["client_cpu"]
+    for role, seconds in spent.items():
+        result[f"echo_us_{role}"] = seconds * 1e6 / count
     return result
 
 
@@ -384,6 +417,14 @@ def report(results: dict[str, list[dict[str, float]]], rounds: int) -> None:
             f"{value(name, 'stream_p50'):>9.2f}ms {value(name, 'stream_p99'):>6.2f}ms "
             f"{value(name, 'echo_rate'):>14,.0f} {value(name, 'echo_p99'):>6.2f}ms"
         )
+    print()
+    print("CPU per 1 KB request/response in the 50 x 1 KB runs (µs, by process):")
+    for name in TARGETS:
+        parts = ", ".join(
+            f"{role} {value(name, f'echo_us_{role}'):.0f}"
+            for role in ("client", "plane", "agent", "app")
+        )
+        print(f"  {name:<7} {parts}")
     print()
 
     def ratio(name: str, key: str) -> float:
@@ -451,10 +492,14 @@ def report(results: dict[str, list[dict[str, float]]], rounds: int) -> None:
             f"  {label:<18} {measured:8.2f}{unit:<6} [direct {baseline:.2f}{unit.strip()}]   "
             f"{verdict(ok)} the target ({bound.strip()})"
         )
-    print(
-        f"  agent / direct: bulk {value('agent', 'bulk') / value('direct', 'bulk'):.2f}, "
-        f"50 x 1 KB {value('agent', 'echo_rate') / value('direct', 'echo_rate'):.2f}"
-    )
+    for other in ("direct", "copying"):
+        print(
+            f"  agent / {other}: bulk {value('agent', 'bulk') / value(other, 'bulk'):.2f}, "
+            f"core-bound {value('agent', 'core_bound') / value(other, 'core_bound'):.2f}, "
+            f"agent CPU per MB {value('agent', 'agent_ms_per_mb'):.2f} against "
+            f"{value(other, 'agent_ms_per_mb'):.2f} ms, "
+            f"50 x 1 KB {value('agent', 'echo_rate') / value(other, 'echo_rate'):.2f}"
+        )
 
 
 def main() -> None:
@@ -489,11 +534,17 @@ def main() -> None:
         old.apply("bench", apps, address="127.0.0.1")
         new = stack.enter_context(templater_server(root, *options, name="agent"))
         new.apply("bench", apps)
+        new.apply("copying", apps)
         agent_pid = new.start_agent(stack, "bench")
+        copying_pid = new.start_agent(
+            stack, "copying", source_tree=checkout(COPYING_AGENT, root / "copying")
+        )
+        new_port = int(new.base.rsplit(":", 1)[1])
         targets = [
             Target("raw", app_port, HOST, None, None),
             Target("direct", int(old.base.rsplit(":", 1)[1]), HOST, old.process.pid, None),
-            Target("agent", int(new.base.rsplit(":", 1)[1]), HOST, new.process.pid, agent_pid),
+            Target("copying", new_port, COPYING_HOST, new.process.pid, copying_pid),
+            Target("agent", new_port, HOST, new.process.pid, agent_pid),
         ]
         print(
             f"tunnel benchmark: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
@@ -503,8 +554,8 @@ def main() -> None:
             f"  bulk: one GET of {args.megabytes} MB; new stream: {args.streams} new connections, "
             f"each a GET the app closes; 50 x 1 KB: {args.seconds:g} s of POSTs echoed"
         )
-        agent_target = targets[2]
-        memory = agent_memory(context, agent_target)
+        agents = [target for target in targets if target.agent_pid is not None]
+        memory = {target.name: agent_memory(context, target) for target in agents}
         for target in targets:  # warm up: connections, caches, the first lookups
             measure_bulk(context, target, app_process.pid, 16_000_000)
             in_client(context, target, new_streams, 20)
@@ -523,11 +574,12 @@ def main() -> None:
             print(f"  round {index + 1}: " + "; ".join(line), flush=True)
         report(results, args.rounds)
         print()
-        print("the agent's memory (one templater agent process):")
-        for line_ in memory:
-            print(line_)
-        for line_ in agent_memory(context, agent_target)[1:]:
-            print(line_ + "   (again, after the rounds)")
+        for target in agents:
+            print(f"the memory of the {target.name} agent (one templater agent process):")
+            for line_ in memory[target.name]:
+                print(line_)
+            for line_ in agent_memory(context, target)[1:]:
+                print(line_ + "   (again, after the rounds)")
         print(f"load average after the run {os.getloadavg()[0]:.2f}")
 
 
