@@ -198,15 +198,8 @@ class Templater:
         }
         self.call("PUT", f"/api/v1/workspaces/admin/{workspace}", body)
 
-    def start_agent(
-        self,
-        stack: ExitStack,
-        workspace: str,
-        agent: str = "main",
-        source_tree: Path | None = None,
-    ) -> int:
-        """A connected ``templater agent`` for the admin's ``workspace``, from ``source_tree``
-        when given (a ``checkout``); its PID."""
+    def start_agent(self, stack: ExitStack, workspace: str, agent: str = "main") -> int:
+        """A connected ``templater agent`` for the admin's ``workspace``; its PID."""
         path = f"/api/v1/workspaces/admin/{workspace}/agents"
         token = self.call("POST", f"{path}/{agent}/token")["token"]
         name = f"agent-{workspace}-{agent}"
@@ -217,11 +210,7 @@ class Templater:
                     *("--state-dir", str(self.root / name)),
                 ],
                 self.root / f"{name}.log",
-                {
-                    **self.environment,
-                    "TEMPLATER_AGENT_TOKEN": token,
-                    **({"PYTHONPATH": str(source_tree)} if source_tree else {}),
-                },
+                {**self.environment, "TEMPLATER_AGENT_TOKEN": token},
                 cwd=self.root,
             )
         )

@@ -12,8 +12,7 @@ Run by hand: ``python bench/tunnel_bench.py [--rounds 3] [--megabytes 256] [--st
 - targets: ``raw``, the client connected to the app itself; ``direct``, the router of commit
   ``BASELINE`` (the last one that dialled apps at an agent address: the design before §11), run
   from a ``git archive`` of that commit; ``agent``, today's router, reaching the app only through
-  a stream from a real ``templater agent``; ``copying``, the same with the agent of commit
-  ``COPYING_AGENT``, which copied a stream's bytes through Python where today's splices them;
+  a stream from a real ``templater agent``;
 - measures, the targets interleaved and their order rotated each round: **bulk**, one GET of
   ``--megabytes`` read as fast as the client can; **core-bound**, the same bytes over the CPU
   seconds of the busiest process (the throughput if each process had a core of its own); the
@@ -23,7 +22,7 @@ Run by hand: ``python bench/tunnel_bench.py [--rounds 3] [--megabytes 256] [--st
   app and then the control plane), ``--streams`` times, p50 and p99; and **50 x 1 KB**, 50
   connections each POSTing 1 KB and reading 1 KB back for ``--seconds``, requests per second and
   p99;
-- and each agent's memory (RSS and PSS, from /proc): idle, with 100 open streams (``/hold``
+- and the agent's memory (RSS and PSS, from /proc): idle, with 100 open streams (``/hold``
   responses in progress through it) and after they close, before the rounds and after them;
 - prints medians over the rounds, ratios to ``raw`` and the targets of issue 12.
 
@@ -61,16 +60,12 @@ from harness import (
 
 BASELINE = "cc4fb39"
 """The last commit whose router dialled an app itself, at the agent address of the apply."""
-COPYING_AGENT = "82bbf1d"
-"""The last commit whose agent joined a stream's two connections through asyncio transports,
-copying every byte through Python, where today's splices them in the kernel."""
 
 HOST = "app--bench--admin.apps.localhost"
-COPYING_HOST = "app--copying--admin.apps.localhost"
 SMALL = b"x" * 100
 ECHO_BYTES = 1024
 HELD_STREAMS = 100
-TARGETS = ("raw", "direct", "copying", "agent")
+TARGETS = ("raw", "direct", "agent")
 
 # -- the app -------------------------------------------------------------------------------------
 
@@ -492,14 +487,13 @@ def report(results: dict[str, list[dict[str, float]]], rounds: int) -> None:
             f"  {label:<18} {measured:8.2f}{unit:<6} [direct {baseline:.2f}{unit.strip()}]   "
             f"{verdict(ok)} the target ({bound.strip()})"
         )
-    for other in ("direct", "copying"):
-        print(
-            f"  agent / {other}: bulk {value('agent', 'bulk') / value(other, 'bulk'):.2f}, "
-            f"core-bound {value('agent', 'core_bound') / value(other, 'core_bound'):.2f}, "
-            f"agent CPU per MB {value('agent', 'agent_ms_per_mb'):.2f} against "
-            f"{value(other, 'agent_ms_per_mb'):.2f} ms, "
-            f"50 x 1 KB {value('agent', 'echo_rate') / value(other, 'echo_rate'):.2f}"
-        )
+    print(
+        f"  agent / direct: bulk {value('agent', 'bulk') / value('direct', 'bulk'):.2f}, "
+        f"core-bound {value('agent', 'core_bound') / value('direct', 'core_bound'):.2f}, "
+        f"control plane CPU per MB {value('agent', 'plane_ms_per_mb'):.2f} against "
+        f"{value('direct', 'plane_ms_per_mb'):.2f} ms, "
+        f"50 x 1 KB {value('agent', 'echo_rate') / value('direct', 'echo_rate'):.2f}"
+    )
 
 
 def main() -> None:
@@ -534,16 +528,11 @@ def main() -> None:
         old.apply("bench", apps, address="127.0.0.1")
         new = stack.enter_context(templater_server(root, *options, name="agent"))
         new.apply("bench", apps)
-        new.apply("copying", apps)
         agent_pid = new.start_agent(stack, "bench")
-        copying_pid = new.start_agent(
-            stack, "copying", source_tree=checkout(COPYING_AGENT, root / "copying")
-        )
         new_port = int(new.base.rsplit(":", 1)[1])
         targets = [
             Target("raw", app_port, HOST, None, None),
             Target("direct", int(old.base.rsplit(":", 1)[1]), HOST, old.process.pid, None),
-            Target("copying", new_port, COPYING_HOST, new.process.pid, copying_pid),
             Target("agent", new_port, HOST, new.process.pid, agent_pid),
         ]
         print(
@@ -575,7 +564,7 @@ def main() -> None:
         report(results, args.rounds)
         print()
         for target in agents:
-            print(f"the memory of the {target.name} agent (one templater agent process):")
+            print("the agent's memory (one templater agent process):")
             for line_ in memory[target.name]:
                 print(line_)
             for line_ in agent_memory(context, target)[1:]:

@@ -1,6 +1,5 @@
 """The agent's side of a stream, on real loopback sockets: dial the port first, connect back,
-join (in the kernel with splice, or through transports where it cannot); half-close passes
-through; a server-first greeting is not lost; bulk bytes arrive whole past a slow reader; a reset
+join; half-close passes through; a server-first greeting is not lost; bulk bytes arrive whole past a slow reader; a reset
 on one side closes the other; a refused port says so."""
 
 from __future__ import annotations
@@ -12,22 +11,10 @@ import struct
 
 import pytest
 
-from templater.agent import splicing
 from templater.agent.streams import ControlPlane, StreamError, dial_local, open_stream
 from templater.model.agent_messages import STREAM_PATH
 
 Accepted = asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]]
-
-
-@pytest.fixture(params=["splice", "transports"])
-def joined_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each stream test runs joined both ways: in the kernel, and through the event loop's
-    transports (where splice is missing, or the control plane speaks TLS)."""
-    if request.param == "splice" and not splicing.AVAILABLE:
-        pytest.skip("os.splice is not available here")
-    if request.param == "transports":
-        monkeypatch.setattr(splicing, "AVAILABLE", False)
-    return str(request.param)
 
 
 def _free_port() -> int:
@@ -63,7 +50,7 @@ def test_a_refused_port_is_named_without_connecting_back() -> None:
     asyncio.run(scenario())
 
 
-def test_bytes_pass_both_ways_with_half_close_and_the_greeting_first(joined_by: str) -> None:
+def test_bytes_pass_both_ways_with_half_close_and_the_greeting_first() -> None:
     async def scenario() -> None:
         async def app(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             writer.write(b"220 greeting\r\n")  # a server-first protocol speaks before asked
@@ -114,7 +101,7 @@ def test_a_control_plane_that_refuses_the_stream_is_an_error_and_the_port_is_let
     asyncio.run(scenario())
 
 
-def test_bulk_bytes_arrive_whole_both_ways_past_a_slow_reader(joined_by: str) -> None:
+def test_bulk_bytes_arrive_whole_both_ways_past_a_slow_reader() -> None:
     size = 24 * 1024 * 1024
     outgoing = hashlib.sha256()
     pattern = bytes(range(256)) * 256  # 64 KiB
@@ -171,7 +158,7 @@ def test_bulk_bytes_arrive_whole_both_ways_past_a_slow_reader(joined_by: str) ->
     asyncio.run(scenario())
 
 
-def test_a_reset_on_the_app_side_closes_the_control_planes_side(joined_by: str) -> None:
+def test_a_reset_on_the_app_side_closes_the_control_planes_side() -> None:
     async def app(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readexactly(5)
         sock = writer.get_extra_info("socket")

@@ -6,13 +6,11 @@ until the stream is joined."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 from urllib.parse import urlsplit
 
-from templater.agent import splicing
 from templater.agent.joining import join
 from templater.model.agent_messages import STREAM_PATH, STREAM_PROTOCOL
 
@@ -51,16 +49,16 @@ class ControlPlane:
         return urlsplit(self.url).netloc
 
 
-async def dial_local(port: int) -> socket.socket:
+async def dial_local(port: int) -> asyncio.Transport:
     """A connection to ``port`` on the workspace's loopback: IPv4 first, then IPv6. Raises
-    StreamError saying why neither accepted. Nothing is read from it: what the port sends first
-    (a server-first protocol's greeting) waits in the socket until the stream is joined."""
+    StreamError saying why neither accepted."""
     loop = asyncio.get_running_loop()
     problems: list[str] = []
-    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-        sock = _stream_socket(family)
+    for host in ("127.0.0.1", "::1"):
         try:
-            await asyncio.wait_for(loop.sock_connect(sock, (host, port)), DIAL_TIMEOUT)
+            transport, _ = await asyncio.wait_for(
+                loop.create_connection(_Held, host, port), DIAL_TIMEOUT
+            )
         except TimeoutError:
             problems.append(f"{host} did not accept within {DIAL_TIMEOUT:g} s")
         except ConnectionRefusedError:
@@ -68,8 +66,7 @@ async def dial_local(port: int) -> socket.socket:
         except OSError as problem:
             problems.append(problem.strerror or str(problem))
         else:
-            return sock
-        sock.close()
+            return transport
     reason = (
         "connection refused"
         if problems == ["refused", "refused"]
@@ -78,127 +75,48 @@ async def dial_local(port: int) -> socket.socket:
     raise StreamError(f"port {port}: {reason}")
 
 
-def _stream_socket(family: int) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    if family != socket.AF_UNIX:  # small request/response exchanges must not wait for Nagle
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-async def connect_back(
-    plane: ControlPlane, stream_id: str
-) -> tuple[socket.socket | asyncio.Transport, bytes]:
+async def connect_back(plane: ControlPlane, stream_id: str) -> tuple[asyncio.Transport, bytes]:
     """A connection to the control plane upgraded to stream ``stream_id``, and the bytes that
-    came after the control plane's answer: a plain socket, or a transport when it is TLS."""
-    request = (
-        f"GET {STREAM_PATH}{stream_id} HTTP/1.1\r\n"
-        f"Host: {plane.authority}\r\n"
-        f"Connection: Upgrade\r\nUpgrade: {STREAM_PROTOCOL}\r\n\r\n"
-    ).encode("ascii")
-    connection = _connect_tls if plane.tls else _connect_plain
-    try:
-        return await asyncio.wait_for(connection(plane, request), DIAL_TIMEOUT)
-    except StreamError:
-        raise
-    except (OSError, TimeoutError) as problem:
-        reason = str(problem) or f"no answer within {DIAL_TIMEOUT:g} s"
-        raise StreamError(f"cannot reach the control plane: {reason}") from None
-
-
-async def _connect_plain(plane: ControlPlane, request: bytes) -> tuple[socket.socket, bytes]:
-    loop = asyncio.get_running_loop()
-    sock = await _dial_plane(plane)
-    try:
-        await loop.sock_sendall(sock, request)
-        buffer = b""
-        while (rest := _upgraded(buffer)) is None:
-            more = await loop.sock_recv(sock, 65536)
-            if not more:
-                raise StreamError(
-                    "the control plane did not take the stream: "
-                    "the connection closed before an answer"
-                )
-            buffer += more
-    except BaseException:
-        sock.close()
-        raise
-    return sock, rest
-
-
-async def _dial_plane(plane: ControlPlane) -> socket.socket:
-    """A connection to the control plane's Unix socket, or to the first of its host's addresses
-    that accepts."""
-    loop = asyncio.get_running_loop()
-    if plane.unix_socket is not None:
-        targets: list[tuple[int, Any]] = [(socket.AF_UNIX, plane.unix_socket)]
-    else:
-        found = await loop.getaddrinfo(plane.host, plane.port, type=socket.SOCK_STREAM)
-        targets = [(family, address) for family, _, _, _, address in found]
-    problem: OSError = OSError(f"no address for {plane.host}")
-    for family, address in targets:
-        sock = _stream_socket(family)
-        try:
-            await loop.sock_connect(sock, address)
-        except OSError as refused:
-            sock.close()
-            problem = refused
-        else:
-            return sock
-    raise problem
-
-
-async def _connect_tls(plane: ControlPlane, request: bytes) -> tuple[asyncio.Transport, bytes]:
+    came after the control plane's answer."""
     loop = asyncio.get_running_loop()
     reader = _Handshake(loop)
+    context = _tls_context() if plane.tls else None
     if plane.unix_socket is not None:
-        transport, _ = await loop.create_unix_connection(
-            lambda: reader, plane.unix_socket, ssl=_tls_context(), server_hostname=plane.host
+        connect = loop.create_unix_connection(
+            lambda: reader,
+            plane.unix_socket,
+            ssl=context,
+            server_hostname=plane.host if context else None,
         )
     else:
-        transport, _ = await loop.create_connection(
-            lambda: reader, plane.host, plane.port, ssl=_tls_context()
-        )
-    transport.write(request)
+        connect = loop.create_connection(lambda: reader, plane.host, plane.port, ssl=context)
     try:
-        return transport, await reader.answer
-    except BaseException:
+        transport, _ = await asyncio.wait_for(connect, DIAL_TIMEOUT)
+    except (OSError, TimeoutError) as problem:
+        raise StreamError(f"cannot reach the control plane: {problem}") from None
+    transport.write(
+        f"GET {STREAM_PATH}{stream_id} HTTP/1.1\r\n"
+        f"Host: {plane.authority}\r\n"
+        f"Connection: Upgrade\r\nUpgrade: {STREAM_PROTOCOL}\r\n\r\n".encode("ascii")
+    )
+    try:
+        rest = await asyncio.wait_for(reader.answer, DIAL_TIMEOUT)
+    except (StreamError, TimeoutError, ConnectionError) as problem:
         transport.abort()
-        raise
-
-
-def _upgraded(buffer: bytes) -> bytes | None:
-    """What follows the control plane's ``101`` answer in ``buffer``; None while the answer is
-    incomplete. Raises StreamError for any other answer."""
-    end = buffer.find(b"\r\n\r\n")
-    if end < 0:
-        if len(buffer) > _HEAD_LIMIT:
-            raise StreamError("the control plane did not take the stream: an answer head too long")
-        return None
-    status_line = buffer[:end].split(b"\r\n", 1)[0]
-    status = status_line.split(b" ", 2)
-    if len(status) < 2 or status[1] != b"101":
-        line = status_line.decode("latin-1")[:120]
-        raise StreamError(f"the control plane did not take the stream: {line or 'no status line'}")
-    return buffer[end + 4 :]
+        raise StreamError(f"the control plane did not take the stream: {problem}") from None
+    return transport, rest
 
 
 async def open_stream(plane: ControlPlane, stream_id: str, port: int) -> asyncio.Task[None]:
-    """Dial ``port``, connect back, and carry the stream in a task of its own: joined in the
-    kernel when both ends are plain sockets. Raises StreamError when either connection fails."""
+    """Dial ``port``, connect back, and carry the stream in a task of its own. Raises
+    StreamError when either connection fails."""
     local = await dial_local(port)
     try:
         remote, rest = await connect_back(plane, stream_id)
     except StreamError:
-        local.close()
+        local.abort()
         raise
-    loop = asyncio.get_running_loop()
-    if isinstance(remote, socket.socket) and splicing.AVAILABLE:
-        return loop.create_task(splicing.splice_join(remote, local, (rest, b"")))
-    if isinstance(remote, socket.socket):
-        remote, _ = await loop.create_connection(_Held, sock=remote)
-    local_transport, _ = await loop.create_connection(_Held, sock=local)
-    return loop.create_task(join(remote, local_transport, (rest, b"")))
+    return asyncio.get_running_loop().create_task(join(remote, local, (rest, b"")))
 
 
 class _Held(asyncio.Protocol):
@@ -226,24 +144,24 @@ class _Handshake(asyncio.Protocol):
         if self.answer.done():
             return
         self._buffer += data
-        try:
-            rest = _upgraded(self._buffer)
-        except StreamError as problem:
-            self.answer.set_exception(problem)
+        end = self._buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._buffer) > _HEAD_LIMIT:
+                self.answer.set_exception(StreamError("an answer head too long"))
             return
-        if rest is not None:
-            assert self._transport is not None
-            self._transport.pause_reading()  # join() takes over from here
-            self.answer.set_result(rest)
+        head, rest = self._buffer[:end], self._buffer[end + 4 :]
+        status = head.split(b"\r\n", 1)[0].split(b" ", 2)
+        if len(status) < 2 or status[1] != b"101":
+            line = head.split(b"\r\n", 1)[0].decode("latin-1")[:120]
+            self.answer.set_exception(StreamError(line or "no status line"))
+            return
+        assert self._transport is not None
+        self._transport.pause_reading()  # join() takes over from here
+        self.answer.set_result(rest)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.answer.done():
-            self.answer.set_exception(
-                StreamError(
-                    "the control plane did not take the stream: "
-                    "the connection closed before an answer"
-                )
-            )
+            self.answer.set_exception(StreamError("the connection closed before an answer"))
 
 
 def _tls_context() -> ssl.SSLContext:
