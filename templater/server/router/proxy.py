@@ -602,7 +602,20 @@ class _UpstreamConnection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             upgraded = True
-        except httptools.HttpParserError:
+        except httptools.HttpParserError:  # also bytes after the response (on_message_begin)
+            self.abort()
+            return
+        exchange = self._exchange
+        if upgraded and not (exchange is not None and exchange.upgrade):
+            # A 101 the client did not ask for would make its next requests raw bytes to the app.
+            self.abort()
+            return
+        if (
+            head is not None
+            and exchange is not None
+            and exchange.request.method == b"HEAD"
+            and len(data) > len(head) + 2
+        ):  # a body after a HEAD response would be taken as the answer to the next request
             self.abort()
             return
         if head is not None:
@@ -679,6 +692,10 @@ class _UpstreamConnection(asyncio.Protocol):
             self.transport.abort()
 
     # --------------------------------------------------------------------- the response
+
+    def on_message_begin(self) -> None:
+        if self._done:  # a second response in the same bytes: for no request of this client's
+            raise ConnectionError("the upstream answered more than it was asked")
 
     def on_headers_complete(self) -> None:
         self._status = self._parser.get_status_code()

@@ -1,0 +1,218 @@
+"""Attacks on a real server (SPEC §15), each as a member or an anonymous client would make it on
+loopback: hostile apps in a workspace, and hostile requests to the router."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import pytest
+
+from .agents import RunningAgent, start_agent
+from .test_server import Server, app_json, apply_apps, new_user, serving
+
+SESSION_HEADER = "Templater-Session-Token"
+
+
+@dataclass
+class ScriptedApp:
+    """An app in the workspace that answers every request head with ``answer(head)`` and keeps
+    its connection open; ``received`` holds every byte it was sent."""
+
+    answer: Callable[[bytes], bytes]
+    received: bytearray = field(default_factory=bytearray)
+
+    def __post_init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        buffer = b""
+        with connection:
+            while True:
+                try:
+                    data = connection.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                with self._lock:
+                    self.received += data
+                buffer += data
+                while b"\r\n\r\n" in buffer:
+                    head, _, buffer = buffer.partition(b"\r\n\r\n")
+                    try:
+                        connection.sendall(self.answer(head))
+                    except OSError:
+                        return
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@dataclass
+class Hostile:
+    server: Server
+    alice: str
+    agent: RunningAgent
+
+    def port_host(self, port: int) -> str:
+        return f"{port}--main--dev--alice.apps.localhost"
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
+    tmp = tmp_path_factory.mktemp("hostile")
+    for server in serving(tmp):
+        alice = new_user(server, "alice")
+        apply_apps(server, alice, "alice", "dev", [app_json("web", 1)])
+        agent = start_agent(server, alice, "alice", "dev")
+        yield Hostile(server, alice, agent)
+        agent.stop()
+
+
+def _read_response(connection: socket.socket, bodiless: bool = False) -> bytes:
+    """One whole response with a Content-Length body (none when ``bodiless``: the answer to a
+    HEAD); b"" when the connection closed first."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        piece = connection.recv(65536)
+        if not piece:
+            return answer
+        answer += piece
+    head, _, body = answer.partition(b"\r\n\r\n")
+    found = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    length = int(found.group(1)) if found and not bodiless else 0
+    while len(body) < length:
+        piece = connection.recv(65536)
+        if not piece:
+            break
+        body += piece
+    return head + b"\r\n\r\n" + body
+
+
+def _two_requests(hostile: Hostile, first: bytes, second: bytes) -> tuple[bytes, bytes]:
+    """``first`` and then ``second`` on one client connection, and what came back for each (the
+    second b"" when the router closed the connection)."""
+    port = urlsplit(hostile.server.url).port
+    assert port is not None
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as connection:
+        connection.sendall(first)
+        one = _read_response(connection, bodiless=first.startswith(b"HEAD "))
+        try:
+            connection.sendall(second)
+            two = _read_response(connection)
+        except OSError:
+            two = b""
+        with contextlib.suppress(OSError):
+            two += connection.recv(65536, socket.MSG_DONTWAIT)
+    return one, two
+
+
+def _health_request(hostile: Hostile) -> bytes:
+    authority = urlsplit(hostile.server.url).netloc
+    return (
+        f"GET /api/v1/health HTTP/1.1\r\nHost: {authority}\r\n"
+        "Authorization: Bearer tpk_secret-of-the-victim\r\nCookie: templater_session=victim\r\n\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("method", "answer"),
+    [
+        (
+            "GET",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nPWNED",
+        ),
+        (
+            "GET",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nPWNED",
+        ),
+        ("HEAD", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nPWNED"),
+    ],
+    ids=["length", "chunked", "head-with-a-body"],
+)
+def test_what_an_app_sends_after_its_response_never_answers_a_later_request(
+    hostile: Hostile, method: str, answer: bytes
+) -> None:
+    app = ScriptedApp(lambda head: answer)
+    try:
+        first = (
+            f"{method} / HTTP/1.1\r\nHost: {hostile.port_host(app.port)}\r\n"
+            f"{SESSION_HEADER}: {hostile.alice}\r\n\r\n"
+        ).encode()
+        one, two = _two_requests(hostile, first, _health_request(hostile))
+    finally:
+        app.close()
+    assert one.startswith(b"HTTP/1.1 "), one
+    assert b"PWNED" not in one + two
+    assert two == b"" or two.startswith(b"HTTP/1.1 200 OK"), two
+    if two:
+        assert two.endswith(b'{"status":"ok"}'), two
+
+
+def test_a_101_the_client_did_not_ask_for_is_refused_and_captures_nothing(
+    hostile: Hostile,
+) -> None:
+    app = ScriptedApp(
+        lambda head: (
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n"
+        )
+    )
+    try:
+        first = (
+            f"GET / HTTP/1.1\r\nHost: {hostile.port_host(app.port)}\r\n"
+            f"{SESSION_HEADER}: {hostile.alice}\r\n\r\n"
+        ).encode()
+        one, two = _two_requests(hostile, first, _health_request(hostile))
+    finally:
+        app.close()
+    assert one.startswith(b"HTTP/1.1 502 "), one
+    assert b"secret-of-the-victim" not in app.received
+    assert b"templater_session=victim" not in app.received
+    assert two == b"" or two.startswith(b"HTTP/1.1 200 OK"), two
+
+
+def test_a_101_the_client_asked_for_still_becomes_a_tunnel(hostile: Hostile) -> None:
+    app = ScriptedApp(
+        lambda head: (
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n"
+        )
+    )
+    port = urlsplit(hostile.server.url).port
+    assert port is not None
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as connection:
+            connection.sendall(
+                (
+                    f"GET / HTTP/1.1\r\nHost: {hostile.port_host(app.port)}\r\n"
+                    f"{SESSION_HEADER}: {hostile.alice}\r\n"
+                    "Connection: Upgrade\r\nUpgrade: x\r\n\r\n"
+                ).encode()
+            )
+            assert _read_response(connection).startswith(b"HTTP/1.1 101 ")
+            connection.sendall(b"raw bytes\r\n\r\n")
+            for _ in range(100):
+                if b"raw bytes" in app.received:
+                    break
+                threading.Event().wait(0.1)
+    finally:
+        app.close()
+    assert b"raw bytes" in app.received
