@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from .agents import RunningAgent, start_agent
@@ -216,3 +217,47 @@ def test_a_101_the_client_asked_for_still_becomes_a_tunnel(hostile: Hostile) -> 
     finally:
         app.close()
     assert b"raw bytes" in app.received
+
+
+def _head_of(hostile: Hostile, request: bytes) -> bytes:
+    port = urlsplit(hostile.server.url).port
+    assert port is not None
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as connection:
+        connection.sendall(request)
+        return _read_response(connection)
+
+
+def _location(answer: bytes) -> str:
+    found = re.search(rb"\r\nLocation: ([^\r]*)", answer)
+    assert found is not None, answer
+    return found.group(1).decode("latin-1")
+
+
+@pytest.mark.parametrize("target", ["//evil.example/steal", "/\\evil.example/steal"])
+def test_signing_in_to_an_app_never_redirects_to_another_host(
+    hostile: Hostile, target: str
+) -> None:
+    port = urlsplit(hostile.server.url).port
+    app_host = f"web--dev--alice.apps.localhost:{port}"
+    first = _head_of(hostile, f"GET {target} HTTP/1.1\r\nHost: {app_host}\r\n\r\n".encode())
+    assert first.startswith(b"HTTP/1.1 303 ")
+    auth_redirect = urlsplit(_location(first))
+    with httpx.Client(base_url=hostile.server.url, timeout=30) as client:
+        signed_in = client.post("/login", data={"username": "alice", "token": hostile.alice})
+        assert signed_in.status_code == 303
+        with_ticket = client.get(f"{auth_redirect.path}?{auth_redirect.query}")
+    assert with_ticket.status_code == 303, with_ticket.text
+    back = urlsplit(with_ticket.headers["location"])
+    redeemed = _head_of(
+        hostile, f"GET {back.path}?{back.query} HTTP/1.1\r\nHost: {app_host}\r\n\r\n".encode()
+    )
+    assert redeemed.startswith(b"HTTP/1.1 303 ")
+    location = _location(redeemed)
+    assert location.startswith("/") and location[1:2] not in ("/", "\\"), location
+    expired = _head_of(
+        hostile,
+        f"GET {back.path}?{back.query} HTTP/1.1\r\nHost: {app_host}\r\n\r\n".encode(),
+    )  # the ticket was used: a 400 page, whose link stays on this host too
+    assert expired.startswith(b"HTTP/1.1 400 ")
+    [link] = re.findall(rb'href="([^"]*)"', expired)
+    assert link.startswith(b"/") and link[1:2] not in (b"/", b"\\"), link

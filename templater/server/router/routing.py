@@ -313,7 +313,7 @@ class AppRouter:
         pairs = parse_qsl(query, keep_blank_values=True)
         ticket = next((value for key, value in pairs if key == TICKET_PARAMETER), "")
         rest = urlencode([(key, value) for key, value in pairs if key != TICKET_PARAMETER])
-        clean = path + (f"?{rest}" if rest else "")
+        clean = same_host_path(path + (f"?{rest}" if rest else ""))
         user = await self._directory.redeem_ticket(ticket, label)
         if user is None:
             return page(
@@ -429,6 +429,21 @@ def _hostname(host: str) -> str:
     if host.startswith("["):
         return host.partition("]")[0][1:].lower()
     return host.rpartition(":")[0].rstrip(".").lower() if ":" in host else host.rstrip(".").lower()
+
+
+def same_host_path(target: str | None) -> str:
+    """``target`` if it is a path on the host it was asked on, else ``/``: a redirect never sends
+    anyone away. ``//host`` and ``/\\host`` are other hosts to a browser, which also drops tabs
+    and line breaks from a URL before it reads one."""
+    if target is None:
+        return "/"
+    seen = target.translate(_URL_WHITESPACE)
+    if seen.startswith("/") and seen[1:2] not in ("/", "\\"):
+        return target
+    return "/"
+
+
+_URL_WHITESPACE = str.maketrans("", "", "\t\n\r")
 
 
 def auth_redirect_target(redirect_uri: str, wildcard: WildcardPattern | None) -> str | None:

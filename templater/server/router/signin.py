@@ -20,6 +20,7 @@ from templater.server.router.routing import (
     AUTH_REDIRECT_PATH,
     SIGN_IN_PATH,
     auth_redirect_target,
+    same_host_path,
     with_ticket,
 )
 from templater.server.router.sessions import (
@@ -32,13 +33,6 @@ from templater.server.store import Store
 
 _SESSION_HOST = ""
 """Sessions on the access URL are signed for this host name (app hosts use their label)."""
-
-
-def _local(target: str | None) -> str:
-    """``target`` if it is a path on this host, else ``/``: sign-in never sends anyone away."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/"
 
 
 def _reply(status: int, body: str, *cookies: str) -> HTMLResponse:
@@ -71,14 +65,14 @@ def sign_in_router(
 
     @router.get(SIGN_IN_PATH)
     def sign_in_page(redirect: Annotated[str | None, Query()] = None) -> HTMLResponse:
-        return _reply(200, sign_in_form(_local(redirect)))
+        return _reply(200, sign_in_form(same_host_path(redirect)))
 
     @router.post(SIGN_IN_PATH)
     async def sign_in(request: Request) -> Response:
         # A plain urlencoded form: parsed here rather than adding a multipart dependency.
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         username, token = form.get("username", "").strip(), form.get("token", "").strip()
-        redirect = _local(form.get("redirect"))
+        redirect = same_host_path(form.get("redirect"))
         user = await run_in_threadpool(store.user_by_token, token) if token else None
         if user is None or user.name != username:
             problem = "That username and token do not match."
