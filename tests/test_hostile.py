@@ -71,6 +71,9 @@ class Hostile:
     server: Server
     alice: str
     agent: RunningAgent
+    recorder: ScriptedApp
+    """An app that answers 200 with the request line it got; ``pub`` and ``path-pub`` (public,
+    subdomain and path access) serve it from ``/pub/``."""
 
     def port_host(self, port: int) -> str:
         return f"{port}--main--dev--alice.apps.localhost"
@@ -81,10 +84,22 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     tmp = tmp_path_factory.mktemp("hostile")
     for server in serving(tmp):
         alice = new_user(server, "alice")
-        apply_apps(server, alice, "alice", "dev", [app_json("web", 1)])
+        recorder = ScriptedApp(_request_line_back)
+        apps = [app_json("web", 1)]
+        for slug, subdomain in (("pub", True), ("path-pub", False)):
+            app = app_json(slug, recorder.port)
+            app.update(share="public", subdomain=subdomain, url=f"{app['url']}/pub/")
+            apps.append(app)
+        apply_apps(server, alice, "alice", "dev", apps)
         agent = start_agent(server, alice, "alice", "dev")
-        yield Hostile(server, alice, agent)
+        yield Hostile(server, alice, agent, recorder)
         agent.stop()
+        recorder.close()
+
+
+def _request_line_back(head: bytes) -> bytes:
+    line = head.split(b"\r\n", 1)[0]
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(line), line)
 
 
 def _read_response(connection: socket.socket, bodiless: bool = False) -> bytes:
@@ -261,3 +276,41 @@ def test_signing_in_to_an_app_never_redirects_to_another_host(
     assert expired.startswith(b"HTTP/1.1 400 ")
     [link] = re.findall(rb'href="([^"]*)"', expired)
     assert link.startswith(b"/") and link[1:2] not in (b"/", b"\\"), link
+
+
+@pytest.mark.parametrize(
+    "climb",
+    [
+        "/../private.txt",
+        "/%2e%2e/private.txt",
+        "/%2E%2e/private.txt",
+        "/a/..%2f..%2fprivate.txt",
+        "/..%5cprivate.txt",
+        "/a/b/../../../private.txt",
+    ],
+)
+@pytest.mark.parametrize("access", ["subdomain", "path"])
+def test_a_path_cannot_climb_above_the_apps_base(hostile: Hostile, climb: str, access: str) -> None:
+    port = urlsplit(hostile.server.url).port
+    if access == "subdomain":
+        request = f"GET {climb} HTTP/1.1\r\nHost: pub--dev--alice.apps.localhost:{port}\r\n\r\n"
+    else:
+        target = f"/@alice/dev/apps/path-pub{climb}"
+        request = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    answer = _head_of(hostile, request.encode())
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
+    assert b"private.txt" not in hostile.recorder.received
+
+
+@pytest.mark.parametrize("access", ["subdomain", "path"])
+def test_dot_segments_that_stay_below_the_base_reach_the_app(hostile: Hostile, access: str) -> None:
+    port = urlsplit(hostile.server.url).port
+    if access == "subdomain":
+        request = f"GET /a/../b.txt HTTP/1.1\r\nHost: pub--dev--alice.apps.localhost:{port}\r\n\r\n"
+    else:
+        request = (
+            f"GET /@alice/dev/apps/path-pub/a/../b.txt HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+        )
+    answer = _head_of(hostile, request.encode())
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+    assert answer.endswith(b"GET /pub/a/../b.txt HTTP/1.1")

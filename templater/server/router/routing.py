@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote_to_bytes, urlencode, urlsplit
 
 from templater.model.agent_messages import STREAM_PATH, STREAM_PROTOCOL
 from templater.model.hostnames import (
@@ -115,6 +115,20 @@ def _app_target(url: str) -> _AppTarget:
         parts.path.rstrip("/").encode("latin-1"),
         parts.query,
     )
+
+
+def _leaves_base(path: bytes) -> bool:
+    """Whether ``path`` climbs above where it starts with ``..`` segments, as an app that decodes
+    percent-escapes (``%2e%2e``, ``%2f``) or takes ``\\`` for ``/`` would read it."""
+    depth = 0
+    for segment in unquote_to_bytes(path).replace(b"\\", b"/").split(b"/"):
+        if segment == b"..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif segment not in (b"", b"."):
+            depth += 1
+    return False
 
 
 @lru_cache(maxsize=4096)
@@ -367,6 +381,13 @@ class AppRouter:
         if path == b"/" and not query and target.query:
             # As Coder does: the app's own query (code-server's ?folder=) is its default.
             return redirect(307, f"{request.target.decode('latin-1')}?{target.query}")
+        if _leaves_base(path):
+            return page(
+                400,
+                "Invalid path",
+                "This address climbs above the app's own path (a .. segment, written out or "
+                "percent-encoded); the app is only reached below it.",
+            )
         upstream_target = target.base + path
         if query:
             upstream_target += b"?" + query
