@@ -4,11 +4,14 @@ loopback: hostile apps in a workspace, and hostile requests to the router."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import socket
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -314,3 +317,32 @@ def test_dot_segments_that_stay_below_the_base_reach_the_app(hostile: Hostile, a
     answer = _head_of(hostile, request.encode())
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
     assert answer.endswith(b"GET /pub/a/../b.txt HTTP/1.1")
+
+
+def _modes(data: Path) -> dict[str, int]:
+    return {
+        path.name: stat.S_IMODE(path.stat().st_mode)
+        for path in [data, *data.iterdir()]
+        if path.name.startswith("templater.db") or path in (data, data / "admin-token")
+    }
+
+
+def test_the_data_directory_and_database_are_the_owners_only(tmp_path: Path) -> None:
+    """The database holds the session-signing secret: readable by anyone, it forges sessions."""
+    data = tmp_path / "data"
+    for server in serving(tmp_path):
+        new_user(server, "alice")  # a write: the WAL and shared-memory files exist now
+        modes = _modes(data)
+    assert modes.pop("data") == 0o700
+    assert {"templater.db", "admin-token"} <= set(modes)
+    assert set(modes.values()) == {0o600}, modes
+
+    # One made before (0644 in a 0755 directory) is tightened when the server starts.
+    os.chmod(data, 0o755)
+    for path in data.iterdir():
+        os.chmod(path, 0o644)
+    for server in serving(tmp_path):
+        new_user(server, "bob")
+        modes = _modes(data)
+    assert modes.pop("data") == 0o700
+    assert set(modes.values()) == {0o600}, modes

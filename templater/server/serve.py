@@ -142,7 +142,12 @@ def run(config: ServerConfig) -> int:
 
     configure(config.log_format)
     try:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        # Its own: the database, its secrets and the admin token are the owner's only.
+        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        config.data_dir.chmod(0o700)
+        token_file = config.data_dir / ADMIN_TOKEN_FILE
+        if token_file.exists():
+            token_file.chmod(0o600)
     except OSError as problem:
         raise ServerConfigError(f"--data-dir {config.data_dir}: {problem.strerror}") from None
     _raise_open_file_limit()

@@ -7,8 +7,11 @@ never fails half-way on a lock. PostgreSQL (psycopg): READ COMMITTED, the server
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,6 +48,19 @@ def _use_wal(cursor: Any) -> None:
             time.sleep(0.01)
 
 
+def _owner_only(path: Path) -> None:
+    """The database file, and its WAL and shared-memory files, readable by their owner only:
+    they hold the session-signing secret. SQLite gives the files it adds the database file's
+    mode; one made by an older templater is tightened. A file that cannot be made or changed
+    here is left to SQLite, which says why when it opens it."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        for suffix in ("", "-wal", "-shm"):
+            member = path.with_name(path.name + suffix)
+            if member.exists():
+                os.chmod(member, 0o600)
+
+
 def make_engine(url: str) -> Engine:
     """The engine for ``sqlite:///PATH`` or ``postgresql://…``; StoreError for any other URL."""
     try:
@@ -66,6 +82,7 @@ def make_engine(url: str) -> Engine:
         raise StoreError(f"{shown}: unsupported database; use sqlite:///PATH or postgresql://…")
     if parsed.database in (None, "", ":memory:"):
         raise StoreError(f"{shown}: SQLite needs a database file: sqlite:///PATH")
+    _owner_only(Path(parsed.database))
     engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
