@@ -346,3 +346,18 @@ def test_the_data_directory_and_database_are_the_owners_only(tmp_path: Path) -> 
         modes = _modes(data)
     assert modes.pop("data") == 0o700
     assert set(modes.values()) == {0o600}, modes
+
+
+def test_a_templater_token_in_authorization_never_reaches_an_app(hostile: Hostile) -> None:
+    port = urlsplit(hostile.server.url).port
+    host = f"pub--dev--alice.apps.localhost:{port}"
+    before = len(hostile.recorder.received)
+    for credentials in (f"Bearer {hostile.alice}", "Basic YXBwOnNlY3JldA=="):
+        answer = _head_of(
+            hostile,
+            f"GET /x HTTP/1.1\r\nHost: {host}\r\nAuthorization: {credentials}\r\n\r\n".encode(),
+        )
+        assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+    seen = bytes(hostile.recorder.received[before:])
+    assert hostile.alice.encode() not in seen
+    assert b"Authorization: Basic YXBwOnNlY3JldA==" in seen  # the app's own credentials pass

@@ -45,6 +45,7 @@ from templater.server.router.sessions import (
     set_cookie,
     without_cookies,
 )
+from templater.server.store import AGENT_TOKEN_PREFIX, TOKEN_PREFIX
 
 SESSION_HEADER = b"templater-session-token"
 _TICKET = TICKET_PARAMETER.encode()
@@ -52,13 +53,17 @@ AUTH_REDIRECT_PATH = "/api/v1/applications/auth-redirect"
 SIGN_IN_PATH = "/login"
 
 _TEMPLATER_COOKIES = frozenset({ACCESS_COOKIE.encode(), APP_COOKIE.encode()})
-_SESSION_CARRIERS = frozenset({b"cookie", SESSION_HEADER})
+_SESSION_CARRIERS = frozenset({b"cookie", SESSION_HEADER, b"authorization"})
+_TEMPLATER_BEARERS = tuple(
+    f"bearer {prefix}".encode() for prefix in (TOKEN_PREFIX, AGENT_TOKEN_PREFIX)
+)
 # Request headers that templater sets itself or that must never reach an app.
 _REPLACED = frozenset(
     {
         b"host",
         b"cookie",
         SESSION_HEADER,
+        b"authorization",
         b"x-forwarded-for",
         b"x-forwarded-host",
         b"x-forwarded-proto",
@@ -421,7 +426,7 @@ class AppRouter:
 
     def _forwarded(self, request: Request, host: bytes, to_app: bool = True) -> Headers:
         """The request's headers for the upstream: ``host`` as Host and the X-Forwarded headers
-        set; for an app, templater's session header and cookies removed."""
+        set; for an app, templater's session header, cookies and bearer tokens removed."""
         headers: Headers = [(b"Host", host)]
         forwarded_for = request.client.encode()
         dropped = hop_by_hop(request.index.get(b"connection"))
@@ -435,6 +440,10 @@ class AppRouter:
                 kept = without_cookies(value, _TEMPLATER_COOKIES)
                 if kept:
                     headers.append((b"Cookie", kept))
+            elif lowered == b"authorization":
+                # The app's own credentials pass; a templater token is no app's business.
+                if not value.strip().lower().startswith(_TEMPLATER_BEARERS):
+                    headers.append((name, value))
             elif lowered == b"x-forwarded-for":
                 forwarded_for = value + b", " + forwarded_for
         headers.append((b"X-Forwarded-For", forwarded_for))
