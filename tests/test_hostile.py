@@ -361,3 +361,21 @@ def test_a_templater_token_in_authorization_never_reaches_an_app(hostile: Hostil
     seen = bytes(hostile.recorder.received[before:])
     assert hostile.alice.encode() not in seen
     assert b"Authorization: Basic YXBwOnNlY3JldA==" in seen  # the app's own credentials pass
+
+
+@pytest.mark.parametrize("where", ["http://{host}:22/", "https://{host}:{port}/", "http://{host}/"])
+def test_a_sign_in_ticket_goes_only_to_the_scheme_and_port_apps_are_served_at(
+    hostile: Hostile, where: str
+) -> None:
+    port = urlsplit(hostile.server.url).port
+    redirect_uri = where.format(host="web--dev--alice.apps.localhost", port=port)
+    with httpx.Client(base_url=hostile.server.url, timeout=30) as client:
+        client.post("/login", data={"username": "alice", "token": hostile.alice})
+        answer = client.get(
+            "/api/v1/applications/auth-redirect", params={"redirect_uri": redirect_uri}
+        )
+        assert answer.status_code == 400, answer.headers
+        assert "templater_ticket" not in answer.text
+        right = f"http://web--dev--alice.apps.localhost:{port}/"
+        served = client.get("/api/v1/applications/auth-redirect", params={"redirect_uri": right})
+        assert served.status_code == 303 and "templater_ticket" in served.headers["location"]

@@ -475,7 +475,7 @@ def test_auth_redirect_round_trip(world: World) -> None:
 
 def _ticket_for(world: World, user: str, app_label: str) -> str:
     session, _ = _cookie(_sign_in(world, user, "/"), "templater_session")
-    uri = f"http://{app_label}.{WILDCARD}/"
+    uri = f"http://{app_label}.{WILDCARD}:{urlsplit(world.server.url).port}/"
     answer = world.get(
         None,
         "/api/v1/applications/auth-redirect",

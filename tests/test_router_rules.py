@@ -199,7 +199,10 @@ WILDCARD = compile_wildcard("*.apps.example.com")
     ("redirect_uri", "label"),
     [
         ("https://code-server--dev--alice.apps.example.com/x?y=1", "code-server--dev--alice"),
-        ("http://8080--main--dev--alice.apps.example.com:7080/", "8080--main--dev--alice"),
+        ("https://8080--main--dev--alice.APPS.example.com/", "8080--main--dev--alice"),
+        ("http://code-server--dev--alice.apps.example.com/", None),  # not the scheme served
+        ("https://code-server--dev--alice.apps.example.com:8443/", None),  # nor the port
+        ("ftp://code-server--dev--alice.apps.example.com/", None),
         ("https://code-server--dev--alice.apps.example.com.evil.test/", None),
         ("https://evil.test/?https://code-server--dev--alice.apps.example.com/", None),
         ("https://user@code-server--dev--alice.apps.example.com/", None),
@@ -213,7 +216,23 @@ WILDCARD = compile_wildcard("*.apps.example.com")
 def test_auth_redirect_only_goes_to_this_deployments_apps(
     redirect_uri: str, label: str | None
 ) -> None:
-    assert auth_redirect_target(redirect_uri, WILDCARD) == label
+    assert auth_redirect_target(redirect_uri, WILDCARD, "https://templater.example.com") == label
+
+
+@pytest.mark.parametrize(
+    ("redirect_uri", "label"),
+    [
+        ("http://web--dev--alice.apps.localhost:7080/", "web--dev--alice"),
+        ("http://web--dev--alice.apps.localhost:22/", None),
+        ("http://web--dev--alice.apps.localhost/", None),
+        ("https://web--dev--alice.apps.localhost:7080/", None),
+    ],
+)
+def test_app_hosts_share_the_access_urls_port_unless_the_pattern_names_one(
+    redirect_uri: str, label: str | None
+) -> None:
+    pattern = compile_wildcard("*.apps.localhost")
+    assert auth_redirect_target(redirect_uri, pattern, "http://127.0.0.1:7080") == label
 
 
 def test_the_ticket_joins_the_query() -> None:

@@ -476,9 +476,12 @@ def same_host_path(target: str | None) -> str:
 _URL_WHITESPACE = str.maketrans("", "", "\t\n\r")
 
 
-def auth_redirect_target(redirect_uri: str, wildcard: WildcardPattern | None) -> str | None:
-    """The app label ``redirect_uri`` points at, if it is an app URL of this deployment (so that
-    the sign-in flow never redirects anywhere else); None otherwise."""
+def auth_redirect_target(
+    redirect_uri: str, wildcard: WildcardPattern | None, access_url: str
+) -> str | None:
+    """The app label ``redirect_uri`` points at, if it is an app URL of this deployment, on the
+    scheme and port its app hosts are served at (so that the sign-in flow never redirects
+    anywhere else); None otherwise."""
     if wildcard is None:
         return None
     try:
@@ -493,6 +496,9 @@ def auth_redirect_target(redirect_uri: str, wildcard: WildcardPattern | None) ->
     try:
         parse_label(label)
     except HostnameError:
+        return None
+    origin = f"{parts.scheme}://{parts.netloc}".lower().rstrip(".")
+    if origin != wildcard.app_origin(label, access_url).lower():
         return None
     return label
 

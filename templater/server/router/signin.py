@@ -105,7 +105,7 @@ def sign_in_router(
 
     @router.get(AUTH_REDIRECT_PATH)
     def auth_redirect(request: Request, redirect_uri: Annotated[str, Query()] = "") -> Response:
-        label = auth_redirect_target(redirect_uri, wildcard)
+        label = auth_redirect_target(redirect_uri, wildcard, access_url)
         if label is None:
             reply = page(
                 400,
