@@ -18,7 +18,15 @@ import httpx
 import pytest
 
 from .agents import RunningAgent, start_agent
-from .test_server import Server, app_json, apply_apps, new_user, serving
+from .test_server import (
+    Server,
+    app_json,
+    apply_apps,
+    free_port,
+    launch_server,
+    new_user,
+    serving,
+)
 
 SESSION_HEADER = "Templater-Session-Token"
 
@@ -379,3 +387,19 @@ def test_a_sign_in_ticket_goes_only_to_the_scheme_and_port_apps_are_served_at(
         right = f"http://web--dev--alice.apps.localhost:{port}/"
         served = client.get("/api/v1/applications/auth-redirect", params={"redirect_uri": right})
         assert served.status_code == 303 and "templater_ticket" in served.headers["location"]
+
+
+def test_a_second_server_on_the_same_sqlite_database_is_refused(tmp_path: Path) -> None:
+    for first in serving(tmp_path):
+        with (tmp_path / "second.log").open("w") as log:
+            second = launch_server(first.data_dir, free_port(), log)
+            status = second.wait(timeout=60)
+        said = (tmp_path / "second.log").read_text()
+        assert status == 2, said
+        assert f"another templater server (pid {first.process.pid})" in said
+        assert "Traceback" not in said
+        with httpx.Client(base_url=first.url, timeout=30) as client:  # the first serves on
+            assert client.get("/api/v1/health").status_code == 200
+    # Once the first has stopped, the next one starts.
+    for again in serving(tmp_path):
+        assert again.process.poll() is None

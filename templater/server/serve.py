@@ -122,6 +122,37 @@ def _write_admin_token(path: Path, token: str) -> None:
         handle.write(token + "\n")
 
 
+def _hold_sqlite_lock(database: str) -> int | None:
+    """The lock beside an SQLite database (``PATH.lock``), held while this server runs: a second
+    server on the same file would serve what its caches and agents' connections no longer
+    match. Raises ServerConfigError naming the server that holds it. None for PostgreSQL, where
+    several servers are the way to scale out."""
+    import fcntl
+
+    from sqlalchemy.engine import make_url
+
+    if not database.startswith("sqlite:///"):
+        return None
+    path = Path(f"{make_url(database).database}.lock")
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as problem:
+        raise ServerConfigError(f"--data-dir: {path}: {problem.strerror}") from None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(descriptor, 32).decode("ascii", "replace").strip() or "unknown"
+        os.close(descriptor)
+        raise ServerConfigError(
+            f"another templater server (pid {holder}) is serving {path.with_suffix('')}; stop "
+            "it first, or give this one its own --data-dir (several servers share a "
+            "PostgreSQL --database instead)"
+        ) from None
+    os.ftruncate(descriptor, 0)
+    os.write(descriptor, f"{os.getpid()}\n".encode())
+    return descriptor
+
+
 def _raise_open_file_limit() -> None:
     """Every check of an app that hangs holds a connection until its timeout: allow as many
     open files as the system lets this process have."""
@@ -151,6 +182,7 @@ def run(config: ServerConfig) -> int:
     except OSError as problem:
         raise ServerConfigError(f"--data-dir {config.data_dir}: {problem.strerror}") from None
     _raise_open_file_limit()
+    lock = _hold_sqlite_lock(config.database)
     store = Store(config.database)
     try:
         store.migrate()
@@ -168,6 +200,8 @@ def run(config: ServerConfig) -> int:
         started = uvloop.run(_serve(config, store, secret))
     finally:
         store.close()
+        if lock is not None:
+            os.close(lock)
     server_log.info("stopped")
     return 0 if started else 1
 
