@@ -97,6 +97,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
         alice = new_user(server, "alice")
         recorder = ScriptedApp(_request_line_back)
         apps = [app_json("web", 1)]
+        web_path = app_json("web-path", 1)
+        web_path.update(subdomain=False)
+        apps.append(web_path)
         for slug, subdomain in (("pub", True), ("path-pub", False)):
             app = app_json(slug, recorder.port)
             app.update(share="public", subdomain=subdomain, url=f"{app['url']}/pub/")
@@ -403,3 +406,27 @@ def test_a_second_server_on_the_same_sqlite_database_is_refused(tmp_path: Path) 
     # Once the first has stopped, the next one starts.
     for again in serving(tmp_path):
         assert again.process.poll() is None
+
+
+def _anonymous(hostile: Hostile, host: str, target: str = "/") -> tuple[int, str]:
+    answer = _head_of(hostile, f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    status = int(answer.split(b" ", 2)[1])
+    location = urlsplit(_location(answer)) if status == 303 else None
+    return status, location.path if location else answer.partition(b"\r\n\r\n")[2].decode()
+
+
+def test_the_anonymous_cannot_tell_an_owner_only_app_from_a_missing_one(hostile: Hostile) -> None:
+    port = urlsplit(hostile.server.url).port
+    labels = [
+        "web--dev--alice",  # exists, owner-only
+        "missing--dev--alice",
+        "web--nope--alice",
+        "web--dev--nobody",
+        "8080--main--dev--alice",  # an unshared port of an agent that exists
+        "8080--nope--dev--alice",
+    ]
+    answers = {label: _anonymous(hostile, f"{label}.apps.localhost:{port}") for label in labels}
+    assert set(answers.values()) == {(303, "/api/v1/applications/auth-redirect")}, answers
+    paths = ["/@alice/dev/apps/web-path/", "/@alice/dev/apps/missing/", "/@nobody/dev/apps/x/"]
+    answers = {path: _anonymous(hostile, f"127.0.0.1:{port}", path) for path in paths}
+    assert set(answers.values()) == {(303, "/login")}, answers

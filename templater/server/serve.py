@@ -148,6 +148,7 @@ def _hold_sqlite_lock(database: str) -> int | None:
             "it first, or give this one its own --data-dir (several servers share a "
             "PostgreSQL --database instead)"
         ) from None
+    os.fchmod(descriptor, 0o600)
     os.ftruncate(descriptor, 0)
     os.write(descriptor, f"{os.getpid()}\n".encode())
     return descriptor

@@ -136,6 +136,17 @@ def _leaves_base(path: bytes) -> bool:
     return False
 
 
+def _decision(
+    target: AppRoute | PortRoute | None, viewer: User | None, admins_reach: bool
+) -> Access:
+    """What ``viewer`` may do with ``target``. A missing one is, to the anonymous, one they must
+    sign in for, and to anyone else one they may not see: which users, workspaces, apps and
+    agents exist is not for the anonymous to learn (SPEC §15)."""
+    if target is None:
+        return Access.SIGN_IN if viewer is None else Access.HIDE
+    return access(target.share, target.owner, viewer, admins_reach=admins_reach)
+
+
 @lru_cache(maxsize=4096)
 def _agent_upstream(agent: int, host: str, port: int, tls: bool) -> Upstream:
     """``host:port`` in the workspace, through a stream from agent ``agent``: the only way
@@ -305,16 +316,14 @@ class AppRouter:
                 parsed.user, parsed.workspace, parsed.agent, parsed.port
             )
         what = _describe(label)
-        if target is None:
-            return _not_found(what)
-        decision = access(target.share, target.owner, viewer, admins_reach=True)
+        decision = _decision(target, viewer, admins_reach=True)
         if decision is Access.SIGN_IN:
             back = self._wildcard.app_origin(label, self._access_url)
             back += request.target.decode("latin-1")
             return redirect(
                 303, f"{self._access_url}{AUTH_REDIRECT_PATH}?{urlencode({'redirect_uri': back})}"
             )
-        if decision is Access.HIDE:
+        if decision is Access.HIDE or target is None:
             return _not_found(what)
 
         rewrite = _STRIP_CORS if allowed is None else partial(cors.response_headers, origin=allowed)
@@ -358,14 +367,17 @@ class AppRouter:
             return redirect(307, f"{path}/{suffix}")
         user = parsed.user
         what = f"app {parsed.slug} in {user}/{parsed.workspace}"
-        target = await self._directory.app(user, parsed.workspace, parsed.slug)
-        if target is None or target.subdomain or parsed.agent not in (None, target.agent):
-            return _not_found(what)
+        found = await self._directory.app(user, parsed.workspace, parsed.slug)
+        target = (
+            found
+            if found is not None and not found.subdomain and parsed.agent in (None, found.agent)
+            else None
+        )
         viewer = await self._identify(request, ACCESS_COOKIE, "")
-        decision = access(target.share, target.owner, viewer, admins_reach=False)
+        decision = _decision(target, viewer, admins_reach=False)
         if decision is Access.SIGN_IN:
             return redirect(303, f"{SIGN_IN_PATH}?{urlencode({'redirect': path + suffix})}")
-        if decision is Access.HIDE:
+        if decision is Access.HIDE or target is None:
             return _not_found(what)
         if target.agent_state != AGENT_CONNECTED:
             return _agent_not_connected(target, what)
