@@ -430,3 +430,52 @@ def test_the_anonymous_cannot_tell_an_owner_only_app_from_a_missing_one(hostile:
     paths = ["/@alice/dev/apps/web-path/", "/@alice/dev/apps/missing/", "/@nobody/dev/apps/x/"]
     answers = {path: _anonymous(hostile, f"127.0.0.1:{port}", path) for path in paths}
     assert set(answers.values()) == {(303, "/login")}, answers
+
+
+def test_an_app_that_never_answers_gets_a_504_not_an_open_connection(hostile: Hostile) -> None:
+    app = ScriptedApp(lambda head: b"")  # takes the request, says nothing
+    port = urlsplit(hostile.server.url).port
+    assert port is not None
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=150) as connection:
+            connection.sendall(
+                (
+                    f"GET /slow HTTP/1.1\r\nHost: {hostile.port_host(app.port)}\r\n"
+                    f"{SESSION_HEADER}: {hostile.alice}\r\n\r\n"
+                ).encode()
+            )
+            answer = _read_response(connection)  # the router's deadline, well before ours
+    finally:
+        app.close()
+    assert answer.startswith(b"HTTP/1.1 504 "), answer[:300]
+    assert b"did not answer within 60 s" in answer
+
+
+def test_a_body_that_trickles_in_is_cut_with_a_408(hostile: Hostile) -> None:
+    app = ScriptedApp(lambda head: b"")
+    port = urlsplit(hostile.server.url).port
+    assert port is not None
+    answer = b""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            connection.sendall(
+                (
+                    f"POST /upload HTTP/1.1\r\nHost: {hostile.port_host(app.port)}\r\n"
+                    f"{SESSION_HEADER}: {hostile.alice}\r\nContent-Length: 100000\r\n\r\n"
+                ).encode()
+            )
+            connection.settimeout(2)
+            for _ in range(150):  # a byte every 2 s: 300 s of trickle, unless cut first
+                try:
+                    connection.sendall(b"x")
+                    piece = connection.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+                answer += piece
+                if not piece or b"\r\n\r\n" in answer:
+                    break
+    finally:
+        app.close()
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:300]

@@ -38,6 +38,13 @@ CONNECT_TIMEOUT = 10.0
 IDLE_TIMEOUT = 75.0
 """Seconds a client connection may go without a whole request head: idle between requests, or
 sending one too slowly."""
+HEAD_TIMEOUT = 60.0
+"""Seconds an app may take to begin its response once it has the request (the API, templater's
+own, is not held to it: a large apply takes longer)."""
+MIN_BODY_RATE = 1024.0
+"""Bytes per second a request body must average once it has taken IDLE_TIMEOUT: one that
+trickles in holds a connection and an upstream for nothing."""
+_SWEEP_INTERVAL = 5.0
 HEAD_LIMIT = 64 * 1024
 """Bytes a request's line and headers may take."""
 _IDLE_PER_UPSTREAM = 64
@@ -126,14 +133,13 @@ class ProxyServer:
         self._unix_servers.append(server)
 
     def _sweep(self) -> None:
-        """Close client connections idle for longer than IDLE_TIMEOUT (one timer for all of
-        them, rather than one per request)."""
+        """Hold every client connection to its deadlines (one timer for all of them, rather
+        than one per request)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() - IDLE_TIMEOUT
+        now = loop.time()
         for connection in list(self._connections):
-            if connection.idle_since is not None and connection.idle_since < deadline:
-                connection.close()
-        self._sweeper = loop.call_later(IDLE_TIMEOUT / 5, self._sweep)
+            connection.enforce_deadlines(now)
+        self._sweeper = loop.call_later(_SWEEP_INTERVAL, self._sweep)
 
     def stop_accepting(self) -> None:
         for server in [self._server, *self._unix_servers]:
@@ -157,8 +163,12 @@ class _Exchange:
     """One request on a client connection, from its head to the end of its response."""
 
     __slots__ = (
+        "awaiting_since",
         "body",
+        "body_bytes",
         "body_complete",
+        "body_since",
+        "body_started",
         "chunked",
         "continue_expected",
         "finished",
@@ -195,6 +205,11 @@ class _Exchange:
         self.tunnel_data = b""
         self.sink: _UpstreamConnection | None = None
         self.finished = False
+        self.awaiting_since: float | None = None
+        """When the upstream got the request, while its response has not begun."""
+        self.body_started = self.body_since = 0.0
+        """When the body began to arrive, and when its latest bytes did."""
+        self.body_bytes = 0
 
 
 class _ClientConnection(asyncio.Protocol):
@@ -291,6 +306,8 @@ class _ClientConnection(asyncio.Protocol):
         expect = index.get(b"expect")
         exchange.continue_expected = expect is not None and expect.lower() == b"100-continue"
         exchange.upgrade = parser.should_upgrade()
+        if exchange.has_body:
+            exchange.body_started = exchange.body_since = self._loop.time()
         self.idle_since = None
         self._parsing = exchange
         self._exchanges.append(exchange)
@@ -302,6 +319,8 @@ class _ClientConnection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         exchange = self._parsing
         assert exchange is not None
+        exchange.body_since = self._loop.time()
+        exchange.body_bytes += len(body)
         if exchange.sink is not None:
             exchange.sink.send_body(body)
         else:
@@ -430,6 +449,58 @@ class _ClientConnection(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+    def now(self) -> float:
+        return self._loop.time()
+
+    def enforce_deadlines(self, now: float) -> None:
+        """Close this connection when it has been idle too long; answer 408 for a request body
+        that stalls or trickles, and 504 for an app that does not begin its response."""
+        if self.idle_since is not None:
+            if now - self.idle_since > IDLE_TIMEOUT:
+                self.close()
+            return
+        parsing = self._parsing
+        if (
+            parsing is not None
+            and parsing.has_body
+            and not parsing.body_complete
+            and not self._paused  # held back by templater itself, not slow
+            and (
+                now - parsing.body_since > IDLE_TIMEOUT
+                or (
+                    now - parsing.body_started > IDLE_TIMEOUT
+                    and parsing.body_bytes < MIN_BODY_RATE * (now - parsing.body_started)
+                )
+            )
+        ):
+            self._give_up(
+                parsing, page(408, "Request timeout", "The request's body came too slowly.")
+            )
+            return
+        if not self._exchanges:
+            return
+        exchange = self._exchanges[0]
+        waited = exchange.awaiting_since
+        if waited is not None and not exchange.to_api and now - waited > HEAD_TIMEOUT:
+            self._give_up(
+                exchange,
+                page(
+                    504, "App did not answer", f"The app did not answer within {HEAD_TIMEOUT:g} s."
+                ),
+            )
+
+    def _give_up(self, exchange: _Exchange, reply: Reply) -> None:
+        """End ``exchange`` with ``reply`` if its response has not begun (else cut it), and
+        drop its upstream connection."""
+        sink = exchange.sink
+        if exchange.status == 0 and not exchange.finished:
+            exchange.keep_alive = False
+            self.reply(exchange, reply)
+        else:
+            self.close()
+        if sink is not None:
+            sink.abort()
 
     def upstream_paused(self) -> None:
         self._pause("upstream")
@@ -581,6 +652,8 @@ class _UpstreamConnection(asyncio.Protocol):
         if self._tunnel:
             client.write(data)
             return
+        if self._exchange is not None:
+            self._exchange.awaiting_since = None
         head = None
         if self._head is not None:
             data = self._head + data
@@ -649,6 +722,8 @@ class _UpstreamConnection(asyncio.Protocol):
         self._status = 0
         self._done = self._reusable = self._until_close = False
         self._request_sent = not exchange.has_body
+        # The app's time to answer starts once it has the whole request.
+        exchange.awaiting_since = None if exchange.has_body else client.now()
         self.transport.write(head)
         client.attach(exchange, self)
         if client.writing_paused:
@@ -671,6 +746,8 @@ class _UpstreamConnection(asyncio.Protocol):
         ):
             self.transport.write(b"0\r\n\r\n")
         self._request_sent = True
+        if exchange is not None and self._client is not None and exchange.status == 0:
+            exchange.awaiting_since = self._client.now()
 
     def send(self, data: bytes) -> None:
         """Raw bytes, in a tunnel."""
