@@ -479,3 +479,50 @@ def test_a_body_that_trickles_in_is_cut_with_a_408(hostile: Hostile) -> None:
     finally:
         app.close()
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:300]
+
+
+def test_an_api_body_over_the_limit_is_refused_before_it_is_read(hostile: Hostile) -> None:
+    port = urlsplit(hostile.server.url).port
+    assert port is not None
+    authority = urlsplit(hostile.server.url).netloc
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(
+            f"PUT /api/v1/workspaces/alice/dev HTTP/1.1\r\nHost: {authority}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 400000000\r\n\r\n".encode()
+        )
+        answer = _read_response(connection)  # not a byte of the 400 MB was sent
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
+    assert b"16,384 KiB" in answer
+
+    # Without a length, the body is counted as it comes and cut at the limit.
+    piece = b"x" * 65536
+    sent = 0
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(
+            f"PUT /api/v1/workspaces/alice/dev HTTP/1.1\r\nHost: {authority}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        try:
+            while sent < 64 * 1024 * 1024:
+                connection.sendall(b"%x\r\n%b\r\n" % (len(piece), piece))
+                sent += len(piece)
+        except OSError:  # the server closed the connection after answering
+            pass
+        with contextlib.suppress(OSError):
+            answer = _read_response(connection)
+    assert sent < 64 * 1024 * 1024  # the server stopped reading: no more was taken
+    # The 413 is sent, but a client still writing may see the connection reset before it.
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 413 "), answer[:300]
+    with httpx.Client(base_url=hostile.server.url, timeout=30) as client:
+        assert client.get("/api/v1/health").status_code == 200
+
+
+def test_max_body_sets_the_apis_limit(tmp_path: Path) -> None:
+    for server in serving(tmp_path, "--max-body", "1K"):
+        admin = {"Authorization": f"Bearer {server.admin_token}"}
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            small = client.put("/api/v1/workspaces/admin/w", headers=admin, content=b"{}" * 100)
+            large = client.put("/api/v1/workspaces/admin/w", headers=admin, content=b" " * 2048)
+        assert small.status_code == 422, small.text  # read, and found wanting
+        assert large.status_code == 413 and "1 KiB" in large.text

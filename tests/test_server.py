@@ -438,6 +438,8 @@ def test_bad_server_flags_are_refused_with_their_own_message(tmp_path: Path) -> 
         ("--wildcard-access-url", "apps.*.example.com", "asterisk"),
         ("--access-url", "not a url", "--access-url"),
         ("--listen", "localhost", "--listen"),
+        ("--max-body", "lots", "--max-body 'lots': give a size such as 16M"),
+        ("--max-body", "0", "--max-body"),
     ):
         result = subprocess.run(
             [sys.executable, "-m", "templater", "server", "--data-dir", str(tmp_path), flag, value],

@@ -65,6 +65,7 @@ def _server(args: argparse.Namespace) -> int:
             args.workers,
             args.log_format,
             args.listen_unix,
+            args.max_body,
         )
         return run(config)
     except ServerConfigError as problem:
@@ -505,6 +506,12 @@ def add_commands(commands: Any) -> None:
         "--workers",
         type=int,
         help="processes serving the front port, apps and API alike (default: one per CPU)",
+    )
+    server.add_argument(
+        "--max-body",
+        metavar="SIZE",
+        help="the largest request body the API reads, such as 16M (default) or 512K; a larger "
+        "one is refused with 413 before it is read",
     )
     server.add_argument(
         "--log-format",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from templater.server.logs import LOG_FORMATS, server_log
+from templater.server.router.exchange import DEFAULT_MAX_BODY
 from templater.server.router.sessions import SECRET_NAME
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ class ServerConfig:
     log_format: str = "text"
     listen_unix: str | None = None
     """A Unix socket the front port is served on too (the main process's)."""
+    max_body: int = DEFAULT_MAX_BODY
+    """Bytes of a request body the API reads at most."""
 
 
 def default_data_dir() -> Path:
@@ -63,6 +66,7 @@ def server_config(
     workers: int | None = None,
     log_format: str = "text",
     listen_unix: str | None = None,
+    max_body: str | None = None,
 ) -> ServerConfig:
     """The server's settings from its flags; raises ServerConfigError naming the bad flag."""
     host, separator, port_text = listen.rpartition(":")
@@ -112,7 +116,21 @@ def server_config(
         workers,
         log_format,
         listen_unix,
+        DEFAULT_MAX_BODY if max_body is None else _size("--max-body", max_body),
     )
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _size(flag: str, text: str) -> int:
+    """Bytes from ``16M``, ``512K``, ``1G`` or a plain number; ServerConfigError naming ``flag``."""
+    digits, unit = text.strip().upper().rstrip("IB"), ""
+    if digits[-1:] in _UNITS:
+        digits, unit = digits[:-1], digits[-1]
+    if not digits.isdigit() or int(digits) == 0:
+        raise ServerConfigError(f"{flag} {text!r}: give a size such as 16M, 512K or 1G")
+    return int(digits) * _UNITS[unit]
 
 
 def _write_admin_token(path: Path, token: str) -> None:
@@ -258,6 +276,7 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
             str(Path(private) / "api.sock"),
             config.log_format,
             private,
+            config.max_body,
         )
         # Routes name the agent's state.
         hub, service, streams = _agent_hub(

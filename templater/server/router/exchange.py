@@ -7,6 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+"""Bytes of a request body the API is sent at most, unless ``--max-body`` says otherwise."""
+
 Headers = list[tuple[bytes, bytes]]
 """Header ``(name, value)`` pairs as they travel, names in any case."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 
 from templater.server.router.directory import Directory, Generation
-from templater.server.router.exchange import Upstream
+from templater.server.router.exchange import DEFAULT_MAX_BODY, Upstream
 from templater.server.router.proxy import ProxyServer
 from templater.server.store import Store
 from templater.server.streams import StreamBroker
@@ -44,6 +44,8 @@ class FrontSettings:
     log_format: str = "text"
     private_dir: str = ""
     """Where the server's processes keep their sockets (the API's, the hub's, the streams')."""
+    max_body: int = DEFAULT_MAX_BODY
+    """Bytes of a request body the API is sent at most."""
 
 
 def shared_generation() -> Generation:
@@ -68,7 +70,7 @@ def front_proxy(
         SessionSigner(settings.secret),
         Upstream("localhost", 0, path=settings.api_socket),
     )
-    return ProxyServer(router, streams)
+    return ProxyServer(router, streams, settings.max_body)
 
 
 def check_port_free(host: str, port: int) -> None:

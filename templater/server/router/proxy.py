@@ -21,6 +21,7 @@ import httptools
 
 from templater.server.logs import log_request, server_log
 from templater.server.router.exchange import (
+    DEFAULT_MAX_BODY,
     Adopt,
     Forward,
     Headers,
@@ -53,6 +54,20 @@ _IDLE_PER_UPSTREAM = 64
 _NO_BODY_STATUSES = frozenset({204, 304})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _PHRASES = {status.value: status.phrase.encode() for status in HTTPStatus}
+
+
+def _declared_length(request: Request) -> int:
+    value = request.index.get(b"content-length", b"0").strip()
+    return int(value) if value.isdigit() else 0
+
+
+def _too_large(limit: int) -> Reply:
+    return page(
+        413,
+        "Request too large",
+        f"The API reads request bodies of up to {limit // 1024:,} KiB (templater server "
+        "--max-body).",
+    )
 
 
 def _chunk(data: bytes) -> bytes:
@@ -103,9 +118,15 @@ def _unreachable(forward: Forward, problem: BaseException) -> Reply:
 class ProxyServer:
     """Serves the front port with ``router``'s decisions; ``start`` binds it."""
 
-    def __init__(self, router: AppRouter, streams: StreamBroker | None = None) -> None:
+    def __init__(
+        self,
+        router: AppRouter,
+        streams: StreamBroker | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
         self.router = router
         self.streams = streams
+        self.max_body = max_body
         self.pool = _Pool(streams)
         self._server: asyncio.Server | None = None
         self._unix_servers: list[asyncio.AbstractServer] = []
@@ -321,6 +342,9 @@ class _ClientConnection(asyncio.Protocol):
         assert exchange is not None
         exchange.body_since = self._loop.time()
         exchange.body_bytes += len(body)
+        if exchange.to_api and exchange.body_bytes > self._server.max_body:
+            self._give_up(exchange, _too_large(self._server.max_body))
+            return
         if exchange.sink is not None:
             exchange.sink.send_body(body)
         else:
@@ -358,6 +382,9 @@ class _ClientConnection(asyncio.Protocol):
             self.write(_CONTINUE)
         forward = decision
         exchange.to_api = forward.upstream is self._server.router.api
+        if exchange.to_api and _declared_length(exchange.request) > self._server.max_body:
+            self.reply(exchange, _too_large(self._server.max_body))  # before a byte of it is read
+            return
         head = _request_head(exchange, forward)
         pool = self._server.pool
         kept = pool.take(forward.upstream)
