@@ -26,6 +26,7 @@ from .test_server import (
     launch_server,
     new_user,
     serving,
+    sign_in,
 )
 
 SESSION_HEADER = "Templater-Session-Token"
@@ -272,7 +273,7 @@ def test_signing_in_to_an_app_never_redirects_to_another_host(
     assert first.startswith(b"HTTP/1.1 303 ")
     auth_redirect = urlsplit(_location(first))
     with httpx.Client(base_url=hostile.server.url, timeout=30) as client:
-        signed_in = client.post("/login", data={"username": "alice", "token": hostile.alice})
+        signed_in = sign_in(client, "alice", hostile.alice)
         assert signed_in.status_code == 303
         with_ticket = client.get(f"{auth_redirect.path}?{auth_redirect.query}")
     assert with_ticket.status_code == 303, with_ticket.text
@@ -381,7 +382,7 @@ def test_a_sign_in_ticket_goes_only_to_the_scheme_and_port_apps_are_served_at(
     port = urlsplit(hostile.server.url).port
     redirect_uri = where.format(host="web--dev--alice.apps.localhost", port=port)
     with httpx.Client(base_url=hostile.server.url, timeout=30) as client:
-        client.post("/login", data={"username": "alice", "token": hostile.alice})
+        sign_in(client, "alice", hostile.alice)
         answer = client.get(
             "/api/v1/applications/auth-redirect", params={"redirect_uri": redirect_uri}
         )
@@ -526,3 +527,34 @@ def test_max_body_sets_the_apis_limit(tmp_path: Path) -> None:
             large = client.put("/api/v1/workspaces/admin/w", headers=admin, content=b" " * 2048)
         assert small.status_code == 422, small.text  # read, and found wanting
         assert large.status_code == 413 and "1 KiB" in large.text
+
+
+def test_a_cross_site_form_cannot_sign_a_browser_in_or_out(hostile: Hostile) -> None:
+    bob = new_user(hostile.server, "mallory")
+    evil = {"Origin": "http://evil.example"}
+    with httpx.Client(base_url=hostile.server.url, timeout=30) as client:
+        # Login CSRF: the attacker's own account, posted from their page, with or without a token.
+        for headers, data in (
+            (evil, {"username": "mallory", "token": bob}),
+            ({}, {"username": "mallory", "token": bob}),  # no token: not templater's form
+            (evil, {"username": "mallory", "token": bob, "csrf": "x" * 43}),
+        ):
+            answer = client.post("/login", data=data, headers=headers)
+            assert answer.status_code == 403, answer.text
+            assert "templater_session=" not in answer.headers.get("set-cookie", "")
+
+        # Logout CSRF: alice is signed in; a cross-site post does not sign her out.
+        assert sign_in(client, "alice", hostile.alice).status_code == 303
+        session = client.cookies["templater_session"]
+        home = client.get("/")
+        [csrf] = re.findall(r'name="csrf" value="([^"]+)"', home.text)
+        forged = client.post("/logout", data={"csrf": csrf}, headers=evil)
+        assert forged.status_code == 403
+        tokenless = client.post("/logout", data={})
+        assert tokenless.status_code == 403
+        assert client.cookies["templater_session"] == session
+        assert "Signed in as" in client.get("/").text
+
+        # From templater's own page it works.
+        out = client.post("/logout", data={"csrf": csrf})
+        assert out.status_code == 303 and "templater_session=;" in out.headers["set-cookie"]

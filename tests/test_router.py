@@ -29,6 +29,7 @@ from .test_server import (
     port_free,
     put_workspace,
     serving,
+    sign_in,
     start_server,
 )
 from .upstreams import EchoApp, WebSocketEcho, self_signed
@@ -408,13 +409,9 @@ def _cookie(response: httpx.Response, name: str) -> tuple[str, str]:
     raise AssertionError(f"no {name} cookie in {response.headers}")
 
 
-def _sign_in(world: World, user: str, redirect: str) -> httpx.Response:
-    return world.get(
-        None,
-        "/login",
-        method="POST",
-        data={"username": user, "token": world.tokens[user], "redirect": redirect},
-    )
+def _sign_in(world: World, user: str, redirect: str, token: str | None = None) -> httpx.Response:
+    with httpx.Client(base_url=world.server.url, timeout=30) as client:
+        return sign_in(client, user, token or world.tokens[user], redirect)
 
 
 def test_auth_redirect_round_trip(world: World) -> None:
@@ -432,9 +429,7 @@ def test_auth_redirect_round_trip(world: World) -> None:
     redirect = parse_qs(login.query)["redirect"][0]
     assert redirect == auth_target
 
-    wrong = world.get(
-        None, "/login", method="POST", data={"username": "bob", "token": world.tokens["alice"]}
-    )
+    wrong = _sign_in(world, "bob", "/", token=world.tokens["alice"])
     assert wrong.status_code == 401 and "do not match" in wrong.text
 
     signed_in = _sign_in(world, "alice", redirect)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -231,6 +232,20 @@ def apply_apps(
 ) -> None:
     answer = put_workspace(server, token, owner, name, apps)
     assert answer.status_code == 200, answer.text
+
+
+def sign_in(
+    client: httpx.Client, username: str, token: str, redirect: str | None = None
+) -> httpx.Response:
+    """Sign in as a browser does: open the sign-in form (its CSRF cookie lands in ``client``'s
+    jar), then post it with the form's token."""
+    form = client.get("/login")
+    assert form.status_code == 200, form.text
+    [csrf] = re.findall(r'name="csrf" value="([^"]+)"', form.text)
+    data = {"username": username, "token": token, "csrf": csrf}
+    if redirect is not None:
+        data["redirect"] = redirect
+    return client.post("/login", data=data)
 
 
 def new_user(server: Server, name: str, *flags: str) -> str:

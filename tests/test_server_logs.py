@@ -26,6 +26,7 @@ from .test_server import (
     free_port,
     launch_server,
     new_user,
+    sign_in,
     start_server,
 )
 from .upstreams import EchoApp
@@ -140,7 +141,7 @@ def _scenario(server: Server, log_format: str, echo: EchoApp) -> Logged:
     with httpx.Client(base_url=server.url, timeout=30) as client:
         assert client.get("/anonymous", headers={"Host": APP_HOST}).status_code == 303
         # Signing in with a browser: a session cookie, a ticket in a query, an app cookie.
-        signed_in = client.post("/login", data={"username": "alice", "token": alice})
+        signed_in = sign_in(client, "alice", alice)
         assert signed_in.status_code == 303
         session = signed_in.cookies["templater_session"]
         back = client.get(

@@ -41,13 +41,17 @@ def redirect(status: int, location: str, *extra: tuple[bytes, bytes]) -> Reply:
     return Reply(status, [(b"Location", location.encode("latin-1")), _NO_STORE, *extra])
 
 
-def sign_in_form(redirect_to: str, username: str = "", problem: str | None = None) -> str:
-    """The sign-in page: a username and an API token, posted back to ``/login``."""
+def sign_in_form(
+    redirect_to: str, csrf: str, username: str = "", problem: str | None = None
+) -> str:
+    """The sign-in page: a username and an API token, posted back to ``/login`` with the
+    browser's ``csrf`` token."""
     error = f'<p role="alert"><strong>{escape(problem)}</strong></p>' if problem else ""
     body = (
         f"{error}<p>Sign in with your username and an API token "
         "(<code>templater users create</code> prints one).</p>"
         '<form method="post" action="/login">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
         f'<input type="hidden" name="redirect" value="{escape(redirect_to)}">'
         '<label for="username">Username</label>'
         f'<input id="username" name="username" autocomplete="username" value="{escape(username)}" required>'

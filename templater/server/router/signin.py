@@ -3,10 +3,12 @@ of your apps, and the auth-redirect that carries a sign-in over to an app host w
 single-use ticket."""
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations.
+import hmac
+import secrets
 from datetime import timedelta
 from html import escape
 from typing import Annotated
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -35,6 +37,39 @@ _SESSION_HOST = ""
 """Sessions on the access URL are signed for this host name (app hosts use their label)."""
 
 
+CSRF_COOKIE = "templater_csrf"
+"""A random value a browser gets with a form and must post back with it: a site that is not
+templater cannot read it (SameSite=Lax keeps it off cross-site posts), so it cannot sign a
+browser in or out (SPEC §15)."""
+CSRF_FIELD = "csrf"
+
+
+def _csrf_token(request: Request) -> tuple[str, list[str]]:
+    """The browser's CSRF token, and the Set-Cookie value that gives it one when it has none."""
+    token = request.cookies.get(CSRF_COOKIE, "")
+    if len(token) == 43 and token.isascii():
+        return token, []
+    token = secrets.token_urlsafe(32)
+    return token, [f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax"]
+
+
+def _from_our_form(request: Request, form: dict[str, str], origin: str) -> bool:
+    """Whether a posted form came from templater's own page: same origin (when the browser
+    says), and the CSRF token of its cookie."""
+    said = request.headers.get("origin")
+    if said is not None and said.rstrip("/").lower() != origin:
+        return False
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    cookie, posted = request.cookies.get(CSRF_COOKIE, ""), form.get(CSRF_FIELD, "")
+    return bool(cookie) and hmac.compare_digest(cookie.encode(), posted.encode())
+
+
+async def _form(request: Request) -> dict[str, str]:
+    # A plain urlencoded form: parsed here rather than adding a multipart dependency.
+    return dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+
+
 def _reply(status: int, body: str, *cookies: str) -> HTMLResponse:
     response = HTMLResponse(body, status, headers={"Cache-Control": "no-store"})
     for cookie in cookies:
@@ -54,6 +89,12 @@ def sign_in_router(
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     secure = access_url.startswith("https:")
+    parts = urlsplit(access_url)
+    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    refused = (
+        "This form did not come from templater's own page (a cross-site request, or a page "
+        "from before the browser's cookies were cleared). Try again from this page."
+    )
 
     def signed_in(request: Request) -> User | None:
         cookie = request.cookies.get(ACCESS_COOKIE)
@@ -64,25 +105,33 @@ def sign_in_router(
         return user
 
     @router.get(SIGN_IN_PATH)
-    def sign_in_page(redirect: Annotated[str | None, Query()] = None) -> HTMLResponse:
-        return _reply(200, sign_in_form(same_host_path(redirect)))
+    def sign_in_page(
+        request: Request, redirect: Annotated[str | None, Query()] = None
+    ) -> HTMLResponse:
+        csrf, cookies = _csrf_token(request)
+        return _reply(200, sign_in_form(same_host_path(redirect), csrf), *cookies)
 
     @router.post(SIGN_IN_PATH)
     async def sign_in(request: Request) -> Response:
-        # A plain urlencoded form: parsed here rather than adding a multipart dependency.
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        form = await _form(request)
         username, token = form.get("username", "").strip(), form.get("token", "").strip()
         redirect = same_host_path(form.get("redirect"))
+        csrf, cookies = _csrf_token(request)
+        if not _from_our_form(request, form, origin):
+            return _reply(403, sign_in_form(redirect, csrf, username, refused), *cookies)
         user = await run_in_threadpool(store.user_by_token, token) if token else None
         if user is None or user.name != username:
             problem = "That username and token do not match."
-            return _reply(401, sign_in_form(redirect, username, problem))
+            return _reply(401, sign_in_form(redirect, csrf, username, problem))
         note_user(request, user.name)
         session = signer.issue(user.name, _SESSION_HOST)
         return _see_other(redirect, set_cookie(ACCESS_COOKIE, session, secure))
 
     @router.post("/logout")
-    def sign_out() -> RedirectResponse:
+    async def sign_out(request: Request) -> Response:
+        if not _from_our_form(request, await _form(request), origin):
+            reply = page(403, "Not signed out", refused, ("/", "Your apps"))
+            return _reply(reply.status, reply.body.decode())
         return _see_other(SIGN_IN_PATH, set_cookie(ACCESS_COOKIE, "", secure, max_age=0))
 
     @router.get("/")
@@ -90,6 +139,7 @@ def sign_in_router(
         user = signed_in(request)
         if user is None:
             return _see_other(SIGN_IN_PATH)
+        csrf, cookies = _csrf_token(request)
         links = "".join(
             f'<li><a href="{escape(app.access_url)}">{escape(app.display_name or app.slug)}</a>'
             f" — {escape(app.workspace)} ({escape(app.health)})</li>"
@@ -99,9 +149,11 @@ def sign_in_router(
         body = (
             f"<p>Signed in as <strong>{escape(user.name)}</strong>.</p>"
             f"<ul>{links or '<li>You have no apps yet.</li>'}</ul>"
-            '<form method="post" action="/logout"><button type="submit">Sign out</button></form>'
+            '<form method="post" action="/logout">'
+            f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf)}">'
+            '<button type="submit">Sign out</button></form>'
         )
-        return _reply(200, html("Your apps", body))
+        return _reply(200, html("Your apps", body), *cookies)
 
     @router.get(AUTH_REDIRECT_PATH)
     def auth_redirect(request: Request, redirect_uri: Annotated[str, Query()] = "") -> Response:
