@@ -11,8 +11,9 @@ What it does:
   directory, ``--wildcard-access-url '*.apps.localhost'``) with ``Host:
   app--bench--admin.apps.localhost``, a public subdomain app applied through the API and reached
   through a real ``templater agent``, as every app is; ``baseline``: the same through the router
-  of commit ``tunnel_bench.BASELINE``, the last that dialled apps itself (run from a ``git
-  archive`` of it; ``--no-baseline`` leaves it out); ``nginx``: wrk to a second nginx, a reverse proxy (``proxy_pass`` to an ``upstream`` block
+  of commit ``--baseline REV`` (by default ``tunnel_bench.BASELINE``, the last that dialled apps
+  itself; a later commit reaches the app through its own agent), run from a ``git archive`` of
+  it (``--no-baseline`` leaves it out); ``nginx``: wrk to a second nginx, a reverse proxy (``proxy_pass`` to an ``upstream`` block
   with ``keepalive 64``, ``proxy_http_version 1.1``, ``proxy_set_header Connection ""``,
   ``worker_processes auto``, no access log); ``pipe``: ``bench/byte_pipe.py``, bytes piped to
   the upstream on uvloop without any HTTP parsing, one process per CPU: the floor of any Python
@@ -299,6 +300,13 @@ def main() -> None:
         "--upstream-workers", default="auto", help="worker_processes of the upstream nginx"
     )
     parser.add_argument("--no-baseline", action="store_true", help="leave out the older router")
+    parser.add_argument(
+        "--baseline",
+        default=BASELINE,
+        metavar="REV",
+        help=f"the commit whose router is the baseline (default {BASELINE}, the last that dialled "
+        "apps itself; a later one reaches its app through its own agent)",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     ensure_tools()
@@ -336,11 +344,15 @@ def main() -> None:
             server.start_agent(stack, "bench")
             targets.append(Target("router", f"{server.base}/index.html", server.process.pid))
             if not args.no_baseline:
-                tree = checkout(BASELINE, root / "baseline")
+                tree = checkout(args.baseline, root / "baseline")
                 old = stack.enter_context(
                     templater_server(root, *wildcard, source_tree=tree, name="baseline")
                 )
-                old.apply("bench", apps, address="127.0.0.1")
+                if (tree / "templater" / "agent").is_dir():  # its own agent, from its own code
+                    old.apply("bench", apps)
+                    old.start_agent(stack, "bench")
+                else:
+                    old.apply("bench", apps, address="127.0.0.1")
                 targets.append(Target("baseline", f"{old.base}/index.html", old.process.pid))
             targets += [
                 Target("nginx", f"http://127.0.0.1:{nginx_port}/index.html", proxy.pid),
