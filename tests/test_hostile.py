@@ -397,7 +397,12 @@ def test_a_second_server_on_the_same_sqlite_database_is_refused(tmp_path: Path) 
     for first in serving(tmp_path):
         with (tmp_path / "second.log").open("w") as log:
             second = launch_server(first.data_dir, free_port(), log)
-            status = second.wait(timeout=60)
+            try:
+                status = second.wait(timeout=60)
+            finally:  # a second server that did start must not outlive the test
+                if second.poll() is None:
+                    second.kill()
+                    second.wait()
         said = (tmp_path / "second.log").read_text()
         assert status == 2, said
         assert f"another templater server (pid {first.process.pid})" in said
