@@ -5,9 +5,12 @@ on one side closes the other; a refused port says so."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import socket
 import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import pytest
 
@@ -42,6 +45,39 @@ def _plane(server: asyncio.Server) -> ControlPlane:
     return ControlPlane(f"http://127.0.0.1:{port}")
 
 
+AppHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@dataclass
+class _Joined:
+    """A stream the agent side opened to an app, seen from the control plane's end."""
+
+    task: asyncio.Task[None]
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    head: bytes
+    """The agent's upgrade request."""
+
+
+@contextlib.asynccontextmanager
+async def _stream_to(app: AppHandler) -> AsyncIterator[_Joined]:
+    """``open_stream`` to an app served by ``app``, through a fake control plane; both servers
+    closed afterwards."""
+    app_server = await asyncio.start_server(app, "127.0.0.1", 0)
+    accepted: Accepted = asyncio.Queue()
+    plane_server = await _fake_plane(accepted)
+    try:
+        task = await open_stream(
+            _plane(plane_server), "0.secret", app_server.sockets[0].getsockname()[1]
+        )
+        reader, writer, head = await asyncio.wait_for(accepted.get(), 10)
+        yield _Joined(task, reader, writer, head)
+        writer.close()
+    finally:
+        app_server.close()
+        plane_server.close()
+
+
 def test_a_refused_port_is_named_without_connecting_back() -> None:
     async def scenario() -> None:
         with pytest.raises(StreamError, match=r"port \d+: connection refused"):
@@ -59,23 +95,16 @@ def test_bytes_pass_both_ways_with_half_close_and_the_greeting_first() -> None:
             writer.write(b"got " + received)
             writer.close()
 
-        app_server = await asyncio.start_server(app, "127.0.0.1", 0)
-        app_port = app_server.sockets[0].getsockname()[1]
-        accepted: Accepted = asyncio.Queue()
-        plane_server = await _fake_plane(accepted)
-        # The greeting waits in the socket while the agent connects back: give it time to land.
-        stream = await open_stream(_plane(plane_server), "0.secret", app_port)
-        reader, writer, head = await asyncio.wait_for(accepted.get(), 10)
-        assert head.startswith(f"GET {STREAM_PATH}0.secret HTTP/1.1\r\n".encode())
-        assert b"Upgrade: templater-stream" in head
-        assert await asyncio.wait_for(reader.readexactly(14), 10) == b"220 greeting\r\n"
-        writer.write(b"hello")
-        writer.write_eof()
-        assert await asyncio.wait_for(reader.read(), 10) == b"got hello"
-        await asyncio.wait_for(stream, 10)
-        writer.close()
-        app_server.close()
-        plane_server.close()
+        # The greeting waits in the socket while the agent connects back.
+        async with _stream_to(app) as joined:
+            assert joined.head.startswith(f"GET {STREAM_PATH}0.secret HTTP/1.1\r\n".encode())
+            assert b"Upgrade: templater-stream" in joined.head
+            greeting = await asyncio.wait_for(joined.reader.readexactly(14), 10)
+            assert greeting == b"220 greeting\r\n"
+            joined.writer.write(b"hello")
+            joined.writer.write_eof()
+            assert await asyncio.wait_for(joined.reader.read(), 10) == b"got hello"
+            await asyncio.wait_for(joined.task, 10)
 
     asyncio.run(scenario())
 
@@ -122,37 +151,29 @@ def test_bulk_bytes_arrive_whole_both_ways_past_a_slow_reader() -> None:
         digests.put_nowait(received.hexdigest())
 
     async def scenario() -> None:
-        app_server = await asyncio.start_server(app, "127.0.0.1", 0)
-        accepted: Accepted = asyncio.Queue()
-        plane_server = await _fake_plane(accepted)
-        stream = await open_stream(
-            _plane(plane_server), "0.secret", app_server.sockets[0].getsockname()[1]
-        )
-        reader, writer, _ = await asyncio.wait_for(accepted.get(), 10)
+        async with _stream_to(app) as joined:
 
-        async def send() -> None:
-            for index in range(size // len(pattern)):
-                piece = struct.pack(">I", index) + pattern[4:]
-                outgoing.update(piece)
-                writer.write(piece)
-                await writer.drain()
-            writer.write_eof()
+            async def send() -> None:
+                for index in range(size // len(pattern)):
+                    piece = struct.pack(">I", index) + pattern[4:]
+                    outgoing.update(piece)
+                    joined.writer.write(piece)
+                    await joined.writer.drain()
+                joined.writer.write_eof()
 
-        sender = asyncio.create_task(send())
-        got, received = 0, hashlib.sha256()
-        while chunk := await asyncio.wait_for(reader.read(4096), 30):
-            received.update(chunk)
-            got += len(chunk)
-            if got < 1024 * 1024:  # a slow reader at first: the app must be held back
-                await asyncio.sleep(0.001)
-        await asyncio.wait_for(sender, 30)
-        assert got == size
-        assert received.hexdigest() == hashlib.sha256(pattern * (size // len(pattern))).hexdigest()
-        assert await asyncio.wait_for(digests.get(), 30) == outgoing.hexdigest()
-        await asyncio.wait_for(stream, 10)
-        writer.close()
-        app_server.close()
-        plane_server.close()
+            sender = asyncio.create_task(send())
+            got, received = 0, hashlib.sha256()
+            while chunk := await asyncio.wait_for(joined.reader.read(4096), 30):
+                received.update(chunk)
+                got += len(chunk)
+                if got < 1024 * 1024:  # a slow reader at first: the app must be held back
+                    await asyncio.sleep(0.001)
+            await asyncio.wait_for(sender, 30)
+            assert got == size
+            expected = hashlib.sha256(pattern * (size // len(pattern))).hexdigest()
+            assert received.hexdigest() == expected
+            assert await asyncio.wait_for(digests.get(), 30) == outgoing.hexdigest()
+            await asyncio.wait_for(joined.task, 10)
 
     digests: asyncio.Queue[str] = asyncio.Queue()
     asyncio.run(scenario())
@@ -166,18 +187,9 @@ def test_a_reset_on_the_app_side_closes_the_control_planes_side() -> None:
         writer.transport.abort()  # a reset, not an orderly close
 
     async def scenario() -> None:
-        app_server = await asyncio.start_server(app, "127.0.0.1", 0)
-        accepted: Accepted = asyncio.Queue()
-        plane_server = await _fake_plane(accepted)
-        stream = await open_stream(
-            _plane(plane_server), "0.secret", app_server.sockets[0].getsockname()[1]
-        )
-        reader, writer, _ = await asyncio.wait_for(accepted.get(), 10)
-        writer.write(b"hello")
-        assert await asyncio.wait_for(reader.read(), 10) == b""
-        await asyncio.wait_for(stream, 10)
-        writer.close()
-        app_server.close()
-        plane_server.close()
+        async with _stream_to(app) as joined:
+            joined.writer.write(b"hello")
+            assert await asyncio.wait_for(joined.reader.read(), 10) == b""
+            await asyncio.wait_for(joined.task, 10)
 
     asyncio.run(scenario())
