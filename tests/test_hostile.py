@@ -30,6 +30,7 @@ from .test_server import (
 )
 
 SESSION_HEADER = "Templater-Session-Token"
+SWITCHING = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n"
 
 
 @dataclass
@@ -89,6 +90,14 @@ class Hostile:
 
     def port_host(self, port: int) -> str:
         return f"{port}--main--dev--alice.apps.localhost"
+
+    def to_port(self, port: int, line: str = "GET /", headers: str = "") -> bytes:
+        """A request of alice's to ``port`` of her workspace, through its port URL: ``line``
+        (method and target) and any ``headers`` lines (each ending in CRLF)."""
+        return (
+            f"{line} HTTP/1.1\r\nHost: {self.port_host(port)}\r\n"
+            f"{SESSION_HEADER}: {self.alice}\r\n{headers}\r\n"
+        ).encode()
 
 
 @pytest.fixture(scope="module")
@@ -185,10 +194,7 @@ def test_what_an_app_sends_after_its_response_never_answers_a_later_request(
 ) -> None:
     app = ScriptedApp(lambda head: answer)
     try:
-        first = (
-            f"{method} / HTTP/1.1\r\nHost: {hostile.port_host(app.port)}\r\n"
-            f"{SESSION_HEADER}: {hostile.alice}\r\n\r\n"
-        ).encode()
+        first = hostile.to_port(app.port, f"{method} /")
         one, two = _two_requests(hostile, first, _health_request(hostile))
     finally:
         app.close()
@@ -202,16 +208,9 @@ def test_what_an_app_sends_after_its_response_never_answers_a_later_request(
 def test_a_101_the_client_did_not_ask_for_is_refused_and_captures_nothing(
     hostile: Hostile,
 ) -> None:
-    app = ScriptedApp(
-        lambda head: (
-            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n"
-        )
-    )
+    app = ScriptedApp(lambda head: SWITCHING)
     try:
-        first = (
-            f"GET / HTTP/1.1\r\nHost: {hostile.port_host(app.port)}\r\n"
-            f"{SESSION_HEADER}: {hostile.alice}\r\n\r\n"
-        ).encode()
+        first = hostile.to_port(app.port)
         one, two = _two_requests(hostile, first, _health_request(hostile))
     finally:
         app.close()
@@ -222,21 +221,13 @@ def test_a_101_the_client_did_not_ask_for_is_refused_and_captures_nothing(
 
 
 def test_a_101_the_client_asked_for_still_becomes_a_tunnel(hostile: Hostile) -> None:
-    app = ScriptedApp(
-        lambda head: (
-            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n"
-        )
-    )
+    app = ScriptedApp(lambda head: SWITCHING)
     port = urlsplit(hostile.server.url).port
     assert port is not None
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=15) as connection:
             connection.sendall(
-                (
-                    f"GET / HTTP/1.1\r\nHost: {hostile.port_host(app.port)}\r\n"
-                    f"{SESSION_HEADER}: {hostile.alice}\r\n"
-                    "Connection: Upgrade\r\nUpgrade: x\r\n\r\n"
-                ).encode()
+                hostile.to_port(app.port, headers="Connection: Upgrade\r\nUpgrade: x\r\n")
             )
             assert _read_response(connection).startswith(b"HTTP/1.1 101 ")
             connection.sendall(b"raw bytes\r\n\r\n")
@@ -444,12 +435,7 @@ def test_an_app_that_never_answers_gets_a_504_not_an_open_connection(hostile: Ho
     assert port is not None
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=150) as connection:
-            connection.sendall(
-                (
-                    f"GET /slow HTTP/1.1\r\nHost: {hostile.port_host(app.port)}\r\n"
-                    f"{SESSION_HEADER}: {hostile.alice}\r\n\r\n"
-                ).encode()
-            )
+            connection.sendall(hostile.to_port(app.port, "GET /slow"))
             answer = _read_response(connection)  # the router's deadline, well before ours
     finally:
         app.close()
@@ -465,10 +451,7 @@ def test_a_body_that_trickles_in_is_cut_with_a_408(hostile: Hostile) -> None:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
             connection.sendall(
-                (
-                    f"POST /upload HTTP/1.1\r\nHost: {hostile.port_host(app.port)}\r\n"
-                    f"{SESSION_HEADER}: {hostile.alice}\r\nContent-Length: 100000\r\n\r\n"
-                ).encode()
+                hostile.to_port(app.port, "POST /upload", "Content-Length: 100000\r\n")
             )
             connection.settimeout(2)
             for _ in range(150):  # a byte every 2 s: 300 s of trickle, unless cut first
