@@ -44,13 +44,13 @@ browser in or out (SPEC §15)."""
 CSRF_FIELD = "csrf"
 
 
-def _csrf_token(request: Request) -> tuple[str, list[str]]:
+def _csrf_token(request: Request, secure: bool) -> tuple[str, list[str]]:
     """The browser's CSRF token, and the Set-Cookie value that gives it one when it has none."""
     token = request.cookies.get(CSRF_COOKIE, "")
     if len(token) == 43 and token.isascii():
         return token, []
     token = secrets.token_urlsafe(32)
-    return token, [f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax"]
+    return token, [set_cookie(CSRF_COOKIE, token, secure)]
 
 
 def _from_our_form(request: Request, form: dict[str, str], origin: str) -> bool:
@@ -108,7 +108,7 @@ def sign_in_router(
     def sign_in_page(
         request: Request, redirect: Annotated[str | None, Query()] = None
     ) -> HTMLResponse:
-        csrf, cookies = _csrf_token(request)
+        csrf, cookies = _csrf_token(request, secure)
         return _reply(200, sign_in_form(same_host_path(redirect), csrf), *cookies)
 
     @router.post(SIGN_IN_PATH)
@@ -116,7 +116,7 @@ def sign_in_router(
         form = await _form(request)
         username, token = form.get("username", "").strip(), form.get("token", "").strip()
         redirect = same_host_path(form.get("redirect"))
-        csrf, cookies = _csrf_token(request)
+        csrf, cookies = _csrf_token(request, secure)
         if not _from_our_form(request, form, origin):
             return _reply(403, sign_in_form(redirect, csrf, username, refused), *cookies)
         user = await run_in_threadpool(store.user_by_token, token) if token else None
@@ -139,7 +139,7 @@ def sign_in_router(
         user = signed_in(request)
         if user is None:
             return _see_other(SIGN_IN_PATH)
-        csrf, cookies = _csrf_token(request)
+        csrf, cookies = _csrf_token(request, secure)
         links = "".join(
             f'<li><a href="{escape(app.access_url)}">{escape(app.display_name or app.slug)}</a>'
             f" — {escape(app.workspace)} ({escape(app.health)})</li>"
