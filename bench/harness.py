@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,21 @@ def running(
                 process.wait()
 
 
+def run_main(main: Callable[[], None]) -> None:
+    """Run a benchmark's ``main``: SIGTERM and Ctrl-C stop it the same way, its ``running``
+    children stopped and its scratch directory removed on the way out."""
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted; processes stopped and the scratch directory removed", file=sys.stderr)
+        sys.exit(130)
+
+
 def checkout(commit: str, into: Path) -> Path:
     """The ``templater`` package as it was at ``commit`` (``git archive``), for a server started
     with ``source_tree``: nothing else of the repository, and no worktree to clean up."""
@@ -163,6 +179,10 @@ class Templater:
     process: subprocess.Popen[bytes]
     root: Path
     environment: dict[str, str]
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         request = urllib.request.Request(

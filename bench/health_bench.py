@@ -50,9 +50,14 @@ import os
 import resource
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any, ClassVar
+
+from harness import app, templater_server, tree_cpu_seconds
 
 from templater.health import HealthMonitor, Target, Transition
 
@@ -409,12 +414,6 @@ def agents_main() -> None:
     """``--agents``: the checks run by real ``templater agent`` processes of a real ``templater
     server``, each agent with its share of the apps; lag and misses measured where the checks
     arrive, in the fleet."""
-    from contextlib import ExitStack
-    from pathlib import Path
-    from tempfile import TemporaryDirectory
-
-    from harness import app, templater_server, tree_cpu_seconds
-
     parser = argparse.ArgumentParser(description="health checks run by templater agents")
     parser.add_argument("--agents", action="store_true")
     parser.add_argument("--agent-count", type=int, default=10)

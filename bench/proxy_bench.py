@@ -38,7 +38,6 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -48,9 +47,17 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
-from harness import app, checkout, free_port, running, templater_server, tree_cpu_seconds, wait_for
+from harness import (
+    app,
+    checkout,
+    free_port,
+    run_main,
+    running,
+    templater_server,
+    tree_cpu_seconds,
+    wait_for,
+)
 from tunnel_bench import BASELINE
 
 BODY = (b"templater proxy bench: a small static body, about one hundred bytes long. " * 2)[:100]
@@ -287,10 +294,6 @@ def report(results: dict[tuple[str, int], list[Result]], rounds: int, seconds: f
 # -- main ----------------------------------------------------------------------------------------
 
 
-def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -308,7 +311,6 @@ def main() -> None:
         "apps itself; a later one reaches its app through its own agent)",
     )
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
     ensure_tools()
 
     with ExitStack() as stack:
@@ -409,8 +411,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("interrupted; processes stopped and the scratch directory removed", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

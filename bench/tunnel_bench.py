@@ -50,13 +50,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import uvloop
-from harness import (
-    app,
-    checkout,
-    descendants,
-    memory_kib,
-    templater_server,
-)
+from harness import app, checkout, descendants, memory_kib, run_main, templater_server
 
 BASELINE = "cc4fb39"
 """The last commit whose router dialled an app itself, at the agent address of the apply."""
@@ -529,11 +523,11 @@ def main() -> None:
         new = stack.enter_context(templater_server(root, *options, name="agent"))
         new.apply("bench", apps)
         agent_pid = new.start_agent(stack, "bench")
-        new_port = int(new.base.rsplit(":", 1)[1])
+        through_agent = Target("agent", new.port, HOST, new.process.pid, agent_pid)
         targets = [
             Target("raw", app_port, HOST, None, None),
-            Target("direct", int(old.base.rsplit(":", 1)[1]), HOST, old.process.pid, None),
-            Target("agent", new_port, HOST, new.process.pid, agent_pid),
+            Target("direct", old.port, HOST, old.process.pid, None),
+            through_agent,
         ]
         print(
             f"tunnel benchmark: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
@@ -543,8 +537,7 @@ def main() -> None:
             f"  bulk: one GET of {args.megabytes} MB; new stream: {args.streams} new connections, "
             f"each a GET the app closes; 50 x 1 KB: {args.seconds:g} s of POSTs echoed"
         )
-        agents = [target for target in targets if target.agent_pid is not None]
-        memory = {target.name: agent_memory(context, target) for target in agents}
+        memory = agent_memory(context, through_agent)
         for target in targets:  # warm up: connections, caches, the first lookups
             measure_bulk(context, target, app_process.pid, 16_000_000)
             in_client(context, target, new_streams, 20)
@@ -563,18 +556,13 @@ def main() -> None:
             print(f"  round {index + 1}: " + "; ".join(line), flush=True)
         report(results, args.rounds)
         print()
-        for target in agents:
-            print("the agent's memory (one templater agent process):")
-            for line_ in memory[target.name]:
-                print(line_)
-            for line_ in agent_memory(context, target)[1:]:
-                print(line_ + "   (again, after the rounds)")
+        print("the agent's memory (one templater agent process):")
+        for line_ in memory:
+            print(line_)
+        for line_ in agent_memory(context, through_agent)[1:]:
+            print(line_ + "   (again, after the rounds)")
         print(f"load average after the run {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("interrupted; processes stopped and the scratch directory removed", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)
