@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from .agents import RunningAgent, start_agent
+from .processes import memory_growth
 from .test_server import (
     Server,
     app_json,
@@ -546,3 +547,86 @@ def test_a_cross_site_form_cannot_sign_a_browser_in_or_out(hostile: Hostile) -> 
         # From templater's own page it works.
         out = client.post("/logout", data={"csrf": csrf})
         assert out.status_code == 303 and "templater_session=;" in out.headers["set-cookie"]
+
+
+FLOOD = 20_000
+"""Requests in each anonymous flood."""
+LARGE = 60_000
+"""Bytes of the made-up value in each of them."""
+MEMORY_LIMIT = 64 * 1024 * 1024
+"""How far one server process may grow under one flood (SPEC §15)."""
+
+
+def _flood(port: int, requests: Callable[[int], bytes], connections: int = 4) -> set[bytes]:
+    """``FLOOD`` requests, ``requests(i)`` for each i, spread over ``connections`` keep-alive
+    connections; the status lines they got."""
+    statuses: set[bytes] = set()
+
+    def send(first: int) -> None:
+        connection = socket.create_connection(("127.0.0.1", port), timeout=60)
+        try:
+            for number in range(first, FLOOD, connections):
+                connection.sendall(requests(number))
+                answer = _read_response(connection)
+                if not answer:  # the router closed it: carry on, on another one
+                    connection.close()
+                    connection = socket.create_connection(("127.0.0.1", port), timeout=60)
+                statuses.add(answer.split(b"\r\n", 1)[0])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(first,)) for first in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def _unique(number: int, size: int = LARGE) -> str:
+    return f"{number:08d}{'a' * size}"
+
+
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose front port is served by more than one process."""
+    yield from serving(tmp_path_factory.mktemp("workers"), "--workers", "2")
+
+
+@pytest.mark.parametrize(
+    "flood",
+    [
+        pytest.param(
+            lambda number, host: (
+                f"GET / HTTP/1.1\r\nHost: web--dev--alice.{host}\r\n"
+                f"{SESSION_HEADER}: tpl_{_unique(number)}\r\n\r\n"
+            ),
+            id="session-tokens",
+        ),
+        pytest.param(
+            lambda number, host: f"GET / HTTP/1.1\r\nHost: {_unique(number)}.{host}\r\n\r\n",
+            id="host-labels",
+        ),
+        pytest.param(
+            lambda number, host: (
+                f"GET /@{_unique(number, 8000)}/dev/apps/web/ HTTP/1.1\r\nHost: {host}\r\n\r\n"
+            ),
+            id="path-names",
+        ),
+    ],
+)
+def test_anonymous_floods_of_large_made_up_values_leave_memory_bounded(
+    workers: Server, flood: Callable[[int, str], str]
+) -> None:
+    port = urlsplit(workers.url).port
+    assert port is not None
+    apps = f"apps.localhost:{port}"
+    with memory_growth(workers.process.pid) as growth:
+        statuses = _flood(port, lambda number: flood(number, apps).encode())
+    assert statuses and all(status.startswith(b"HTTP/1.1 ") for status in statuses), statuses
+    grown = growth()
+    assert len(grown) > 1, "the server runs more than one process on the front port"
+    for member, amount in grown.items():
+        assert amount < MEMORY_LIMIT, f"process {member} grew by {amount / 2**20:.0f} MiB"
+    with httpx.Client(base_url=workers.url, timeout=30) as client:
+        assert client.get("/api/v1/health").status_code == 200

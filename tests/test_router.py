@@ -7,8 +7,6 @@ import json
 import re
 import socket
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 from websockets.sync.client import connect
 
 from .agents import start_agent
+from .processes import family, memory_growth
 from .test_server import (
     Server,
     app_json,
@@ -636,49 +635,20 @@ def test_websocket_echo_through_the_proxy(world: World) -> None:
             assert websocket.recv(timeout=10) == message
 
 
-def _family(pid: int) -> list[int]:
-    """``pid`` and its descendants (the server's front-port workers)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [pid, *(member for child in children for member in _family(int(child)))]
-
-
-def _rss_peak_tracker(pid: int) -> tuple[threading.Event, dict[int, list[int]]]:
-    """Samples the resident memory of ``pid`` and its descendants every 20 ms until the event
-    is set."""
-    stop = threading.Event()
-    samples: dict[int, list[int]] = {}
-
-    def sample() -> None:
-        while not stop.is_set():
-            for member in _family(pid):
-                try:
-                    status = Path(f"/proc/{member}/status").read_text()
-                except OSError:
-                    continue
-                for line in status.splitlines():
-                    if line.startswith("VmRSS:"):
-                        samples.setdefault(member, []).append(int(line.split()[1]) * 1024)
-            time.sleep(0.02)
-
-    threading.Thread(target=sample, daemon=True).start()
-    return stop, samples
-
-
 HUNDRED_MB = 100 * 1024 * 1024
 
 
 def test_100_mb_up_and_down_stream_with_bounded_memory(world: World) -> None:
-    pid = world.server.process.pid
-    stop, samples = _rss_peak_tracker(pid)
-    time.sleep(0.2)
-    baseline = {member: max(values) for member, values in samples.items()}
     block = b"y" * (256 * 1024)
 
     def upload() -> Iterator[bytes]:
         for _ in range(HUNDRED_MB // len(block)):
             yield block
 
-    with httpx.Client(base_url=world.server.url, timeout=120) as client:
+    with (
+        memory_growth(world.server.process.pid) as growth,
+        httpx.Client(base_url=world.server.url, timeout=120) as client,
+    ):
         host = {"Host": f"public--dev--alice.{WILDCARD}"}
         sized = {**host, "Content-Length": str(HUNDRED_MB)}
         uploaded = client.post("/upload", content=upload(), headers=sized)
@@ -691,11 +661,10 @@ def test_100_mb_up_and_down_stream_with_bounded_memory(world: World) -> None:
             for piece in download.iter_raw():
                 received += len(piece)
         assert received == HUNDRED_MB
-    stop.set()
-    assert len(samples) > 1, "the server runs more than one process on the front port"
-    for member, values in samples.items():
-        growth = max(values) - baseline.get(member, values[0])
-        assert growth < 32 * 1024 * 1024, f"process {member} grew by {growth / 2**20:.1f} MiB"
+    grown = growth()
+    assert len(grown) > 1, "the server runs more than one process on the front port"
+    for member, amount in grown.items():
+        assert amount < 32 * 1024 * 1024, f"process {member} grew by {amount / 2**20:.1f} MiB"
 
 
 def test_the_api_is_still_served_behind_the_router(world: World) -> None:
@@ -743,9 +712,6 @@ def _raw(world: World, data: bytes) -> bytes:
 @pytest.mark.parametrize(
     "request_bytes",
     [
-        b"GET / HTTP/1.1\r\nHost: public--dev--alice.apps.localhost\r\nX: "
-        + b"a" * 70_000
-        + b"\r\n\r\n",
         # Both framings at once: the classic request-smuggling shape.
         b"POST / HTTP/1.1\r\nHost: public--dev--alice.apps.localhost\r\nContent-Length: 5\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
@@ -757,6 +723,27 @@ def test_malformed_requests_get_a_400_and_the_connection_closed(
 ) -> None:
     answer = _raw(world, request_bytes)
     assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"Connection: close\r\n" in answer
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status_line"),
+    [
+        (b"GET /" + b"a" * 8200 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b"414 Request-URI Too Long"),
+        (
+            b"GET / HTTP/1.1\r\nHost: public--dev--alice.apps.localhost\r\nX: "
+            + b"a" * 70_000
+            + b"\r\n\r\n",
+            b"431 Request Header Fields Too Large",
+        ),
+    ],
+    ids=["target", "headers"],
+)
+def test_a_request_head_over_the_limits_is_refused_with_its_status(
+    world: World, request_bytes: bytes, status_line: bytes
+) -> None:
+    answer = _raw(world, request_bytes)
+    assert answer.startswith(b"HTTP/1.1 " + status_line + b"\r\n"), answer[:100]
     assert b"Connection: close\r\n" in answer
 
 
@@ -813,8 +800,8 @@ def test_a_killed_server_leaves_its_port_free_for_a_restart(tmp_path: Path) -> N
     port is free again."""
     port = _closed_port()
     running = start_server(tmp_path / "data", tmp_path / "home", "--workers", "3", port=port)
-    assert eventually(lambda: len(_family(running.process.pid)) >= 3), "the workers never started"
-    workers = _family(running.process.pid)[1:]
+    assert eventually(lambda: len(family(running.process.pid)) >= 3), "the workers never started"
+    workers = family(running.process.pid)[1:]
     running.process.kill()
     running.process.wait(timeout=30)
     assert eventually(lambda: not any(_running(pid) for pid in workers)), (

@@ -48,6 +48,9 @@ trickles in holds a connection and an upstream for nothing."""
 _SWEEP_INTERVAL = 5.0
 HEAD_LIMIT = 64 * 1024
 """Bytes a request's line and headers may take."""
+TARGET_LIMIT = 8 * 1024
+"""Bytes a request's target (path and query) may take, as in nginx's default: longer ones are
+nothing a person opens, and each would be logged and quoted in full."""
 _IDLE_PER_UPSTREAM = 64
 """Kept-alive connections kept per upstream."""
 
@@ -303,16 +306,19 @@ class _ClientConnection(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        self._head_size += len(url)
-        if self._head_size > HEAD_LIMIT:
-            raise ValueError(f"its head is over {HEAD_LIMIT // 1024} KiB")
+        if len(self._url) > TARGET_LIMIT:
+            raise _TooLarge(414, f"its target is over {TARGET_LIMIT // 1024} KiB")
+        self._count(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name, value))
         self._index.setdefault(name.lower(), value)
-        self._head_size += len(name) + len(value)
+        self._count(len(name) + len(value))
+
+    def _count(self, size: int) -> None:
+        self._head_size += size
         if self._head_size > HEAD_LIMIT:
-            raise ValueError(f"its head is over {HEAD_LIMIT // 1024} KiB")
+            raise _TooLarge(431, f"its head is over {HEAD_LIMIT // 1024} KiB")
 
     def on_headers_complete(self) -> None:
         parser = self._parser
@@ -549,10 +555,20 @@ class _ClientConnection(asyncio.Protocol):
     def _bad_request(self, problem: BaseException) -> None:
         if self.transport is None:
             return
-        reply = page(400, "Bad request", f"templater could not read this request: {problem}")
+        status = problem.status if isinstance(problem, _TooLarge) else 400
+        title = _PHRASES[status].decode()
+        reply = page(status, title, f"templater could not read this request: {problem}")
         self.transport.write(_reply_bytes(reply, False, True))
-        log_request("-", "-", "-", 400, 0.0, None)
+        log_request("-", "-", "-", status, 0.0, None)
         self.transport.close()
+
+
+class _TooLarge(ValueError):
+    """A request head over one of the limits, with the status that says which."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _path(request: Request) -> str:

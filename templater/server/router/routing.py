@@ -73,6 +73,9 @@ _REPLACED = frozenset(
 
 _HOSTS_KEPT = 10_000
 """Host headers whose label is remembered (the label is parsed once per host, not per request)."""
+_HOST_LIMIT = 254 + len(":65535")
+"""The longest Host header that can name a host: a DNS name is at most 253 characters (254 with
+its final dot). A longer one is refused before anything is kept or looked up for it."""
 
 
 class Access(enum.Enum):
@@ -262,6 +265,8 @@ class AppRouter:
                 "whose URL leads to templater itself would multiply it without end.",
             )
         host = request.index.get(b"host")
+        if host is not None and len(host) > _HOST_LIMIT:
+            return page(400, "Invalid host", "The Host header is too long to name any host.")
         if host and self._wildcard is not None:
             try:
                 label = self._labels[host]

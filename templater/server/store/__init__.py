@@ -2,11 +2,18 @@
 migrations, the database engine, and ``Store``, the typed repository the server uses."""
 
 from templater.server.store.errors import NotFound, StoreError, StoreUnavailable, VersionConflict
-from templater.server.store.repository import AGENT_TOKEN_PREFIX, TOKEN_PREFIX, Store, hash_token
+from templater.server.store.repository import (
+    AGENT_TOKEN_PREFIX,
+    NAME_LIMIT,
+    TOKEN_PREFIX,
+    Store,
+    hash_token,
+)
 from templater.server.store.schema import SCHEMA_VERSION
 
 __all__ = [
     "AGENT_TOKEN_PREFIX",
+    "NAME_LIMIT",
     "SCHEMA_VERSION",
     "TOKEN_PREFIX",
     "NotFound",

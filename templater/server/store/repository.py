@@ -81,9 +81,9 @@ TOKEN_PREFIX = "tpl_"
 AGENT_TOKEN_PREFIX = "tpa_"
 """Every agent token starts with this: told apart from API tokens at a glance, and by scanners."""
 
-MAX_AGENT_TOKEN = 256
-"""The longest text ``agent_by_token`` looks up (a real one is 47 characters): anything longer is
-no agent token, refused without hashing it."""
+MAX_TOKEN = 256
+"""The longest text looked up as a token (a real one is 47 characters): anything longer is no
+token, refused without hashing it."""
 
 AGENT_HEALTH_STATES = ("initializing", "healthy", "unhealthy")
 """The states an agent may report for its apps' health."""
@@ -299,7 +299,7 @@ class Store:
         return token
 
     def user_by_token(self, token: str) -> User | None:
-        if not token:
+        if not token or len(token) > MAX_TOKEN:
             return None
         query = (
             sa.select(users.c.id, users.c.name, users.c.role)
@@ -647,7 +647,7 @@ class Store:
         is hashed and looked up once, by its hash's index."""
         if (
             not isinstance(token, str)
-            or len(token) > MAX_AGENT_TOKEN
+            or len(token) > MAX_TOKEN
             or not token.startswith(AGENT_TOKEN_PREFIX)
         ):
             return None
