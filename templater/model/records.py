@@ -53,6 +53,43 @@ class User:
         return self.role == "admin"
 
 
+USER_STATUSES = ("active", "suspended")
+"""A user is ``active`` or ``suspended``: a suspended user's tokens and sessions do not work."""
+USER_ACTIVE, USER_SUSPENDED = USER_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A user as an admin lists them."""
+
+    name: str
+    role: str
+    status: str
+    """One of ``USER_STATUSES``."""
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An API token as its owner lists it: never its secret."""
+
+    id: int
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    """None for a token that does not expire."""
+    last_used_at: datetime | None
+    """When it last authenticated a request, to the minute; None when it never has."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserSession:
+    """A browser's sign-in: it lasts until it expires, is signed out or its user is suspended."""
+
+    id: int
+    user: User
+
+
 @dataclass(frozen=True, slots=True)
 class Healthcheck:
     url: str

@@ -264,7 +264,9 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
         on_registry_change=directory.forget,
         on_agents_changed=agents_changed,
     )
-    app.include_router(sign_in_router(store, SessionSigner(secret), config.access_url, wildcard))
+    app.include_router(
+        sign_in_router(store, SessionSigner(secret), config.access_url, wildcard, directory.forget)
+    )
     with tempfile.TemporaryDirectory(prefix="templater-") as private:
         settings = FrontSettings(
             config.host,

@@ -1,5 +1,6 @@
-"""The registry as the app router reads it: apps, ports, users and sign-in tickets, with recent
-answers kept in memory so that a request to a known app does not wait on the database.
+"""The registry as the app router reads it: apps, ports, users (by token or session) and sign-in
+tickets, with recent answers kept in memory so that a request to a known app does not wait on the
+database.
 
 Answers are kept for ``ttl`` seconds; the API calls ``forget()`` after every change it makes, so a
 server sees its own changes at once (in every one of its processes: ``forget()`` moves a counter
@@ -18,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from templater.model.records import AppRoute, PortRoute, User
+from templater.model.records import AppRoute, BrowserSession, PortRoute, User
 from templater.server.store import NAME_LIMIT, Store
 
 T = TypeVar("T")
@@ -73,11 +74,11 @@ class Directory:
     async def user_by_token(self, token: str) -> User | None:
         return await self._cached(("token", token), self._store.user_by_token)
 
-    async def user_by_name(self, name: str) -> User | None:
-        return await self._cached(("user", name), self._store.user_by_name)
+    async def user_by_session(self, session: int) -> User | None:
+        return await self._cached(("session", session), self._store.user_by_session)
 
-    async def redeem_ticket(self, ticket: str, host: str) -> User | None:
-        """The user a sign-in ticket was issued to, once; never kept."""
+    async def redeem_ticket(self, ticket: str, host: str) -> BrowserSession | None:
+        """The session a sign-in ticket carries, once; never kept."""
         return await _in_thread(self._store.redeem_ticket, ticket, host)
 
     async def _cached(self, key: tuple[Any, ...], lookup: Callable[..., T]) -> T:

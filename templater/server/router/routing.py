@@ -347,16 +347,16 @@ class AppRouter:
         ticket = next((value for key, value in pairs if key == TICKET_PARAMETER), "")
         rest = urlencode([(key, value) for key, value in pairs if key != TICKET_PARAMETER])
         clean = same_host_path(path + (f"?{rest}" if rest else ""))
-        user = await self._directory.redeem_ticket(ticket, label)
-        if user is None:
+        session = await self._directory.redeem_ticket(ticket, label)
+        if session is None:
             return page(
                 400,
                 "Sign-in link expired",
                 "This sign-in link has expired or was already used. Open the app again to sign in.",
                 (clean, "Open the app"),
             )
-        request.user = user.name
-        cookie = set_cookie(APP_COOKIE, self._signer.issue(user.name, label), self._secure)
+        request.user = session.user.name
+        cookie = set_cookie(APP_COOKIE, self._signer.issue(session.id, label), self._secure)
         return redirect(303, clean, (b"Set-Cookie", cookie.encode("latin-1")))
 
     # --------------------------------------------------------------------- path access
@@ -438,8 +438,8 @@ class AppRouter:
             return self._directory.user_by_token(token.decode("latin-1"))
         cookies = request.index.get(b"cookie")
         value = cookie_value(cookies.decode("latin-1"), cookie) if cookies else None
-        name = self._signer.user(value, host) if value else None
-        return self._directory.user_by_name(name) if name else None
+        session = self._signer.session(value, host) if value else None
+        return self._directory.user_by_session(session) if session is not None else None
 
     def _forwarded(self, request: Request, host: bytes, to_app: bool = True) -> Headers:
         """The request's headers for the upstream: ``host`` as Host and the X-Forwarded headers

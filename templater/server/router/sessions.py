@@ -1,10 +1,11 @@
-"""Browser sessions (SPEC §6): signed cookies that say which user a browser is, on the access URL
-or on one app host.
+"""Browser sessions (SPEC §6): signed cookies that say which session a browser has, on the access
+URL or on one app host.
 
-A session is ``{user}.{expires}.{signature}``: the signature (HMAC-SHA256 under the server's
-secret) covers the user's name (names have no dots), the expiry and the host the cookie was issued for, so a cookie copied to
-another app host, or edited, is worthless. The server keeps no state for sessions; the
-single-use tickets that carry a sign-in from the access URL to an app host live in the store.
+A cookie is ``{session}.{expires}.{signature}``: the signature (HMAC-SHA256 under the server's
+secret) covers the session's id, the expiry and the host the cookie was issued for, so a cookie
+copied to another app host, or edited, is worthless. The sessions themselves live in the store,
+so that signing out or suspending a user ends them (and every app host's cookie made from them);
+so do the single-use tickets that carry a sign-in from the access URL to an app host.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ SESSION_LIFETIME = 24 * 3600
 TICKET_LIFETIME = 60
 """Seconds a sign-in ticket may wait before it is redeemed."""
 
+_COOKIE_LIMIT = 128
+"""Longer than any cookie issued here: a longer one is not read."""
+
 SECRET_NAME = "session-signing"
 """The name of the server secret sessions are signed with."""
 
@@ -36,25 +40,27 @@ class SessionSigner:
 
     secret: bytes
 
-    def issue(self, user: str, host: str, now: float | None = None) -> str:
-        """A session for ``user`` on ``host`` (an app's label, or "" for the access URL)."""
+    def issue(self, session: int, host: str, now: float | None = None) -> str:
+        """A cookie for ``session`` on ``host`` (an app's label, or "" for the access URL)."""
         expires = int(now if now is not None else time.time()) + SESSION_LIFETIME
-        return f"{user}.{expires}.{self._sign(user, expires, host)}"
+        return f"{session}.{expires}.{self._sign(session, expires, host)}"
 
-    def user(self, cookie: str, host: str, now: float | None = None) -> str | None:
-        """The name of the user a cookie issued for ``host`` stands for; None when it is forged,
+    def session(self, cookie: str, host: str, now: float | None = None) -> int | None:
+        """The id of the session a cookie issued for ``host`` stands for; None when it is forged,
         for another host, malformed or expired."""
-        user, _, rest = cookie.partition(".")
+        if len(cookie) > _COOKIE_LIMIT or not cookie.isascii():
+            return None
+        session, _, rest = cookie.partition(".")
         expires, _, signature = rest.partition(".")
-        if not (user and expires.isdigit() and signature):
+        if not (session.isdigit() and expires.isdigit() and signature):
             return None
         if int(expires) < (now if now is not None else time.time()):
             return None
-        expected = self._sign(user, int(expires), host)
-        return user if hmac.compare_digest(signature, expected) else None
+        expected = self._sign(int(session), int(expires), host)
+        return int(session) if hmac.compare_digest(signature, expected) else None
 
-    def _sign(self, user: str, expires: int, host: str) -> str:
-        message = f"{user}.{expires}.{host.lower()}".encode()
+    def _sign(self, session: int, expires: int, host: str) -> str:
+        message = f"{session}.{expires}.{host.lower()}".encode()
         digest = hmac.new(self.secret, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 

@@ -5,6 +5,7 @@ single-use ticket."""
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations.
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from html import escape
 from typing import Annotated
@@ -15,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from templater.model.hostnames import WildcardPattern
-from templater.model.records import User
+from templater.model.records import BrowserSession
 from templater.server.logs import note_user
 from templater.server.router.pages import html, page, sign_in_form
 from templater.server.router.routing import (
@@ -27,6 +28,7 @@ from templater.server.router.routing import (
 )
 from templater.server.router.sessions import (
     ACCESS_COOKIE,
+    SESSION_LIFETIME,
     TICKET_LIFETIME,
     SessionSigner,
     set_cookie,
@@ -85,8 +87,14 @@ def _see_other(location: str, *cookies: str) -> RedirectResponse:
 
 
 def sign_in_router(
-    store: Store, signer: SessionSigner, access_url: str, wildcard: WildcardPattern | None
+    store: Store,
+    signer: SessionSigner,
+    access_url: str,
+    wildcard: WildcardPattern | None,
+    on_session_end: Callable[[], None] = lambda: None,
 ) -> APIRouter:
+    """The sign-in routes; ``on_session_end`` is called after a session ends (the app router's
+    kept answers about it are stale)."""
     router = APIRouter(include_in_schema=False)
     secure = access_url.startswith("https:")
     parts = urlsplit(access_url)
@@ -96,13 +104,14 @@ def sign_in_router(
         "from before the browser's cookies were cleared). Try again from this page."
     )
 
-    def signed_in(request: Request) -> User | None:
+    def signed_in(request: Request) -> BrowserSession | None:
         cookie = request.cookies.get(ACCESS_COOKIE)
-        name = signer.user(cookie, _SESSION_HOST) if cookie else None
-        user = store.user_by_name(name) if name else None
-        if user is not None:
-            note_user(request, user.name)
-        return user
+        session = signer.session(cookie, _SESSION_HOST) if cookie else None
+        user = store.user_by_session(session) if session is not None else None
+        if session is None or user is None:
+            return None
+        note_user(request, user.name)
+        return BrowserSession(session, user)
 
     @router.get(SIGN_IN_PATH)
     def sign_in_page(
@@ -124,21 +133,28 @@ def sign_in_router(
             problem = "That username and token do not match."
             return _reply(401, sign_in_form(redirect, csrf, username, problem))
         note_user(request, user.name)
-        session = signer.issue(user.name, _SESSION_HOST)
-        return _see_other(redirect, set_cookie(ACCESS_COOKIE, session, secure))
+        lifetime = timedelta(seconds=SESSION_LIFETIME)
+        session = await run_in_threadpool(store.create_session, user.id, lifetime)
+        cookie = signer.issue(session, _SESSION_HOST)
+        return _see_other(redirect, set_cookie(ACCESS_COOKIE, cookie, secure))
 
     @router.post("/logout")
     async def sign_out(request: Request) -> Response:
         if not _from_our_form(request, await _form(request), origin):
             reply = page(403, "Not signed out", refused, ("/", "Your apps"))
             return _reply(reply.status, reply.body.decode())
+        session = await run_in_threadpool(signed_in, request)
+        if session is not None:
+            await run_in_threadpool(store.end_session, session.id)
+            on_session_end()
         return _see_other(SIGN_IN_PATH, set_cookie(ACCESS_COOKIE, "", secure, max_age=0))
 
     @router.get("/")
     def home(request: Request) -> Response:
-        user = signed_in(request)
-        if user is None:
+        session = signed_in(request)
+        if session is None:
             return _see_other(SIGN_IN_PATH)
+        user = session.user
         csrf, cookies = _csrf_token(request, secure)
         links = "".join(
             f'<li><a href="{escape(app.access_url)}">{escape(app.display_name or app.slug)}</a>'
@@ -166,11 +182,11 @@ def sign_in_router(
                 "templater only signs you in to its own apps.",
             )
             return _reply(reply.status, reply.body.decode())
-        user = signed_in(request)
-        if user is None:
+        session = signed_in(request)
+        if session is None:
             back = f"{AUTH_REDIRECT_PATH}?{urlencode({'redirect_uri': redirect_uri})}"
             return _see_other(f"{SIGN_IN_PATH}?{urlencode({'redirect': back})}")
-        ticket = store.create_ticket(user.id, label, timedelta(seconds=TICKET_LIFETIME))
+        ticket = store.create_ticket(session.id, label, timedelta(seconds=TICKET_LIFETIME))
         return _see_other(with_ticket(redirect_uri, ticket))
 
     return router

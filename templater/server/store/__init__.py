@@ -5,6 +5,7 @@ from templater.server.store.errors import NotFound, StoreError, StoreUnavailable
 from templater.server.store.repository import (
     AGENT_TOKEN_PREFIX,
     NAME_LIMIT,
+    SELF,
     TOKEN_PREFIX,
     Store,
     hash_token,
@@ -15,6 +16,7 @@ __all__ = [
     "AGENT_TOKEN_PREFIX",
     "NAME_LIMIT",
     "SCHEMA_VERSION",
+    "SELF",
     "TOKEN_PREFIX",
     "NotFound",
     "Store",

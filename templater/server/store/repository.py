@@ -36,6 +36,8 @@ from templater.model.records import (
     AGENT_CONNECTED,
     AGENT_DISCONNECTED,
     APP_SPEC_FIELDS,
+    USER_ACTIVE,
+    USER_SUSPENDED,
     AgentCheck,
     AgentEvent,
     AgentIdentity,
@@ -44,12 +46,15 @@ from templater.model.records import (
     ApplyResult,
     AppRecord,
     AppRoute,
+    BrowserSession,
     DesiredState,
     HealthEvent,
     ListeningPort,
     PortRoute,
     PortShare,
+    TokenRecord,
     User,
+    UserRecord,
     WorkspaceState,
     agent_state,
 )
@@ -65,6 +70,7 @@ from templater.server.store.schema import (
     app_spec,
     app_tickets,
     apps,
+    browser_sessions,
     health_transitions,
     metadata,
     port_shares,
@@ -84,6 +90,15 @@ AGENT_TOKEN_PREFIX = "tpa_"
 MAX_TOKEN = 256
 """The longest text looked up as a token (a real one is 47 characters): anything longer is no
 token, refused without hashing it."""
+
+TOKEN_NAME_LIMIT = 64
+"""The longest name an API token may be given."""
+
+SELF = "me"
+"""What the API reads, in place of a user name, as the user who asks (no user has this name)."""
+
+_USE_NOTED_EVERY = timedelta(minutes=1)
+"""How stale a token's last use may be before a request that uses it writes it again."""
 
 AGENT_HEALTH_STATES = ("initializing", "healthy", "unhealthy")
 """The states an agent may report for its apps' health."""
@@ -173,6 +188,11 @@ def _locked_workspace(conn: Connection, owner: str, workspace: str) -> int:
 
 def _user(row: Any) -> User:
     return User(id=row.id, name=row.name, role=row.role)
+
+
+def _user_record(row: Any) -> UserRecord:
+    status = USER_ACTIVE if row.suspended_at is None else USER_SUSPENDED
+    return UserRecord(row.name, row.role, status, row.created_at)
 
 
 # Each agent with its workspace and the workspace's owner.
@@ -266,6 +286,8 @@ class Store:
     def create_user(self, name: str, role: str) -> tuple[User, str]:
         """A new user and its first API token (the only time the token is known in clear)."""
         check_name(name, "user")
+        if name == SELF:
+            raise StoreError(f"user name {name!r} is reserved: the API reads it as the caller")
         if role not in ROLES:
             raise StoreError(f"role {role!r} is invalid; use one of {', '.join(ROLES)}")
         token = _new_token()
@@ -280,35 +302,95 @@ class Store:
             user_id = _new_id(result)
             conn.execute(
                 sa.insert(tokens).values(
-                    user_id=user_id, token_hash=hash_token(token), created_at=now
+                    user_id=user_id, token_hash=hash_token(token), created_at=now, name="first"
                 )
             )
         return User(id=user_id, name=name, role=role), token
 
-    def add_token(self, user_id: int) -> str:
-        """A new API token for the user."""
+    def add_token(
+        self, user_id: int, name: str = "", lifetime: timedelta | None = None
+    ) -> tuple[TokenRecord, str]:
+        """A new API token for the user, lasting ``lifetime`` (None: until revoked); its record
+        and its secret (the only time it is known in clear)."""
+        if len(name) > TOKEN_NAME_LIMIT or not name.isprintable():
+            raise StoreError(
+                f"a token name is at most {TOKEN_NAME_LIMIT} printable characters, "
+                f"not {name[:TOKEN_NAME_LIMIT]!r}…"
+            )
+        if lifetime is not None and lifetime <= timedelta(0):
+            raise StoreError(f"a token's lifetime must be positive, not {lifetime}")
         token = _new_token()
+        now = _now()
+        expires = now + lifetime if lifetime is not None else None
         with self._write() as conn:
             if conn.scalar(sa.select(users.c.id).where(users.c.id == user_id)) is None:
-                raise StoreError(f"no user with id {user_id}")
-            conn.execute(
+                raise NotFound(f"no user with id {user_id}")
+            result = conn.execute(
                 sa.insert(tokens).values(
-                    user_id=user_id, token_hash=hash_token(token), created_at=_now()
+                    user_id=user_id,
+                    token_hash=hash_token(token),
+                    created_at=now,
+                    name=name,
+                    expires_at=expires,
                 )
             )
-        return token
+        return TokenRecord(_new_id(result), name, now, expires, None), token
+
+    def list_tokens(self, user_id: int) -> list[TokenRecord]:
+        """The user's API tokens, oldest first, expired ones too (never their secrets)."""
+        query = (
+            sa.select(
+                tokens.c.id,
+                tokens.c.name,
+                tokens.c.created_at,
+                tokens.c.expires_at,
+                tokens.c.last_used_at,
+            )
+            .where(tokens.c.user_id == user_id)
+            .order_by(tokens.c.id)
+        )
+        with self._read() as conn:
+            return [TokenRecord(*row) for row in conn.execute(query)]
+
+    def revoke_token(self, user_id: int, token_id: int) -> bool:
+        """End the user's token ``token_id`` at once; whether it was there."""
+        with self._write() as conn:
+            deleted = conn.execute(
+                sa.delete(tokens).where(tokens.c.id == token_id, tokens.c.user_id == user_id)
+            )
+        return deleted.rowcount > 0
 
     def user_by_token(self, token: str) -> User | None:
+        """The active user an unexpired token of theirs stands for; notes its use (to the
+        minute)."""
         if not token or len(token) > MAX_TOKEN:
             return None
+        now = _now()
         query = (
-            sa.select(users.c.id, users.c.name, users.c.role)
+            sa.select(
+                users.c.id,
+                users.c.name,
+                users.c.role,
+                tokens.c.id.label("token_id"),
+                tokens.c.last_used_at,
+            )
             .join(tokens, tokens.c.user_id == users.c.id)
-            .where(tokens.c.token_hash == hash_token(token))
+            .where(
+                tokens.c.token_hash == hash_token(token),
+                users.c.suspended_at.is_(None),
+                sa.or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now),
+            )
         )
         with self._read() as conn:
             row = conn.execute(query).first()
-        return _user(row) if row is not None else None
+        if row is None:
+            return None
+        if row.last_used_at is None or now - row.last_used_at >= _USE_NOTED_EVERY:
+            with self._write() as conn:
+                conn.execute(
+                    sa.update(tokens).where(tokens.c.id == row.token_id).values(last_used_at=now)
+                )
+        return _user(row)
 
     def user_by_name(self, name: str) -> User | None:
         query = sa.select(users.c.id, users.c.name, users.c.role).where(users.c.name == name)
@@ -316,10 +398,40 @@ class Store:
             row = conn.execute(query).first()
         return _user(row) if row is not None else None
 
-    def list_users(self) -> list[User]:
-        query = sa.select(users.c.id, users.c.name, users.c.role).order_by(users.c.name)
+    def list_users(self) -> list[UserRecord]:
+        query = sa.select(
+            users.c.name, users.c.role, users.c.suspended_at, users.c.created_at
+        ).order_by(users.c.name)
         with self._read() as conn:
-            return [_user(row) for row in conn.execute(query)]
+            return [_user_record(row) for row in conn.execute(query)]
+
+    def set_suspended(self, name: str, suspended: bool) -> UserRecord:
+        """Suspend the user (their tokens stop working, their browser sessions end) or make them
+        active again (their tokens work again; sessions stay ended)."""
+        with self._write() as conn:
+            row = conn.execute(
+                sa.update(users)
+                .where(users.c.name == name)
+                .values(
+                    suspended_at=sa.func.coalesce(users.c.suspended_at, _now())
+                    if suspended
+                    else None
+                )
+                .returning(
+                    users.c.id,
+                    users.c.name,
+                    users.c.role,
+                    users.c.suspended_at,
+                    users.c.created_at,
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"there is no user {name}")
+            if suspended:
+                conn.execute(
+                    sa.delete(browser_sessions).where(browser_sessions.c.user_id == row.id)
+                )
+        return _user_record(row)
 
     def has_users(self) -> bool:
         with self._read() as conn:
@@ -1048,49 +1160,87 @@ class Store:
             return None
         return [PortShare(*row) for row in rows if row.agent_name is not None]
 
+    # --------------------------------------------------------------------- browser sessions
+
+    def create_session(self, user_id: int, lifetime: timedelta) -> int:
+        """A new browser session for the user, until ``lifetime`` from now; its id. Deletes the
+        sessions that expired meanwhile."""
+        if lifetime <= timedelta(0):
+            raise StoreError(f"a session's lifetime must be positive, not {lifetime}")
+        now = _now()
+        with self._write() as conn:
+            if conn.scalar(sa.select(users.c.id).where(users.c.id == user_id)) is None:
+                raise NotFound(f"no user with id {user_id}")
+            conn.execute(sa.delete(browser_sessions).where(browser_sessions.c.expires_at <= now))
+            result = conn.execute(
+                sa.insert(browser_sessions).values(
+                    user_id=user_id, created_at=now, expires_at=now + lifetime
+                )
+            )
+        return _new_id(result)
+
+    def user_by_session(self, session_id: int) -> User | None:
+        """The active user of a session that has not ended or expired."""
+        query = (
+            sa.select(users.c.id, users.c.name, users.c.role)
+            .join(browser_sessions, browser_sessions.c.user_id == users.c.id)
+            .where(
+                browser_sessions.c.id == session_id,
+                browser_sessions.c.expires_at > _now(),
+                users.c.suspended_at.is_(None),
+            )
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return _user(row) if row is not None else None
+
+    def end_session(self, session_id: int) -> None:
+        """Sign a browser out: the session, and every app host's cookie from it, stop working."""
+        with self._write() as conn:
+            conn.execute(sa.delete(browser_sessions).where(browser_sessions.c.id == session_id))
+
     # --------------------------------------------------------------------- sign-in tickets
 
-    def create_ticket(self, user_id: int, host: str, lifetime: timedelta) -> str:
-        """A new ticket that signs the user in once, on the app host ``host`` (compared without
-        regard to case), until ``lifetime`` from now; stored only as its hash. Deletes the
-        tickets that expired meanwhile."""
+    def create_ticket(self, session_id: int, host: str, lifetime: timedelta) -> str:
+        """A new ticket that carries a browser session once to the app host ``host`` (compared
+        without regard to case), until ``lifetime`` from now; stored only as its hash. Deletes
+        the tickets that expired meanwhile."""
         if lifetime <= timedelta(0):
             raise StoreError(f"a ticket's lifetime must be positive, not {lifetime}")
         ticket = secrets.token_urlsafe(32)
         now = _now()
         with self._write() as conn:
-            if conn.scalar(sa.select(users.c.id).where(users.c.id == user_id)) is None:
-                raise NotFound(f"no user with id {user_id}")
+            found = sa.select(browser_sessions.c.id).where(browser_sessions.c.id == session_id)
+            if conn.scalar(found) is None:
+                raise NotFound(f"no session with id {session_id}")
             conn.execute(sa.delete(app_tickets).where(app_tickets.c.expires_at <= now))
             conn.execute(
                 sa.insert(app_tickets).values(
                     ticket_hash=hash_token(ticket),
-                    user_id=user_id,
+                    session_id=session_id,
                     host=host.lower(),
                     expires_at=now + lifetime,
                 )
             )
         return ticket
 
-    def redeem_ticket(self, ticket: str, host: str) -> User | None:
-        """The user a ticket signs in, on the app host it was made for. A ticket is used up as it
-        is read (deleted in the same transaction: of two redeems at once, one gets nothing), also
-        when it is presented on another host or has expired. None for an unknown, used or
-        expired ticket, or another host."""
-        if not ticket:
+    def redeem_ticket(self, ticket: str, host: str) -> BrowserSession | None:
+        """The session a ticket carries, on the app host it was made for. A ticket is used up as
+        it is read (deleted in the same transaction: of two redeems at once, one gets nothing),
+        also when it is presented on another host or has expired. None for an unknown, used or
+        expired ticket, another host, or a session that has ended."""
+        if not ticket or len(ticket) > MAX_TOKEN:
             return None
         with self._write() as conn:
             used = conn.execute(
                 sa.delete(app_tickets)
                 .where(app_tickets.c.ticket_hash == hash_token(ticket))
-                .returning(app_tickets.c.user_id, app_tickets.c.host, app_tickets.c.expires_at)
+                .returning(app_tickets.c.session_id, app_tickets.c.host, app_tickets.c.expires_at)
             ).first()
             if used is None or used.host != host.lower() or used.expires_at <= _now():
                 return None
-            row = conn.execute(
-                sa.select(users.c.id, users.c.name, users.c.role).where(users.c.id == used.user_id)
-            ).first()
-        return _user(row) if row is not None else None
+        user = self.user_by_session(used.session_id)
+        return BrowserSession(used.session_id, user) if user is not None else None
 
     # --------------------------------------------------------------------- server secrets
 

@@ -1,5 +1,5 @@
-"""The registry's schema: users and their API tokens, workspaces, agents and apps, the ports
-owners share, the app router's sign-in tickets and the server's own secrets.
+"""The registry's schema: users, their API tokens and browser sessions, workspaces, agents and
+apps, the ports owners share, the app router's sign-in tickets and the server's own secrets.
 
 One schema for SQLite (the embedded default) and PostgreSQL, written with SQLAlchemy Core and
 created or upgraded by numbered migration steps (``MIGRATIONS``, run by ``Store.migrate``); and
@@ -66,6 +66,7 @@ users = sa.Table(
     sa.Column("name", sa.Text, nullable=False, unique=True),
     sa.Column("role", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("suspended_at", UTCDateTime()),  # NULL while the user is active
     sa.CheckConstraint("role IN ('admin', 'member')", name="role"),
 )
 
@@ -82,6 +83,24 @@ tokens = sa.Table(
     ),
     sa.Column("token_hash", sa.Text, nullable=False, unique=True),  # SHA-256, hex
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("name", sa.Text, nullable=False, server_default=""),
+    sa.Column("expires_at", UTCDateTime()),  # NULL: never
+    sa.Column("last_used_at", UTCDateTime()),  # to the minute, so that a read rarely writes
+)
+
+browser_sessions = sa.Table(
+    "browser_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )
 
 workspaces = sa.Table(
@@ -205,10 +224,11 @@ app_tickets = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("ticket_hash", sa.Text, nullable=False, unique=True),  # SHA-256, hex
+    # The session it carries to the app host: the app's cookie ends with it.
     sa.Column(
-        "user_id",
+        "session_id",
         sa.Integer,
-        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        sa.ForeignKey("browser_sessions.id", ondelete="CASCADE"),
         nullable=False,
         index=True,
     ),
@@ -332,9 +352,32 @@ def _migration_2(conn: Connection) -> None:
     metadata.create_all(conn, tables=[health_transitions], checkfirst=False)
 
 
+def _version_3_tickets(frozen: sa.MetaData) -> sa.Table:
+    """The sign-in tickets as schema version 3 defined them (by user; version 6 made them by
+    session)."""
+    sa.Table("users", frozen, sa.Column("id", sa.Integer, primary_key=True))
+    return sa.Table(
+        "app_tickets",
+        frozen,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("ticket_hash", sa.Text, nullable=False, unique=True),
+        sa.Column(
+            "user_id",
+            sa.Integer,
+            sa.ForeignKey("users.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("host", sa.Text, nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    )
+
+
 def _migration_3(conn: Connection) -> None:
     """Shared ports, the app router's sign-in tickets and the server's secrets."""
-    metadata.create_all(conn, tables=[port_shares, app_tickets, server_secrets], checkfirst=False)
+    metadata.create_all(conn, tables=[port_shares, server_secrets], checkfirst=False)
+    frozen = sa.MetaData(naming_convention=metadata.naming_convention)
+    _version_3_tickets(frozen).create(conn, checkfirst=False)
 
 
 def _migration_4(conn: Connection) -> None:
@@ -352,15 +395,11 @@ def _migration_4(conn: Connection) -> None:
         since = now.isoformat()
     else:  # as SQLAlchemy's SQLite DATETIME stores naive UTC
         since = now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-    def kind(type_: sa.types.TypeEngine[Any]) -> str:
-        return str(type_.compile(dialect=dialect))
-
     text, integer, moment, document = (
-        kind(sa.Text()),
-        kind(sa.Integer()),
-        kind(UTCDateTime()),
-        kind(sa.JSON()),
+        _sql_type(conn, sa.Text()),
+        _sql_type(conn, sa.Integer()),
+        _sql_type(conn, UTCDateTime()),
+        _sql_type(conn, sa.JSON()),
     )
     states = "'connecting', 'connected', 'disconnected'"
     columns = [
@@ -389,12 +428,35 @@ def _migration_5(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE agents DROP COLUMN address")
 
 
+def _migration_6(conn: Connection) -> None:
+    """Tokens and sessions that can end (issue 13): tokens get a name, an expiry and their last
+    use; users can be suspended; browser sessions are kept, so that signing out or suspending a
+    user ends them; sign-in tickets carry a session (the old ones, a minute long at most, are
+    dropped with their table)."""
+    text, moment = _sql_type(conn, sa.Text()), _sql_type(conn, UTCDateTime())
+    for column in (
+        f"name {text} NOT NULL DEFAULT ''",
+        f"expires_at {moment}",
+        f"last_used_at {moment}",
+    ):
+        conn.exec_driver_sql(f"ALTER TABLE tokens ADD COLUMN {column}")
+    conn.exec_driver_sql(f"ALTER TABLE users ADD COLUMN suspended_at {moment}")
+    conn.exec_driver_sql("DROP TABLE app_tickets")
+    metadata.create_all(conn, tables=[browser_sessions, app_tickets], checkfirst=False)
+
+
+def _sql_type(conn: Connection, type_: sa.types.TypeEngine[Any]) -> str:
+    """How ``type_`` is written in this database's DDL."""
+    return str(type_.compile(dialect=conn.dialect))
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
     _migration_5,
+    _migration_6,
 )
 """Step N (1-based) upgrades a database at schema version N-1 to version N."""
 
