@@ -22,6 +22,7 @@ from templater.model.records import (
     AgentSpec,
     AppRoute,
     AppSpec,
+    BrowserSession,
     DesiredState,
     Healthcheck,
     PortShare,
@@ -237,7 +238,9 @@ def _old_database(database: Database, monkeypatch: pytest.MonkeyPatch, version: 
             )
         )
         agents = sa.Table("agents", sa.MetaData(), autoload_with=conn)
-        values: dict[str, Any] = {"workspace_id": workspace, "name": "main", "address": "10.0.0.7"}
+        values: dict[str, Any] = {"workspace_id": workspace, "name": "main"}
+        if "address" in agents.c:  # until version 5
+            values["address"] = "10.0.0.7"
         if "state_changed_at" in agents.c:  # from version 4 an agent is connecting since applied
             values["state_changed_at"] = datetime.now(UTC)
         agent = new_id(conn.execute(sa.insert(agents).values(**values)))
@@ -245,7 +248,7 @@ def _old_database(database: Database, monkeypatch: pytest.MonkeyPatch, version: 
         conn.execute(sa.insert(v1["apps"]).values(workspace_id=workspace, agent_id=agent, **values))
 
 
-@pytest.mark.parametrize("version", [2, 3, 4])
+@pytest.mark.parametrize("version", [2, 3, 4, 5])
 def test_upgrade_from_an_older_schema_keeps_everything(
     database: Database, monkeypatch: pytest.MonkeyPatch, version: int
 ) -> None:
@@ -254,9 +257,9 @@ def test_upgrade_from_an_older_schema_keeps_everything(
 
     before = datetime.now(UTC)
     upgraded = database.open()
-    assert upgraded.migrate() == SCHEMA_VERSION == 5
+    assert upgraded.migrate() == SCHEMA_VERSION == 6
     after = datetime.now(UTC)
-    assert [row["version"] for row in database.rows("schema_version")] == [1, 2, 3, 4, 5]
+    assert [row["version"] for row in database.rows("schema_version")] == [1, 2, 3, 4, 5, 6]
     state = upgraded.get_workspace("alice", "dev")
     assert state is not None and state.version == 1 and state.source == {"main.tf": "# old"}
     assert state.agents == (AgentSpec("main", 120),)
@@ -294,8 +297,9 @@ def test_upgrade_from_an_older_schema_keeps_everything(
     )
     user = upgraded.user_by_name("alice")
     assert user is not None
-    ticket = upgraded.create_ticket(user.id, "app.example.com", timedelta(minutes=1))
-    assert upgraded.redeem_ticket(ticket, "app.example.com") == user
+    session = BrowserSession(upgraded.create_session(user.id, timedelta(hours=1)), user)
+    ticket = upgraded.create_ticket(session.id, "app.example.com", timedelta(minutes=1))
+    assert upgraded.redeem_ticket(ticket, "app.example.com") == session
     assert len(upgraded.secret("sessions")) == 32
     kept = desired(
         app("code-server", healthcheck=CHECK, display_name="VS Code"),
@@ -306,25 +310,35 @@ def test_upgrade_from_an_older_schema_keeps_everything(
     assert [app.health for app in upgraded.list_apps("alice")] == ["healthy"]
 
 
-def test_the_migrated_agents_table_is_the_one_the_code_describes(
-    database: Database, monkeypatch: pytest.MonkeyPatch
+Shape = dict[str, tuple[dict[str, bool], dict[str, bool]]]
+
+
+def _shape(engine: sa.Engine) -> Shape:
+    """Each table's columns (whether nullable) and indexes (whether unique)."""
+    inspector = sa.inspect(engine)
+    return {
+        table: (
+            {c["name"]: c["nullable"] for c in inspector.get_columns(table)},
+            {str(i["name"]): bool(i["unique"]) for i in inspector.get_indexes(table)},
+        )
+        for table in inspector.get_table_names()
+    }
+
+
+@pytest.mark.parametrize("version", [3, 5])
+def test_the_migrated_tables_are_the_ones_the_code_describes(
+    database: Database, monkeypatch: pytest.MonkeyPatch, version: int
 ) -> None:
-    _old_database(database, monkeypatch, 3)
+    _old_database(database, monkeypatch, version)
     database.open().migrate()
-
-    def shape(engine: sa.Engine) -> tuple[dict[str, bool], dict[str, bool]]:
-        inspector = sa.inspect(engine)
-        columns = {c["name"]: c["nullable"] for c in inspector.get_columns("agents")}
-        return columns, {str(i["name"]): bool(i["unique"]) for i in inspector.get_indexes("agents")}
-
-    migrated = shape(database.engine)
+    migrated = _shape(database.engine)
     with postgres_schema() if database.kind == "postgresql" else _fresh_sqlite(database) as url:
         engine = sa.create_engine(url)
         schema.metadata.create_all(engine)  # the tables as schema.py defines them now
-        described = shape(engine)
+        described = _shape(engine)
         engine.dispose()
     assert migrated == described
-    columns, indexes = migrated
+    columns, indexes = migrated["agents"]
     assert indexes["ix_agents_token_hash"] is True
     assert {name for name, nullable in columns.items() if not nullable} == {
         "id",
@@ -419,10 +433,13 @@ def test_create_user_and_look_it_up_by_token_and_name(store: Store) -> None:
     bob, bob_token = store.create_user("bob", "member")
     assert bob.id != user.id and not bob.is_admin
     assert store.user_by_token(bob_token) == bob
-    second = store.add_token(bob.id)
+    _, second = store.add_token(bob.id)
     assert second != bob_token
     assert store.user_by_token(second) == bob == store.user_by_token(bob_token)
-    assert store.list_users() == [user, bob]
+    assert [(found.name, found.role, found.status) for found in store.list_users()] == [
+        ("alice", "admin", "active"),
+        ("bob", "member", "active"),
+    ]
 
 
 def test_duplicate_user_and_bad_role_are_refused(store: Store) -> None:
@@ -431,8 +448,10 @@ def test_duplicate_user_and_bad_role_are_refused(store: Store) -> None:
         store.create_user("alice", "admin")
     with pytest.raises(StoreError, match="role 'root' is invalid; use one of admin, member"):
         store.create_user("bob", "root")
-    with pytest.raises(StoreError, match="no user with id 999"):
+    with pytest.raises(NotFound, match="no user with id 999"):
         store.add_token(999)
+    with pytest.raises(StoreError, match="user name 'me' is reserved"):
+        store.create_user("me", "member")
 
 
 @pytest.mark.parametrize(
@@ -461,7 +480,7 @@ def test_good_user_names(store: Store) -> None:
 
 def test_tokens_are_stored_only_as_hashes(database: Database, store: Store) -> None:
     user, token = store.create_user("alice", "admin")
-    other = store.add_token(user.id)
+    _, other = store.add_token(user.id)
     [first_row, second_row] = database.rows("tokens")
     assert len(first_row["token_hash"]) == 64
     assert {first_row["token_hash"], second_row["token_hash"]} == {
@@ -1056,23 +1075,121 @@ def test_apply_and_destroy_delete_the_shares_of_what_they_delete(
 
 # ----------------------------------------------------------------------------- sign-in tickets
 
+
+def test_tokens_have_names_lifetimes_and_last_uses(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, first = store.create_user("alice", "member")
+    record, laptop = store.add_token(user.id, "laptop", timedelta(days=30))
+    assert (record.name, record.last_used_at) == ("laptop", None)
+    assert record.expires_at == record.created_at + timedelta(days=30)
+    [listed_first, listed_laptop] = store.list_tokens(user.id)
+    assert (listed_first.name, listed_first.expires_at) == ("first", None)
+    assert listed_laptop == record
+
+    assert store.user_by_token(laptop) == user
+    [_, used] = store.list_tokens(user.id)
+    assert used.last_used_at is not None
+    assert store.user_by_token(laptop) == user
+    assert store.list_tokens(user.id)[1].last_used_at == used.last_used_at  # to the minute
+
+    later = repository._now() + timedelta(days=31)
+    monkeypatch.setattr(repository, "_now", lambda: later)
+    assert store.user_by_token(laptop) is None  # expired
+    assert store.user_by_token(first) == user  # never expires
+    assert store.list_tokens(user.id)[0].last_used_at == later
+
+
+def test_a_revoked_token_stops_working(store: Store) -> None:
+    alice, first = store.create_user("alice", "member")
+    bob, _ = store.create_user("bob", "member")
+    record, second = store.add_token(alice.id, "ci")
+    assert not store.revoke_token(bob.id, record.id)  # not bob's
+    assert store.user_by_token(second) == alice
+    assert store.revoke_token(alice.id, record.id)
+    assert store.user_by_token(second) is None
+    assert store.user_by_token(first) == alice
+    assert not store.revoke_token(alice.id, record.id)
+    assert [token.name for token in store.list_tokens(alice.id)] == ["first"]
+
+
+def test_token_names_and_lifetimes_are_checked(store: Store) -> None:
+    user, _ = store.create_user("alice", "member")
+    with pytest.raises(StoreError, match="at most 64 printable characters"):
+        store.add_token(user.id, "x" * 65)
+    with pytest.raises(StoreError, match="at most 64 printable characters"):
+        store.add_token(user.id, "a\nb")
+    with pytest.raises(StoreError, match="lifetime must be positive"):
+        store.add_token(user.id, "ci", timedelta(0))
+
+
+def test_suspending_a_user_ends_their_tokens_and_sessions(store: Store) -> None:
+    alice, token = store.create_user("alice", "member")
+    bob, bob_token = store.create_user("bob", "member")
+    session = store.create_session(alice.id, timedelta(hours=1))
+    ticket = store.create_ticket(session, HOST, timedelta(minutes=1))
+    assert store.user_by_session(session) == alice
+
+    suspended = store.set_suspended("alice", True)
+    assert (suspended.name, suspended.status) == ("alice", "suspended")
+    assert store.user_by_token(token) is None
+    assert store.user_by_session(session) is None
+    assert store.redeem_ticket(ticket, HOST) is None
+    assert store.user_by_token(bob_token) == bob
+    assert [user.status for user in store.list_users()] == ["suspended", "active"]
+    assert store.set_suspended("alice", True).status == "suspended"  # again: no change
+
+    assert store.set_suspended("alice", False).status == "active"
+    assert store.user_by_token(token) == alice
+    assert store.user_by_session(session) is None  # sessions stay ended
+    with pytest.raises(NotFound, match="there is no user carol"):
+        store.set_suspended("carol", True)
+
+
+def test_a_session_lasts_until_it_ends_or_expires(
+    database: Database, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, _ = store.create_user("alice", "member")
+    ended = store.create_session(alice.id, timedelta(hours=1))
+    ticket = store.create_ticket(ended, HOST, timedelta(minutes=1))
+    store.end_session(ended)
+    assert store.user_by_session(ended) is None
+    assert store.redeem_ticket(ticket, HOST) is None
+    assert database.rows("app_tickets") == []  # went with its session
+
+    expiring = store.create_session(alice.id, timedelta(hours=1))
+    assert store.user_by_session(expiring) == alice
+    later = repository._now() + timedelta(hours=2)
+    monkeypatch.setattr(repository, "_now", lambda: later)
+    assert store.user_by_session(expiring) is None
+    store.create_session(alice.id, timedelta(hours=1))
+    assert len(database.rows("browser_sessions")) == 1  # the expired one is gone
+    with pytest.raises(NotFound, match="no user with id 999"):
+        store.create_session(999, timedelta(hours=1))
+
+
 HOST = "code-server--dev--alice.apps.localhost:7080"
 
 
+def _session(store: Store, name: str = "alice") -> BrowserSession:
+    user, _ = store.create_user(name, "member")
+    return BrowserSession(store.create_session(user.id, timedelta(hours=1)), user)
+
+
 def test_a_ticket_signs_in_once_on_its_host(database: Database, store: Store) -> None:
-    user, _ = store.create_user("alice", "member")
-    ticket = store.create_ticket(user.id, HOST, timedelta(minutes=1))
+    session = _session(store)
+    ticket = store.create_ticket(session.id, HOST, timedelta(minutes=1))
     assert len(ticket) >= 40 and not ticket.startswith(TOKEN_PREFIX)
-    assert store.redeem_ticket(ticket, HOST) == user
+    assert store.redeem_ticket(ticket, HOST) == session
     assert store.redeem_ticket(ticket, HOST) is None  # used
 
     # presented on another host: refused, and used up all the same
-    ticket = store.create_ticket(user.id, HOST, timedelta(minutes=1))
+    ticket = store.create_ticket(session.id, HOST, timedelta(minutes=1))
     assert store.redeem_ticket(ticket, "other--dev--alice.apps.localhost:7080") is None
     assert store.redeem_ticket(ticket, HOST) is None
 
-    ticket = store.create_ticket(user.id, HOST.upper(), timedelta(minutes=1))
-    assert store.redeem_ticket(ticket, HOST) == user  # host names are not case-sensitive
+    ticket = store.create_ticket(session.id, HOST.upper(), timedelta(minutes=1))
+    assert store.redeem_ticket(ticket, HOST) == session  # host names are not case-sensitive
 
     assert store.redeem_ticket("", HOST) is None
     assert store.redeem_ticket("not-a-ticket", HOST) is None
@@ -1080,36 +1197,36 @@ def test_a_ticket_signs_in_once_on_its_host(database: Database, store: Store) ->
 
 
 def test_tickets_are_stored_only_as_hashes(database: Database, store: Store) -> None:
-    user, _ = store.create_user("alice", "member")
-    ticket = store.create_ticket(user.id, HOST, timedelta(minutes=1))
+    session = _session(store)
+    ticket = store.create_ticket(session.id, HOST, timedelta(minutes=1))
     [row] = database.rows("app_tickets")
     assert row["ticket_hash"] == repository.hash_token(ticket)
-    assert (row["user_id"], row["host"]) == (user.id, HOST)
+    assert (row["session_id"], row["host"]) == (session.id, HOST)
     assert ticket not in repr(row)
 
 
 def test_expired_tickets_are_refused_and_deleted(
     database: Database, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    user, _ = store.create_user("alice", "member")
-    expired = store.create_ticket(user.id, HOST, timedelta(minutes=1))
-    stale = store.create_ticket(user.id, HOST, timedelta(minutes=1))
+    session = _session(store)
+    expired = store.create_ticket(session.id, HOST, timedelta(minutes=1))
+    stale = store.create_ticket(session.id, HOST, timedelta(minutes=1))
     later = repository._now() + timedelta(minutes=2)
     monkeypatch.setattr(repository, "_now", lambda: later)
     assert store.redeem_ticket(expired, HOST) is None
     assert len(database.rows("app_tickets")) == 1
-    fresh = store.create_ticket(user.id, HOST, timedelta(minutes=1))
+    fresh = store.create_ticket(session.id, HOST, timedelta(minutes=1))
     assert len(database.rows("app_tickets")) == 1  # the stale one is gone
     assert store.redeem_ticket(stale, HOST) is None
-    assert store.redeem_ticket(fresh, HOST) == user
+    assert store.redeem_ticket(fresh, HOST) == session
 
 
 def test_create_ticket_refuses_bad_requests(store: Store) -> None:
-    user, _ = store.create_user("alice", "member")
-    with pytest.raises(NotFound, match="no user with id 999"):
+    session = _session(store)
+    with pytest.raises(NotFound, match="no session with id 999"):
         store.create_ticket(999, HOST, timedelta(minutes=1))
     with pytest.raises(StoreError, match="lifetime must be positive"):
-        store.create_ticket(user.id, HOST, timedelta(0))
+        store.create_ticket(session.id, HOST, timedelta(0))
 
 
 def _at_once(stores: list[Store], run: Callable[[Store], object]) -> list[object]:
@@ -1135,18 +1252,18 @@ def _at_once(stores: list[Store], run: Callable[[Store], object]) -> list[object
 
 
 def test_concurrent_redeems_of_one_ticket_one_wins(database: Database, store: Store) -> None:
-    user, _ = store.create_user("alice", "member")
+    session = _session(store)
     stores = [database.open() for _ in range(6)]
     for opened in stores:
         opened.user_by_name("alice")  # connect before the start line
     for _ in range(5):
-        ticket = store.create_ticket(user.id, HOST, timedelta(minutes=1))
+        ticket = store.create_ticket(session.id, HOST, timedelta(minutes=1))
 
         def redeem(opened: Store, ticket: str = ticket) -> object:
             return opened.redeem_ticket(ticket, HOST)
 
         results = _at_once(stores, redeem)
-        assert sorted(results, key=lambda found: found is None) == [user] + [None] * 5
+        assert sorted(results, key=lambda found: found is None) == [session] + [None] * 5
 
 
 # ----------------------------------------------------------------------------- server secrets
