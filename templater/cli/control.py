@@ -1,5 +1,5 @@
-"""The control-plane commands of the CLI: server, login, users, plan, apply, destroy, apps, url,
-ports, agents."""
+"""The control-plane commands of the CLI: server, login, plan, apply, destroy, apps, url, ports,
+agents."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ import argparse
 import json
 import shutil
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from templater.cli.common import (
-    ENVIRONMENT,
     EXIT_OK,
     Failure,
     Interrupted,
@@ -21,35 +19,21 @@ from templater.cli.common import (
     evaluation_options,
     module_directories,
 )
+from templater.cli.remote import (
+    connect,
+    guarded,
+    print_table,
+    server_command,
+    since,
+    terminal_table,
+)
 from templater.model.levels import PORT_SHARE_LEVELS
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from rich.table import Table
-
     from templater.model.records import AgentRecord, AppRecord
     from templater.provisioning.client import Client
-
-
-def _client() -> Client:
-    from templater.provisioning.client import Client, load_credentials
-
-    return Client(load_credentials())
-
-
-def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Report the control plane's refusals and the workflow's stops as messages, not tracebacks."""
-
-    def run(args: argparse.Namespace) -> int:
-        from templater.provisioning.client import ClientError
-
-        try:
-            return command(args)
-        except ClientError as problem:
-            raise Failure(problem.message) from None
-
-    return run
 
 
 def _server(args: argparse.Namespace) -> int:
@@ -119,13 +103,6 @@ def _login(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _create_user(args: argparse.Namespace) -> int:
-    role, token = _client().create_user(args.name, args.admin)
-    print(f"Created {role} {args.name}. Their token, shown only this once:")
-    print(token)
-    return EXIT_OK
-
-
 def _template_directory(path: str) -> Path:
     return module_directories([path])[0]
 
@@ -148,7 +125,7 @@ def _planned(args: argparse.Namespace, client: Client) -> Any:
 def _plan(args: argparse.Namespace) -> int:
     from templater.provisioning.workflow import show_plan
 
-    sys.stdout.write(show_plan(_planned(args, _client())))
+    sys.stdout.write(show_plan(_planned(args, connect())))
     return EXIT_OK
 
 
@@ -169,7 +146,7 @@ def _confirm(question: str, cancelled: str) -> None:
 def _apply(args: argparse.Namespace) -> int:
     from templater.provisioning.workflow import apply_plan, show_plan
 
-    client = _client()
+    client = connect()
     plan = _planned(args, client)
     sys.stdout.write(show_plan(plan))
     if not plan.changes:
@@ -181,7 +158,7 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _destroy(args: argparse.Namespace) -> int:
-    client = _client()
+    client = connect()
     owner = args.owner or client.me().name
     current = client.workspace(owner, args.workspace)
     if current is None:
@@ -198,61 +175,6 @@ def _destroy(args: argparse.Namespace) -> int:
     client.destroy(owner, args.workspace, current.version)
     print(f"Destroy complete! Workspace {owner}/{args.workspace} is gone.")
     return EXIT_OK
-
-
-_NARROWEST = 6
-"""How narrow a table's columns beside the URLs may get, to leave the URLs whole."""
-
-
-def _plain_table(columns: Sequence[str], rows: Sequence[tuple[str, ...]]) -> str:
-    widths = [max(map(len, cells)) for cells in zip(columns, *rows, strict=True)]
-    return "".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        + "\n"
-        for row in (tuple(columns), *rows)
-    )
-
-
-def _terminal_table(
-    columns: Sequence[str], rows: Sequence[tuple[str, ...]], whole: str | None, room: int
-) -> tuple[Table, int]:
-    """A table for a terminal ``room`` characters wide, and the width it needs. The ``whole``
-    column (the URLs) is never folded or cut: the others fold to make room, down to _NARROWEST,
-    and when that is not enough the table is wider than the terminal."""
-    from rich.table import Table
-    from rich.text import Text
-
-    padding = 2 * len(columns)  # a space either side of each column
-    widths = [max(map(len, cells)) for cells in zip(columns, *rows, strict=True)]
-    floors = [
-        width if column == whole else min(width, _NARROWEST)
-        for column, width in zip(columns, widths, strict=True)
-    ]
-    while sum(widths) + padding > room and widths != floors:
-        shrinkable = [index for index, width in enumerate(widths) if width > floors[index]]
-        widths[max(shrinkable, key=widths.__getitem__)] -= 1
-    table = Table(box=None)
-    for column, width in zip(columns, widths, strict=True):
-        table.add_column(column, width=width, no_wrap=column == whole, overflow="fold")
-    for row in rows:
-        table.add_row(*map(Text, row))  # as written: no markup, no highlighting
-    return table, sum(widths) + padding
-
-
-def _print_table(
-    columns: Sequence[str], rows: Sequence[tuple[str, ...]], whole: str | None = None
-) -> None:
-    """Rows in plain columns, one a line, when stdout is not a terminal, whatever its width; on
-    a terminal, a table that fits it, but never at the cost of the ``whole`` column."""
-    if not sys.stdout.isatty():
-        sys.stdout.write(_plain_table(columns, rows))
-        sys.stdout.flush()
-        return
-    from rich.console import Console
-
-    room = shutil.get_terminal_size().columns
-    table, width = _terminal_table(columns, rows, whole, room)
-    Console(width=max(width, room)).print(table)
 
 
 _APP_COLUMNS = ("workspace", "agent", "state", "slug", "share", "URL", "health")
@@ -279,7 +201,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _apps(args: argparse.Namespace) -> int:
-    client = _client()
+    client = connect()
     if args.watch:
         _watch(client, args)
         return EXIT_OK
@@ -304,7 +226,7 @@ def _apps(args: argparse.Namespace) -> int:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif apps:
-        _print_table(_APP_COLUMNS, _app_rows(apps), "URL")
+        print_table(_APP_COLUMNS, _app_rows(apps), "URL")
     else:
         print("No apps.")
     return EXIT_OK
@@ -320,7 +242,7 @@ def _watch(client: Client, args: argparse.Namespace) -> None:
     try:
         for current in client.watch_apps(args.owner, args.workspace):
             room = shutil.get_terminal_size().columns
-            table, width = _terminal_table(_APP_COLUMNS, _app_rows(current), "URL", room)
+            table, width = terminal_table(_APP_COLUMNS, _app_rows(current), "URL", room)
             if sys.stdout.isatty() and width <= room:
                 if live is None:
                     live = Live(console=Console(), auto_refresh=False)
@@ -330,7 +252,7 @@ def _watch(client: Client, args: argparse.Namespace) -> None:
             if live is not None:
                 live.stop()
                 live = None
-            _print_table(_APP_COLUMNS, _app_rows(current), "URL")
+            print_table(_APP_COLUMNS, _app_rows(current), "URL")
     except KeyboardInterrupt:
         pass
     finally:
@@ -339,7 +261,7 @@ def _watch(client: Client, args: argparse.Namespace) -> None:
 
 
 def _url(args: argparse.Namespace) -> int:
-    client = _client()
+    client = connect()
     owner = args.owner or client.me().name
     for app in client.apps(owner, args.workspace):
         if app.slug == args.slug:
@@ -356,7 +278,7 @@ _SHARED_WITH = {"authenticated": "with authenticated users", "public": "publicly
 def _port_of(args: argparse.Namespace) -> tuple[Client, str, str]:
     """The client, the workspace's owner and the agent a ``ports`` command acts on: the agent
     named with --agent, else the workspace's only agent."""
-    client = _client()
+    client = connect()
     owner = args.owner or client.me().name
     if args.agent is not None:
         return client, owner, args.agent
@@ -394,14 +316,14 @@ def _unshare_port(args: argparse.Namespace) -> int:
 
 
 def _list_ports(args: argparse.Namespace) -> int:
-    client = _client()
+    client = connect()
     owner = args.owner or client.me().name
     shares = client.ports(owner, args.workspace)
     if not shares:
         print(f"No shared ports in {owner}/{args.workspace}.")
         return EXIT_OK
     rows = [(share.agent, str(share.port), share.share) for share in shares]
-    _print_table(("agent", "port", "share"), rows)
+    print_table(("agent", "port", "share"), rows)
     return EXIT_OK
 
 
@@ -422,7 +344,7 @@ def _agent_of(client: Client, owner: str, workspace: str) -> str:
 
 
 def _agent_token(args: argparse.Namespace) -> int:
-    client = _client()
+    client = connect()
     owner = args.owner or client.me().name
     agent = args.agent or _agent_of(client, owner, args.workspace)
     token = client.issue_agent_token(owner, args.workspace, agent)
@@ -432,13 +354,6 @@ def _agent_token(args: argparse.Namespace) -> int:
     )
     print(token)
     return EXIT_OK
-
-
-def _since(moment: datetime) -> str:
-    """A time in UTC to the second, as ISO 8601 (one word, for plain columns)."""
-    from datetime import UTC
-
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _agent_json(agent: AgentRecord) -> dict[str, Any]:
@@ -457,7 +372,7 @@ def _agent_json(agent: AgentRecord) -> dict[str, Any]:
 
 
 def _list_agents(args: argparse.Namespace) -> int:
-    agents = _client().agents(args.owner, args.workspace)
+    agents = connect().agents(args.owner, args.workspace)
     if args.json:
         json.dump([_agent_json(agent) for agent in agents], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -467,13 +382,13 @@ def _list_agents(args: argparse.Namespace) -> int:
                 f"{agent.owner}/{agent.workspace}",
                 agent.name,
                 agent.state,
-                _since(agent.state_changed_at),
+                since(agent.state_changed_at),
                 agent.version or "-",
                 agent.os or "-",
             )
             for agent in agents
         ]
-        _print_table(("workspace", "agent", "state", "since", "version", "os"), rows)
+        print_table(("workspace", "agent", "state", "since", "version", "os"), rows)
     else:
         print("No agents.")
     return EXIT_OK
@@ -534,35 +449,28 @@ def add_commands(commands: Any) -> None:
         help="the API token (default: asked for without echo on a terminal, else read as one "
         "line from stdin)",
     )
-    login.set_defaults(run=_guarded(_login))
-
-    users = _server_command(commands, "users", "manage users (admins only)")
-    users_commands = users.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
-    create = _server_command(users_commands, "create", "create a user and print their token")
-    create.add_argument("name", metavar="NAME", help="their user name")
-    create.add_argument("--admin", action="store_true", help="an admin rather than a member")
-    create.set_defaults(run=_guarded(_create_user))
+    login.set_defaults(run=guarded(_login))
 
     for name, handler, summary in (
         ("plan", _plan, "show what applying a template to a workspace would change"),
         ("apply", _apply, "provision a template's agents and apps into a workspace"),
     ):
-        command = _server_command(commands, name, summary)
+        command = server_command(commands, name, summary)
         command.add_argument("path", metavar="PATH", help="template directory or file")
         command.add_argument("--workspace", required=True, help="workspace name")
         command.add_argument("--owner", help=_OWNER)
         if name == "apply":
             command.add_argument("--auto-approve", action="store_true", help="do not ask")
         add_evaluation_options(command, workspace=False)
-        command.set_defaults(run=_guarded(handler))
+        command.set_defaults(run=guarded(handler))
 
-    destroy = _server_command(commands, "destroy", "remove a workspace's agents and apps")
+    destroy = server_command(commands, "destroy", "remove a workspace's agents and apps")
     destroy.add_argument("--workspace", required=True, help="the workspace to empty")
     destroy.add_argument("--owner", help=_OWNER)
     destroy.add_argument("--auto-approve", action="store_true", help="do not ask")
-    destroy.set_defaults(run=_guarded(_destroy))
+    destroy.set_defaults(run=guarded(_destroy))
 
-    apps = _server_command(
+    apps = server_command(
         commands, "apps", "list apps with their URLs, health and their agents' states"
     )
     apps.add_argument("--workspace", help="only this workspace's apps")
@@ -572,24 +480,24 @@ def add_commands(commands: Any) -> None:
     shown.add_argument(
         "--watch", action="store_true", help="keep the table up to date as health changes"
     )
-    apps.set_defaults(run=_guarded(_apps))
+    apps.set_defaults(run=guarded(_apps))
 
-    url = _server_command(commands, "url", "print the URL an app is served at")
+    url = server_command(commands, "url", "print the URL an app is served at")
     url.add_argument("workspace", metavar="WORKSPACE", help="the app's workspace")
     url.add_argument("slug", metavar="SLUG", help="the app's slug")
     url.add_argument("--owner", help=_OWNER)
-    url.set_defaults(run=_guarded(_url))
+    url.set_defaults(run=guarded(_url))
 
-    ports = _server_command(
+    ports = server_command(
         commands,
         "ports",
         "share a workspace's ports beyond its owner",
         "Ports are reached by their owner only, unless shared.",
     )
     ports_commands = ports.add_subparsers(dest="ports_command", metavar="COMMAND", required=True)
-    share = _server_command(ports_commands, "share", "share a port, or change its level")
-    unshare = _server_command(ports_commands, "unshare", "make a port owner-only again")
-    listed = _server_command(ports_commands, "list", "list a workspace's shared ports")
+    share = server_command(ports_commands, "share", "share a port, or change its level")
+    unshare = server_command(ports_commands, "unshare", "make a port owner-only again")
+    listed = server_command(ports_commands, "list", "list a workspace's shared ports")
     for command in (share, unshare, listed):
         command.add_argument("workspace", metavar="WORKSPACE", help="the workspace")
         if command is not listed:
@@ -602,11 +510,11 @@ def add_commands(commands: Any) -> None:
         choices=PORT_SHARE_LEVELS,
         help="authenticated: every signed-in user; public: everyone",
     )
-    share.set_defaults(run=_guarded(_share_port))
-    unshare.set_defaults(run=_guarded(_unshare_port))
-    listed.set_defaults(run=_guarded(_list_ports))
+    share.set_defaults(run=guarded(_share_port))
+    unshare.set_defaults(run=guarded(_unshare_port))
+    listed.set_defaults(run=guarded(_list_ports))
 
-    agents = _server_command(
+    agents = server_command(
         commands,
         "agents",
         "workspace agents: their tokens and states",
@@ -615,7 +523,7 @@ def add_commands(commands: Any) -> None:
         "(connected before, not now) or timeout (never connected within its connection_timeout).",
     )
     agents_commands = agents.add_subparsers(dest="agents_command", metavar="COMMAND", required=True)
-    token = _server_command(
+    token = server_command(
         agents_commands,
         "token",
         "issue a new token for an agent and print it (the previous one ends)",
@@ -628,26 +536,12 @@ def add_commands(commands: Any) -> None:
         "agent", metavar="AGENT", nargs="?", help="the agent (default: the workspace's only agent)"
     )
     token.add_argument("--owner", help=_OWNER)
-    token.set_defaults(run=_guarded(_agent_token))
-    listed = _server_command(agents_commands, "list", "list agents with their states")
+    token.set_defaults(run=guarded(_agent_token))
+    listed = server_command(agents_commands, "list", "list agents with their states")
     listed.add_argument("--workspace", help="only this workspace's agents")
     listed.add_argument("--owner", help="only this user's agents (default: all you may see)")
     listed.add_argument("--json", action="store_true", help="a JSON list instead of a table")
-    listed.set_defaults(run=_guarded(_list_agents))
+    listed.set_defaults(run=guarded(_list_agents))
 
 
 _OWNER = "workspace owner (default: you)"
-
-
-def _server_command(
-    commands: Any, name: str, summary: str, description: str | None = None
-) -> argparse.ArgumentParser:
-    """A command that talks to the control plane: its help ends with the environment it reads."""
-    parser: argparse.ArgumentParser = commands.add_parser(
-        name,
-        help=summary,
-        description=description or summary,
-        epilog=ENVIRONMENT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    return parser

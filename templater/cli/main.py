@@ -45,7 +45,7 @@ class _Version(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from templater.cli import agent, control, lint
+    from templater.cli import accounts, agent, control, lint
 
     parser = argparse.ArgumentParser(
         prog="templater",
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint.add_commands(commands)
     control.add_commands(commands)
+    accounts.add_commands(commands)
     agent.add_commands(commands)
     return parser
 

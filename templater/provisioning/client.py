@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,7 +18,9 @@ from templater.model.records import (
     AppRecord,
     DesiredState,
     PortShare,
+    TokenRecord,
     User,
+    UserRecord,
     WorkspaceState,
 )
 
@@ -47,6 +50,15 @@ class _CreatedUser:
 
 @dataclass(frozen=True, slots=True)
 class _AgentToken:
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class _CreatedToken:
+    id: int
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
     token: str
 
 
@@ -169,6 +181,31 @@ class Client:
             _CreatedUser, "POST", "/api/v1/users", json={"name": name, "admin": admin}
         )
         return created.role, created.token
+
+    def users(self) -> list[UserRecord]:
+        return self._decoded(list[UserRecord], "GET", "/api/v1/users")
+
+    def set_user_status(self, name: str, status: str) -> UserRecord:
+        """Make the user ``active`` or ``suspended``."""
+        path = f"/api/v1/users/{name}/status"
+        return self._decoded(UserRecord, "PUT", path, json={"status": status})
+
+    def tokens(self, user: str) -> list[TokenRecord]:
+        """The user's API tokens (``me``: yours)."""
+        return self._decoded(list[TokenRecord], "GET", f"/api/v1/users/{user}/tokens")
+
+    def create_token(
+        self, user: str, name: str, lifetime_seconds: int | None
+    ) -> tuple[TokenRecord, str]:
+        """A new API token for the user: its record and its secret."""
+        request = {"name": name, "lifetime_seconds": lifetime_seconds}
+        path = f"/api/v1/users/{user}/tokens"
+        created = self._decoded(_CreatedToken, "POST", path, json=request)
+        record = TokenRecord(created.id, created.name, created.created_at, created.expires_at, None)
+        return record, created.token
+
+    def revoke_token(self, user: str, token_id: int) -> None:
+        self._request("DELETE", f"/api/v1/users/{user}/tokens/{token_id}")
 
     def workspace(self, owner: str, name: str) -> WorkspaceState | None:
         try:

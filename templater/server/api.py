@@ -1,5 +1,5 @@
-"""The control plane's HTTP API (``/api/v1``): users, workspaces, their agents (tokens and
-states), apps and shared ports.
+"""The control plane's HTTP API (``/api/v1``): users and their API tokens, workspaces, their
+agents (tokens and states), apps and shared ports.
 
 Every route but health and the OpenAPI document authenticates, with ``Authorization: Bearer``
 or the ``Templater-Session-Token`` header; members see and change only their own workspaces,
@@ -11,12 +11,13 @@ admins everything. Errors are JSON ``{"message": ...}``.
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from templater.model.hostnames import (
@@ -27,6 +28,8 @@ from templater.model.hostnames import (
     path_app_url,
 )
 from templater.model.records import (
+    USER_STATUSES,
+    USER_SUSPENDED,
     AgentRecord,
     AgentSpec,
     ApplyResult,
@@ -35,12 +38,16 @@ from templater.model.records import (
     DesiredState,
     HealthEvent,
     PortShare,
+    TokenRecord,
     User,
+    UserRecord,
     WorkspaceState,
 )
+from templater.server.credentials import BAD_TOKEN, NO_TOKEN, SESSION_HEADER, presented_token
 from templater.server.events import EventBroker
 from templater.server.logs import AccessLog, event_log, note_user
 from templater.server.store import (
+    SELF,
     NotFound,
     Store,
     StoreError,
@@ -48,7 +55,6 @@ from templater.server.store import (
     VersionConflict,
 )
 
-SESSION_HEADER = "Templater-Session-Token"
 _WORKSPACE_NAME = re.compile(r"[a-z0-9](-?[a-z0-9])*")
 
 
@@ -98,6 +104,36 @@ class NewUser:
 class CreatedUser:
     name: str
     role: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserStatus:
+    """``suspended`` (the user's tokens and sessions stop working) or ``active``."""
+
+    status: str
+
+
+MAX_TOKEN_LIFETIME = 10 * 365 * 24 * 3600
+"""The longest lifetime a token may be given, in seconds (ten years)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    """A token to make: its name, and its lifetime in seconds (none: until revoked)."""
+
+    name: str = ""
+    lifetime_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedToken:
+    """A new token: its secret is shown only this once."""
+
+    id: int
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
     token: str
 
 
@@ -191,16 +227,12 @@ def create_app(
         authorization: Annotated[str | None, Header()] = None,
         session_token: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
     ) -> User:
-        token = session_token
-        if authorization is not None:
-            scheme, _, value = authorization.partition(" ")
-            if scheme.lower() == "bearer" and value.strip():
-                token = value.strip()
-        if not token:
-            raise _fail(401, f"sign in: send Authorization: Bearer TOKEN or {SESSION_HEADER}")
+        token = presented_token(authorization, session_token)
+        if token is None:
+            raise _fail(401, NO_TOKEN)
         user = store.user_by_token(token)
         if user is None:
-            raise _fail(401, "the token is not valid")
+            raise _fail(401, BAD_TOKEN)
         note_user(request, user.name)
         return user
 
@@ -210,6 +242,28 @@ def create_app(
         if user.role != "admin" and user.name != owner:
             raise _fail(403, f"{user.name} can only see and change their own workspaces")
 
+    def admin_only(user: User, what: str) -> None:
+        if user.role != "admin":
+            raise _fail(403, f"only admins {what}")
+
+    def account(user: User, name: str) -> User:
+        """The user ``name`` (``me``: the caller), whose tokens ``user`` may see and change:
+        their own, or anyone's for an admin."""
+        if name in (SELF, user.name):
+            return user
+        if user.role != "admin":
+            raise _fail(403, f"{user.name} can only see and change their own tokens")
+        found = store.user_by_name(name)
+        if found is None:
+            raise _fail(404, f"there is no user {name}")
+        return found
+
+    def credentials_ended(name: str) -> None:
+        """What the app router and the event streams keep about the user's credentials is
+        stale: drop it in every process."""
+        registry_changed()
+        broker.end_streams_of(name)
+
     @app.get("/api/v1/health", tags=["health"])
     def health() -> Health:
         return Health("ok")
@@ -218,10 +272,66 @@ def create_app(
     def me(user: Authenticated) -> User:
         return user
 
+    @app.get("/api/v1/users", tags=["users"])
+    def list_users(user: Authenticated) -> list[UserRecord]:
+        admin_only(user, "list users")
+        return store.list_users()
+
+    @app.put("/api/v1/users/{name}/status", tags=["users"])
+    async def set_user_status(name: str, request: UserStatus, user: Authenticated) -> UserRecord:
+        """Suspend a user (their API tokens, browser sessions and app cookies stop working at
+        once) or make them active again (their tokens work again; they sign in anew)."""
+        admin_only(user, "suspend and activate users")
+        if request.status not in USER_STATUSES:
+            raise _fail(422, f"status must be one of {', '.join(USER_STATUSES)}")
+        if name in (SELF, user.name):
+            raise _fail(422, "you cannot suspend or activate yourself")
+        try:
+            changed = await run_in_threadpool(
+                store.set_suspended, name, request.status == USER_SUSPENDED
+            )
+        except NotFound as problem:
+            raise _fail(404, str(problem)) from None
+        event_log.info("user-status name=%s status=%s user=%s", name, changed.status, user.name)
+        await run_in_threadpool(credentials_ended, name)
+        return changed
+
+    @app.get("/api/v1/users/{name}/tokens", tags=["tokens"])
+    def list_tokens(name: str, user: Authenticated) -> list[TokenRecord]:
+        """The user's API tokens (``me``: yours), with when each was made, expires and was last
+        used; never their secrets."""
+        return store.list_tokens(account(user, name).id)
+
+    @app.post("/api/v1/users/{name}/tokens", status_code=201, tags=["tokens"])
+    def create_token(name: str, new: NewToken, user: Authenticated) -> CreatedToken:
+        owner = account(user, name)
+        lifetime = new.lifetime_seconds
+        if lifetime is not None and not 0 < lifetime <= MAX_TOKEN_LIFETIME:
+            raise _fail(422, f"lifetime_seconds must be 1 to {MAX_TOKEN_LIFETIME} (ten years)")
+        try:
+            record, token = store.add_token(
+                owner.id, new.name, timedelta(seconds=lifetime) if lifetime is not None else None
+            )
+        except StoreUnavailable:
+            raise
+        except StoreError as problem:
+            raise _fail(422, str(problem)) from None
+        event_log.info("token-create name=%s id=%d user=%s", owner.name, record.id, user.name)
+        return CreatedToken(record.id, record.name, record.created_at, record.expires_at, token)
+
+    @app.delete("/api/v1/users/{name}/tokens/{token_id}", tags=["tokens"])
+    async def revoke_token(name: str, token_id: int, user: Authenticated) -> Destroyed:
+        """End a token at once, on every process of the server."""
+        owner = await run_in_threadpool(account, user, name)
+        if not await run_in_threadpool(store.revoke_token, owner.id, token_id):
+            raise _fail(404, f"{owner.name} has no token {token_id}")
+        event_log.info("token-revoke name=%s id=%d user=%s", owner.name, token_id, user.name)
+        await run_in_threadpool(credentials_ended, owner.name)
+        return Destroyed(True)
+
     @app.post("/api/v1/users", status_code=201, tags=["users"])
     def create_user(new: NewUser, user: Authenticated) -> CreatedUser:
-        if user.role != "admin":
-            raise _fail(403, "only admins create users")
+        admin_only(user, "create users")
         try:
             created, token = store.create_user(new.name, "admin" if new.admin else "member")
         except StoreUnavailable:

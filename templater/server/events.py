@@ -21,7 +21,7 @@ _KEEPALIVE_SECONDS = 15.0
 @dataclass(eq=False)
 class _Subscriber:
     user: User
-    # None is the end of the stream: the server is stopping.
+    # None is the end of the stream: the server is stopping, or the user's credentials ended.
     queue: asyncio.Queue[Event | None] = field(default_factory=lambda: asyncio.Queue(_QUEUE_LIMIT))
 
     def may_see(self, event: Event) -> bool:
@@ -37,7 +37,16 @@ class EventBroker:
 
     def close(self) -> None:
         """End every stream, so that a stopping server does not wait for its clients."""
-        for subscriber in self._subscribers:
+        self._end(self._subscribers)
+
+    def end_streams_of(self, name: str) -> None:
+        """End the user's streams: the credential they were opened with may have ended (a client
+        that still has a good one reconnects)."""
+        self._end([subscriber for subscriber in self._subscribers if subscriber.user.name == name])
+
+    @staticmethod
+    def _end(subscribers: Iterable[_Subscriber]) -> None:
+        for subscriber in subscribers:
             if subscriber.queue.full():
                 subscriber.queue.get_nowait()
             subscriber.queue.put_nowait(None)

@@ -77,7 +77,7 @@ class Request:
     ``client`` the peer's IP address. ``user`` is who sent it, once the router knows (for the
     log)."""
 
-    __slots__ = ("client", "headers", "index", "method", "target", "user")
+    __slots__ = ("client", "has_body", "headers", "index", "method", "target", "user")
 
     def __init__(
         self,
@@ -92,6 +92,9 @@ class Request:
         self.headers = headers
         self.index = index
         self.client = client
+        self.has_body = b"transfer-encoding" in index or (
+            b"content-length" in index and index[b"content-length"].strip() != b"0"
+        )
         self.user: str | None = None
 
     def header(self, name: bytes) -> bytes | None:
@@ -144,3 +147,5 @@ class Forward:
     headers: Headers
     name: str
     rewrite: Rewrite | None = None
+    body_limit: int | None = None
+    """The most bytes of body the upstream is given (413 past it); None: no limit."""

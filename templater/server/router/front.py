@@ -69,8 +69,9 @@ def front_proxy(
         directory,
         SessionSigner(settings.secret),
         Upstream("localhost", 0, path=settings.api_socket),
+        settings.max_body,
     )
-    return ProxyServer(router, streams, settings.max_body)
+    return ProxyServer(router, streams)
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -1,7 +1,9 @@
-"""The HTML pages templater answers with itself: errors on app URLs and the sign-in form."""
+"""The answers templater gives itself: HTML pages (errors on app URLs and the sign-in form) and
+the API's JSON errors that the router gives before the API is reached."""
 
 from __future__ import annotations
 
+import json
 from html import escape
 
 from templater.server.router.exchange import Reply
@@ -33,6 +35,15 @@ def page(status: int, title: str, message: str, link: tuple[str, str] | None = N
         status,
         [(b"Content-Type", b"text/html; charset=utf-8"), _NO_STORE],
         html(title, body).encode(),
+    )
+
+
+def message(status: int, text: str, *extra: tuple[bytes, bytes]) -> Reply:
+    """An error in the API's own form: JSON ``{"message": text}``."""
+    return Reply(
+        status,
+        [(b"Content-Type", b"application/json"), _NO_STORE, *extra],
+        json.dumps({"message": text}).encode(),
     )
 
 

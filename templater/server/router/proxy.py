@@ -21,7 +21,6 @@ import httptools
 
 from templater.server.logs import log_request, server_log
 from templater.server.router.exchange import (
-    DEFAULT_MAX_BODY,
     Adopt,
     Forward,
     Headers,
@@ -68,8 +67,8 @@ def _too_large(limit: int) -> Reply:
     return page(
         413,
         "Request too large",
-        f"The API reads request bodies of up to {limit // 1024:,} KiB (templater server "
-        "--max-body).",
+        f"templater reads request bodies of up to {limit // 1024:,} KiB here (for the API: "
+        "templater server --max-body).",
     )
 
 
@@ -125,11 +124,9 @@ class ProxyServer:
         self,
         router: AppRouter,
         streams: StreamBroker | None = None,
-        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.router = router
         self.streams = streams
-        self.max_body = max_body
         self.pool = _Pool(streams)
         self._server: asyncio.Server | None = None
         self._unix_servers: list[asyncio.AbstractServer] = []
@@ -191,12 +188,12 @@ class _Exchange:
         "body",
         "body_bytes",
         "body_complete",
+        "body_limit",
         "body_since",
         "body_started",
         "chunked",
         "continue_expected",
         "finished",
-        "has_body",
         "keep_alive",
         "logged",
         "request",
@@ -222,7 +219,6 @@ class _Exchange:
         """Whether the API answers it, and so writes its line (it knows who sent it)."""
         self.body: list[bytes] = []
         self.body_complete = False
-        self.has_body = False
         self.chunked = False
         self.continue_expected = False
         self.upgrade = False
@@ -234,6 +230,8 @@ class _Exchange:
         self.body_started = self.body_since = 0.0
         """When the body began to arrive, and when its latest bytes did."""
         self.body_bytes = 0
+        self.body_limit: int | None = None
+        """The most bytes of body its upstream takes, once it has one."""
 
 
 class _ClientConnection(asyncio.Protocol):
@@ -326,14 +324,11 @@ class _ClientConnection(asyncio.Protocol):
         request = Request(parser.get_method(), self._url, self._headers, index, self._client)
         self._url, self._headers, self._index, self._head_size = b"", [], {}, 0
         exchange = _Exchange(request, parser.get_http_version(), parser.should_keep_alive())
-        if b"transfer-encoding" in index:
-            exchange.has_body = exchange.chunked = True
-        elif b"content-length" in index:
-            exchange.has_body = index[b"content-length"].strip() != b"0"
+        exchange.chunked = b"transfer-encoding" in index
         expect = index.get(b"expect")
         exchange.continue_expected = expect is not None and expect.lower() == b"100-continue"
         exchange.upgrade = parser.should_upgrade()
-        if exchange.has_body:
+        if exchange.request.has_body:
             exchange.body_started = exchange.body_since = self._loop.time()
         self.idle_since = None
         self._parsing = exchange
@@ -348,8 +343,9 @@ class _ClientConnection(asyncio.Protocol):
         assert exchange is not None
         exchange.body_since = self._loop.time()
         exchange.body_bytes += len(body)
-        if exchange.to_api and exchange.body_bytes > self._server.max_body:
-            self._give_up(exchange, _too_large(self._server.max_body))
+        limit = exchange.body_limit
+        if limit is not None and exchange.body_bytes > limit:
+            self._give_up(exchange, _too_large(limit))
             return
         if exchange.sink is not None:
             exchange.sink.send_body(body)
@@ -388,8 +384,9 @@ class _ClientConnection(asyncio.Protocol):
             self.write(_CONTINUE)
         forward = decision
         exchange.to_api = forward.upstream is self._server.router.api
-        if exchange.to_api and _declared_length(exchange.request) > self._server.max_body:
-            self.reply(exchange, _too_large(self._server.max_body))  # before a byte of it is read
+        limit = exchange.body_limit = forward.body_limit
+        if limit is not None and _declared_length(exchange.request) > limit:
+            self.reply(exchange, _too_large(limit))  # before a byte of it is read
             return
         head = _request_head(exchange, forward)
         pool = self._server.pool
@@ -435,7 +432,9 @@ class _ClientConnection(asyncio.Protocol):
     def reply(self, exchange: _Exchange, reply: Reply) -> None:
         """Answer ``exchange`` with templater's own response."""
         # A body not yet read cannot be skipped safely: close after answering.
-        keep_alive = exchange.keep_alive and (exchange.body_complete or not exchange.has_body)
+        keep_alive = exchange.keep_alive and (
+            exchange.body_complete or not exchange.request.has_body
+        )
         exchange.keep_alive = keep_alive
         with_body = exchange.request.method != b"HEAD"
         self.write(_reply_bytes(reply, keep_alive, with_body))
@@ -455,7 +454,7 @@ class _ClientConnection(asyncio.Protocol):
         # After an upgrade that did not happen, or a body the upstream did not wait for, the
         # connection's bytes no longer line up with requests: close it. A request without a
         # body may be answered before the parser reaches its end (a route decided at once).
-        unread = exchange.has_body and not exchange.body_complete
+        unread = exchange.request.has_body and not exchange.body_complete
         if not exchange.keep_alive or exchange.upgrade or unread:
             self.close()
             return
@@ -496,7 +495,7 @@ class _ClientConnection(asyncio.Protocol):
         parsing = self._parsing
         if (
             parsing is not None
-            and parsing.has_body
+            and parsing.request.has_body
             and not parsing.body_complete
             and not self._paused  # held back by templater itself, not slow
             and (
@@ -628,7 +627,7 @@ def _request_head(exchange: _Exchange, forward: Forward) -> bytes:
         headers.append((b"Upgrade", request.header(b"upgrade") or b""))
     if exchange.chunked:
         headers.append((b"Transfer-Encoding", b"chunked"))
-    elif exchange.has_body:
+    elif exchange.request.has_body:
         headers.append((b"Content-Length", request.header(b"content-length") or b"0"))
     if exchange.version == "1.0":
         # An HTTP/1.0 request, so that the upstream never answers with chunks this client
@@ -764,9 +763,9 @@ class _UpstreamConnection(asyncio.Protocol):
         self._head = b""
         self._status = 0
         self._done = self._reusable = self._until_close = False
-        self._request_sent = not exchange.has_body
+        self._request_sent = not exchange.request.has_body
         # The app's time to answer starts once it has the whole request.
-        exchange.awaiting_since = None if exchange.has_body else client.now()
+        exchange.awaiting_since = None if exchange.request.has_body else client.now()
         self.transport.write(head)
         client.attach(exchange, self)
         if client.writing_paused:

@@ -23,9 +23,12 @@ from templater.model.hostnames import (
     parse_label,
 )
 from templater.model.records import AGENT_CONNECTED, AGENT_CONNECTING, AppRoute, PortRoute, User
+from templater.server.credentials import BAD_TOKEN, NO_TOKEN, presented_token
+from templater.server.credentials import SESSION_HEADER as CREDENTIAL_HEADER
 from templater.server.router import cors
 from templater.server.router.directory import Directory
 from templater.server.router.exchange import (
+    DEFAULT_MAX_BODY,
     Adopt,
     Forward,
     Headers,
@@ -35,7 +38,7 @@ from templater.server.router.exchange import (
     Upstream,
     hop_by_hop,
 )
-from templater.server.router.pages import page, redirect
+from templater.server.router.pages import message, page, redirect
 from templater.server.router.sessions import (
     ACCESS_COOKIE,
     APP_COOKIE,
@@ -47,10 +50,14 @@ from templater.server.router.sessions import (
 )
 from templater.server.store import AGENT_TOKEN_PREFIX, TOKEN_PREFIX
 
-SESSION_HEADER = b"templater-session-token"
+SESSION_HEADER = CREDENTIAL_HEADER.lower().encode()
 _TICKET = TICKET_PARAMETER.encode()
 AUTH_REDIRECT_PATH = "/api/v1/applications/auth-redirect"
 SIGN_IN_PATH = "/login"
+SIGN_OUT_PATH = "/logout"
+_FORM_PATHS = frozenset({SIGN_IN_PATH.encode(), SIGN_OUT_PATH.encode()})
+FORM_LIMIT = 16 * 1024
+"""The largest sign-in or sign-out form read: a username, a token and a CSRF token."""
 
 _TEMPLATER_COOKIES = frozenset({ACCESS_COOKIE.encode(), APP_COOKIE.encode()})
 _SESSION_CARRIERS = frozenset({b"cookie", SESSION_HEADER, b"authorization"})
@@ -212,6 +219,11 @@ def _stream(request: Request, path: bytes) -> Adopt | Reply:
     return Adopt(stream_id.decode("ascii"))
 
 
+def _unauthorized(reason: str) -> Reply:
+    """The API's own 401, given before a body it would not read arrives."""
+    return message(401, reason, (b"WWW-Authenticate", b"Bearer"))
+
+
 def _not_found(what: str) -> Reply:
     return page(
         404,
@@ -231,6 +243,7 @@ class AppRouter:
         directory: Directory,
         signer: SessionSigner,
         api: Upstream,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         parts = urlsplit(access_url)
         self._access_url = access_url.rstrip("/")
@@ -243,6 +256,7 @@ class AppRouter:
         self._signer = signer
         self.api = api
         """Where requests that are not for an app go."""
+        self._max_body = max_body
         self._labels: dict[bytes, str | None] = {}
 
     def _label(self, host: str) -> str | None:
@@ -279,12 +293,38 @@ class AppRouter:
             return await self._path(request)
         if path.startswith(_STREAM_PATH):
             return _stream(request, path)
-        return Forward(
+        return await self._to_api(request, path)
+
+    async def _to_api(self, request: Request, path: bytes) -> Reply | Forward:
+        """The request for the API. Its body is read only for a caller with a valid token (SPEC
+        §15): the sign-in forms, which come before any token, take small bodies only."""
+        forward = Forward(
             self.api,
             request.target,
             self._forwarded(request, request.index.get(b"host") or b"", to_app=False),
             "the API",
+            body_limit=self._max_body,
         )
+        if not request.has_body:
+            return forward
+        if path in _FORM_PATHS:
+            forward.body_limit = FORM_LIMIT
+            return forward
+        authorization, header = (
+            request.index.get(b"authorization"),
+            request.index.get(SESSION_HEADER),
+        )
+        token = presented_token(
+            authorization.decode("latin-1") if authorization is not None else None,
+            header.decode("latin-1") if header is not None else None,
+        )
+        if token is None:
+            return _unauthorized(NO_TOKEN)
+        user = await self._directory.user_by_token(token)
+        if user is None:
+            return _unauthorized(BAD_TOKEN)
+        request.user = user.name
+        return forward
 
     # --------------------------------------------------------------------- subdomain access
 

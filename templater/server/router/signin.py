@@ -22,6 +22,7 @@ from templater.server.router.pages import html, page, sign_in_form
 from templater.server.router.routing import (
     AUTH_REDIRECT_PATH,
     SIGN_IN_PATH,
+    SIGN_OUT_PATH,
     auth_redirect_target,
     same_host_path,
     with_ticket,
@@ -138,7 +139,7 @@ def sign_in_router(
         cookie = signer.issue(session, _SESSION_HOST)
         return _see_other(redirect, set_cookie(ACCESS_COOKIE, cookie, secure))
 
-    @router.post("/logout")
+    @router.post(SIGN_OUT_PATH)
     async def sign_out(request: Request) -> Response:
         if not _from_our_form(request, await _form(request), origin):
             reply = page(403, "Not signed out", refused, ("/", "Your apps"))
