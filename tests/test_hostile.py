@@ -471,15 +471,60 @@ def test_a_body_that_trickles_in_is_cut_with_a_408(hostile: Hostile) -> None:
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:300]
 
 
-def test_an_api_body_over_the_limit_is_refused_before_it_is_read(hostile: Hostile) -> None:
+def _api_put(hostile: Hostile, framing: str, credentials: str = "") -> bytes:
+    """The head of a PUT of alice's workspace with ``framing`` (a Content-Length or
+    Transfer-Encoding line) and ``credentials`` (header lines), each line ending in CRLF."""
+    authority = urlsplit(hostile.server.url).netloc
+    return (
+        f"PUT /api/v1/workspaces/alice/dev HTTP/1.1\r\nHost: {authority}\r\n"
+        f"Content-Type: application/json\r\n{framing}{credentials}\r\n"
+    ).encode()
+
+
+def _connect(hostile: Hostile) -> socket.socket:
     port = urlsplit(hostile.server.url).port
     assert port is not None
+    return socket.create_connection(("127.0.0.1", port), timeout=30)
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    ["", "Authorization: Bearer tpl_made-up\r\n", "Templater-Session-Token: x\r\n"],
+    ids=["anonymous", "bad-bearer", "bad-session-token"],
+)
+@pytest.mark.parametrize(
+    "framing",
+    ["Content-Length: 1000000\r\n", "Transfer-Encoding: chunked\r\n"],
+    ids=["length", "chunked"],
+)
+def test_an_api_body_is_not_read_from_a_caller_without_a_valid_token(
+    hostile: Hostile, credentials: str, framing: str
+) -> None:
+    # Under the size limit, and not a byte of it sent: the 401 comes before the body would.
+    with _connect(hostile) as connection:
+        connection.sendall(_api_put(hostile, framing, credentials))
+        answer = _read_response(connection)
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:300]
+    assert b"WWW-Authenticate: Bearer" in answer and b'{"message": ' in answer
+
+
+def test_the_sign_in_forms_take_small_bodies_only(hostile: Hostile) -> None:
     authority = urlsplit(hostile.server.url).netloc
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
-        connection.sendall(
-            f"PUT /api/v1/workspaces/alice/dev HTTP/1.1\r\nHost: {authority}\r\n"
-            "Content-Type: application/json\r\nContent-Length: 400000000\r\n\r\n".encode()
-        )
+    for path in ("/login", "/logout"):
+        with _connect(hostile) as connection:
+            connection.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 100000\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\n\r\n".encode()
+            )
+            answer = _read_response(connection)  # not a byte of the 100 KB was sent
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
+        assert b"16 KiB" in answer
+
+
+def test_an_api_body_over_the_limit_is_refused_before_it_is_read(hostile: Hostile) -> None:
+    alice = f"Authorization: Bearer {hostile.alice}\r\n"
+    with _connect(hostile) as connection:
+        connection.sendall(_api_put(hostile, "Content-Length: 400000000\r\n", alice))
         answer = _read_response(connection)  # not a byte of the 400 MB was sent
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
     assert b"16,384 KiB" in answer
@@ -488,11 +533,8 @@ def test_an_api_body_over_the_limit_is_refused_before_it_is_read(hostile: Hostil
     piece = b"x" * 65536
     sent = 0
     answer = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
-        connection.sendall(
-            f"PUT /api/v1/workspaces/alice/dev HTTP/1.1\r\nHost: {authority}\r\n"
-            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
-        )
+    with _connect(hostile) as connection:
+        connection.sendall(_api_put(hostile, "Transfer-Encoding: chunked\r\n", alice))
         try:
             while sent < 64 * 1024 * 1024:
                 connection.sendall(b"%x\r\n%b\r\n" % (len(piece), piece))

@@ -1146,6 +1146,18 @@ def test_suspending_a_user_ends_their_tokens_and_sessions(store: Store) -> None:
         store.set_suspended("carol", True)
 
 
+def test_a_session_id_never_comes_back(store: Store) -> None:
+    # A cookie names its session by id: a later session with the same id would make an old
+    # cookie good again, for whoever signs in next.
+    alice, _ = store.create_user("alice", "member")
+    bob, _ = store.create_user("bob", "member")
+    ended = store.create_session(alice.id, timedelta(hours=1))
+    store.end_session(ended)
+    later = store.create_session(bob.id, timedelta(hours=1))
+    assert later != ended
+    assert store.user_by_session(ended) is None
+
+
 def test_a_session_lasts_until_it_ends_or_expires(
     database: Database, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

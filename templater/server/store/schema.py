@@ -101,6 +101,9 @@ browser_sessions = sa.Table(
     ),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    # A cookie names its session by id: an id must never come back for a later session, which
+    # SQLite's plain rowids would do after the latest session ended.
+    sqlite_autoincrement=True,
 )
 
 workspaces = sa.Table(
