@@ -74,7 +74,9 @@ def test_a_shared_memory_file_made_immutable_under_the_server_is_named_as_it_die
         assert server.process.wait(timeout=EVENT_DEADLINE) == -signal.SIGBUS
     assert_said(
         server,
-        f"the server died of SIGBUS: SQLite could not read or write the database's shared-memory file (made immutable or truncated, or its disk full?); start it again once the file can be written file={shared_memory}",
+        "the server died of SIGBUS: SQLite could not read or write the database's "
+        "shared-memory file (made immutable? truncated?); start it again once the file can be "
+        f"written file={shared_memory}",
     )
 
 

@@ -64,9 +64,9 @@ def _owner_only(path: Path) -> None:
 def shared_memory_file(url: str) -> Path | None:
     """The file SQLite maps into the memory of every process that opens the database at
     ``url``: ``PATH-shm``, the index of its WAL. None for PostgreSQL. When that file can no
-    longer be written under a running process, or is cut short (made immutable, truncated, its
-    disk full), the process's next access to it is a bus error (SIGBUS), which kills it before
-    any Python code can say why."""
+    longer be written under a running process (made immutable) or is cut short (truncated), the
+    process's next access to it is a bus error (SIGBUS), which kills it before any Python code
+    can say why."""
     if not url.startswith("sqlite:///"):
         return None
     path = Path(str(make_url(url).database))
@@ -74,8 +74,7 @@ def shared_memory_file(url: str) -> Path | None:
 
 
 SHARED_MEMORY_FAULT = (
-    "SQLite could not read or write the database's shared-memory file (made immutable or "
-    "truncated, or its disk full?)"
+    "SQLite could not read or write the database's shared-memory file (made immutable? truncated?)"
 )
 """Why a server process died of SIGBUS on SQLite, for the line that says so."""
 
