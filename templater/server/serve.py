@@ -172,6 +172,73 @@ def _hold_sqlite_lock(database: str) -> int | None:
     return descriptor
 
 
+def _check_sqlite_files(database: str) -> None:
+    """SQLite opens a database file it cannot write read-only and fails later, or dies of
+    SIGBUS on a shared-memory file it cannot write: refuse to start unless the database's
+    directory and its files (the database, its WAL and shared memory, those that exist) can be
+    written, naming the one that cannot."""
+    from templater.server.store.database import shared_memory_file
+
+    shared_memory = shared_memory_file(database)
+    if shared_memory is None:
+        return
+    path = shared_memory.with_name(shared_memory.name.removesuffix("-shm"))
+    if not os.access(path.parent, os.W_OK):
+        raise ServerConfigError(
+            f"--database {path}: its directory {path.parent} is not writable; SQLite keeps "
+            "the database's WAL and shared-memory files beside it"
+        )
+    for member in (path, path.with_name(path.name + "-wal"), shared_memory):
+        try:
+            os.close(os.open(member, os.O_RDWR))
+        except FileNotFoundError:
+            continue
+        except OSError as problem:
+            raise ServerConfigError(
+                f"--database {path}: {member} is not writable ({problem.strerror}; immutable? "
+                "see lsattr); SQLite needs to write it"
+            ) from None
+
+
+def _report_fatal_signals(database: str) -> None:
+    """A fatal signal (SIGBUS above all: see ``shared_memory_file``) kills this process before
+    any Python code can say why, and faulthandler's own report is a traceback. Instead
+    faulthandler writes its report down a pipe to a small process forked here, which logs one
+    line about it once this one is gone. Forked before the lock, any socket or any thread
+    exists, so that it holds none of them; it ends when the pipe does, however this process
+    ends."""
+    import faulthandler
+    import signal
+
+    from templater.server.store.database import SHARED_MEMORY_FAULT, shared_memory_file
+
+    reader, writer = os.pipe()
+    if os.fork() != 0:
+        os.close(reader)
+        faulthandler.enable(writer, all_threads=False)
+        return
+    try:
+        os.close(writer)
+        # Ctrl-C and signals to the whole group are for the server: this process ends with it.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        report = b""
+        while chunk := os.read(reader, 4096):
+            report = (report + chunk)[:4096]
+        what = report.partition(b"\n")[0].removeprefix(b"Fatal Python error: ").decode()
+        shared_memory = shared_memory_file(database)
+        if what == "Bus error" and shared_memory is not None:
+            server_log.error(
+                f"the server died of SIGBUS: {SHARED_MEMORY_FAULT}; start it again once the "
+                "file can be written file=%s",
+                shared_memory,
+            )
+        elif what:
+            server_log.error("the server died of a fatal error error=%s", what)
+    finally:
+        os._exit(0)
+
+
 def _raise_open_file_limit() -> None:
     """Every check of an app that hangs holds a connection until its timeout: allow as many
     open files as the system lets this process have."""
@@ -191,6 +258,7 @@ def run(config: ServerConfig) -> int:
     from templater.server.store import Store, StoreError
 
     configure(config.log_format)
+    _report_fatal_signals(config.database)
     try:
         # Its own: the database, its secrets and the admin token are the owner's only.
         config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -202,6 +270,7 @@ def run(config: ServerConfig) -> int:
         raise ServerConfigError(f"--data-dir {config.data_dir}: {problem.strerror}") from None
     _raise_open_file_limit()
     lock = _hold_sqlite_lock(config.database)
+    _check_sqlite_files(config.database)
     store = Store(config.database)
     try:
         store.migrate()

@@ -18,10 +18,12 @@ import socket
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 
+from templater.server.logs import server_log
 from templater.server.router.directory import Directory, Generation
 from templater.server.router.exchange import DEFAULT_MAX_BODY, Upstream
 from templater.server.router.proxy import ProxyServer
 from templater.server.store import Store
+from templater.server.store.database import SHARED_MEMORY_FAULT, shared_memory_file
 from templater.server.streams import StreamBroker
 
 _PR_SET_PDEATHSIG = 1
@@ -81,6 +83,8 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def start_workers(count: int, settings: FrontSettings, generation: Generation) -> list[BaseProcess]:
+    """The workers, started; one killed by a signal while the server runs (``stop_workers``
+    is the end) is logged by the running loop, since it could not say so itself."""
     workers: list[BaseProcess] = [
         _SPAWN.Process(
             target=_worker,
@@ -90,12 +94,37 @@ def start_workers(count: int, settings: FrontSettings, generation: Generation) -
         )
         for number in range(1, count + 1)
     ]
-    for worker in workers:
+    loop = asyncio.get_running_loop()
+    for number, worker in enumerate(workers, 1):
         worker.start()
+        loop.add_reader(worker.sentinel, _ended, loop, worker, number, settings.database)
     return workers
 
 
+def _ended(
+    loop: asyncio.AbstractEventLoop, worker: BaseProcess, number: int, database: str
+) -> None:
+    loop.remove_reader(worker.sentinel)
+    worker.join()
+    code = worker.exitcode
+    # A worker asked to stop exits 0; one that failed in Python has printed why.
+    if code is None or code >= 0 or -code in (signal.SIGTERM, signal.SIGINT):
+        return
+    shared_memory = shared_memory_file(database)
+    if code == -signal.SIGBUS and shared_memory is not None:
+        server_log.error(
+            f"a worker died of SIGBUS: {SHARED_MEMORY_FAULT} worker=%d file=%s",
+            number,
+            shared_memory,
+        )
+    else:
+        server_log.error("a worker died worker=%d error=%s", number, signal.strsignal(-code))
+
+
 def stop_workers(workers: list[BaseProcess]) -> None:
+    loop = asyncio.get_running_loop()
+    for worker in workers:
+        loop.remove_reader(worker.sentinel)
     for worker in workers:
         if worker.is_alive():
             worker.terminate()

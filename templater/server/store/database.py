@@ -61,6 +61,24 @@ def _owner_only(path: Path) -> None:
                 os.chmod(member, 0o600)
 
 
+def shared_memory_file(url: str) -> Path | None:
+    """The file SQLite maps into the memory of every process that opens the database at
+    ``url``: ``PATH-shm``, the index of its WAL. None for PostgreSQL. When that file can no
+    longer be written under a running process (made immutable) or is cut short (truncated), the
+    process's next access to it is a bus error (SIGBUS), which kills it before any Python code
+    can say why."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(str(make_url(url).database))
+    return path.with_name(path.name + "-shm")
+
+
+SHARED_MEMORY_FAULT = (
+    "SQLite could not read or write the database's shared-memory file (made immutable? truncated?)"
+)
+"""Why a server process died of SIGBUS on SQLite, for the line that says so."""
+
+
 def make_engine(url: str) -> Engine:
     """The engine for ``sqlite:///PATH`` or ``postgresql://…``; StoreError for any other URL."""
     try:
