@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import pytest
 import sqlalchemy as sa
 
+from templater.model.limits import MemberLimits
 from templater.model.records import (
     AgentCheck,
     AgentSpec,
@@ -1213,10 +1214,11 @@ def test_a_thousand_apps_apply_in_as_few_statements_as_ten(store: Store, alice: 
     in batches), and an apply that changes nothing writes nothing."""
     few = desired(*(app(f"app-{i}", healthcheck=CHECK, order=i) for i in range(10)))
     many = desired(*(app(f"app-{i}", healthcheck=CHECK, order=i) for i in range(1000)))
-    _, for_few = _statements(lambda: store.apply(alice, "few", 0, few))
-    created, for_many = _statements(lambda: store.apply(alice, "dev", 0, many))
+    room = MemberLimits(apps_per_workspace=1000, checks_per_second_per_agent=200)
+    _, for_few = _statements(lambda: store.apply(alice, "few", 0, few, room))
+    created, for_many = _statements(lambda: store.apply(alice, "dev", 0, many, room))
     assert len(created.created) == 1001
     assert for_many == for_few
-    again, unchanged = _statements(lambda: store.apply(alice, "dev", 1, many))
+    again, unchanged = _statements(lambda: store.apply(alice, "dev", 1, many, room))
     assert again.version == 1
     assert not {"INSERT", "UPDATE", "DELETE"} & set(unchanged), unchanged
