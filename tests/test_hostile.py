@@ -7,22 +7,26 @@ import contextlib
 import os
 import re
 import socket
+import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from .agents import RunningAgent, start_agent
+from .agents import RunningAgent, issue_token, start_agent
 from .processes import memory_growth
 from .test_server import (
     Server,
     app_json,
     apply_apps,
+    eventually,
     free_port,
     launch_server,
     new_user,
@@ -588,6 +592,51 @@ def test_the_limit_flags_raise_and_lower_the_limits(tmp_path: Path) -> None:
         )
         assert put_workspace(server, user, "carol", "checked", _checked(2, 2)).is_success
         _refused(put_workspace(server, user, "carol", "third", []), "at most 2 (the server's")
+
+
+def _transitions(server: Server) -> int:
+    """The changes of health the server has stored."""
+    with contextlib.closing(sqlite3.connect(server.data_dir / "templater.db")) as database:
+        return int(database.execute("SELECT count(*) FROM health_transitions").fetchone()[0])
+
+
+def _report_a_thousand_changes(server: Server, user: str) -> float:
+    """As flood/dev's agent, report 1,000 changes of app ``a`` as fast as they go; the seconds
+    from the first until the server stored the last one."""
+    from websockets.sync.client import connect
+
+    from templater.model.agent_messages import CONTROL_PATH, Health, HealthChange, Hello, encode
+
+    def last_one_stored() -> bool:
+        with server.api(user) as client:
+            answer = client.get("/api/v1/workspaces/flood/dev/apps/a/health")
+        latest = answer.json()["transitions"][:1]
+        return bool(latest and latest[0]["reason"] == "flood 999")
+
+    token = issue_token(server, user, "flood", "dev", "main")
+    url = server.url.replace("http://", "ws://") + CONTROL_PATH
+    started = time.monotonic()
+    with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as channel:
+        channel.send(encode(Hello("1", "linux", "amd64", "flooder")))
+        for number in range(1000):
+            state = "unhealthy" if number % 2 else "healthy"
+            change = HealthChange("a", state, f"flood {number}", datetime.now(UTC))
+            channel.send(encode(Health((change,))))
+        # However far behind the others it had to wait, the agent's last word is stored.
+        assert eventually(last_one_stored)
+        return time.monotonic() - started
+
+
+def test_an_agent_flooding_health_reports_is_stored_at_its_checks_rate(tmp_path: Path) -> None:
+    limits = ("--max-checks-per-second", "1", "--max-apps-per-workspace", "2")
+    for server in serving(tmp_path, *limits):
+        user = new_user(server, "flood")
+        apply_apps(server, user, "flood", "dev", [app_json("a", 9000, (1, 3))])
+        before = _transitions(server)
+        elapsed = _report_a_thousand_changes(server, user)
+        stored = _transitions(server) - before
+        # Two at once (as many as a workspace's apps), then one a second: not one per report.
+        assert 1 <= stored <= 2 + elapsed + 1, (stored, elapsed)
 
 
 def test_a_cross_site_form_cannot_sign_a_browser_in_or_out(hostile: Hostile) -> None:

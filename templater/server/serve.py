@@ -309,7 +309,7 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
         )
         # Routes name the agent's state.
         hub, service, streams = _agent_hub(
-            store, app.state.events.publish, directory.forget, private
+            store, app.state.events.publish, directory.forget, private, config.limits
         )
         app.include_router(agent_channel_router(store, hub))
         proxy = front_proxy(settings, directory, streams)
@@ -371,6 +371,7 @@ def _agent_hub(
     publish: Callable[[list[Any]], None],
     state_changed: Callable[[], None],
     private: str,
+    limits: MemberLimits,
 ) -> tuple[AgentHub, HubService, StreamBroker]:
     """The agents' hub, its service to the other processes, and this process's streams."""
     from templater.server.hub import AgentHub, HubService
@@ -384,7 +385,7 @@ def _agent_hub(
         if not service.refused(stream_id, reason):
             streams.refused(stream_id, reason)
 
-    hub = AgentHub(store, publish, refused, state_changed)
+    hub = AgentHub(store, publish, refused, state_changed, limits)
     service = HubService(hub)
     streams = StreamBroker(0, private, hub.request_stream)
     return hub, service, streams
