@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from templater.model.agent_messages import HealthChange
 from templater.server.health_reports import HealthReports
 
@@ -26,12 +28,12 @@ def test_what_is_over_the_budget_waits_coalesced_and_goes_at_the_rate() -> None:
     reports = HealthReports(per_second=2, burst=2, now=0.0)
     reports.add([change("a"), change("b"), change("c")])
     assert [c.slug for c in reports.ready(0.0)] == ["a", "b"]
-    assert reports.wait(0.0) == 0.5
+    assert reports.wait(0.0) == pytest.approx(0.5)
     # A flood of one app's changes keeps only its latest, behind the app already waiting.
     for number in range(1000):
         reports.add([change("a", "unhealthy" if number % 2 else "healthy")])
     assert reports.ready(0.25) == []
-    assert reports.wait(0.25) == 0.25
+    assert reports.wait(0.25) == pytest.approx(0.25)
     assert reports.ready(0.5) == [change("c")]
     assert reports.ready(1.0) == [change("a", "unhealthy")]
     assert reports.wait(1.0) is None

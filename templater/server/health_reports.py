@@ -10,6 +10,8 @@ from collections.abc import Iterable
 
 from templater.model.agent_messages import HealthChange
 
+_SLACK = 1e-9  # a budget short of a whole change by float error alone lets it through
+
 
 class HealthReports:
     """An agent's changes of health waiting to be stored, and the budget they are stored within:
@@ -34,7 +36,7 @@ class HealthReports:
         """The waiting changes the budget lets through at ``now``, oldest first; they no longer
         wait."""
         self._refill(now)
-        count = min(len(self._waiting), int(self._budget))
+        count = min(len(self._waiting), int(self._budget + _SLACK))
         self._budget -= count
         return [self._waiting.pop(slug) for slug in list(self._waiting)[:count]]
 
@@ -43,7 +45,7 @@ class HealthReports:
         if not self._waiting:
             return None
         self._refill(now)
-        return max(0.0, (1 - self._budget) / self._per_second)
+        return max(0.0, (1 - _SLACK - self._budget) / self._per_second)
 
     def _refill(self, now: float) -> None:
         elapsed = max(0.0, now - self._at)
