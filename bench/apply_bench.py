@@ -25,7 +25,8 @@ from templater.provisioning.client import Client, Credentials
 from templater.provisioning.workflow import make_plan
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(data_dir: Path, port: int, apps: int) -> subprocess.Popen[bytes]:
+    """A server with room for one workspace of ``apps`` apps checked every 5 s."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -36,6 +37,10 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
             str(data_dir),
             "--listen",
             f"127.0.0.1:{port}",
+            "--max-apps-per-workspace",
+            str(apps),
+            "--max-checks-per-second",
+            str(-(-apps // 5)),
         ],
         stderr=subprocess.DEVNULL,
     )
@@ -72,7 +77,7 @@ def main() -> None:
         template = root / "template"
         template.mkdir()
         generate_large_template(template, args.apps)
-        server = start_server(root / "data", args.port)
+        server = start_server(root / "data", args.port, args.apps)
         try:
             url = f"http://127.0.0.1:{args.port}"
             token = (root / "data" / "admin-token").read_text().strip()

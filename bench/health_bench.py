@@ -434,7 +434,13 @@ def agents_main() -> None:
     intervals = max(1, math.ceil(args.seconds / args.interval))
     with ExitStack() as stack:
         root = Path(stack.enter_context(TemporaryDirectory(prefix="health-bench-")))
-        server = stack.enter_context(templater_server(root))
+        room = (
+            "--max-apps-per-workspace",
+            str(args.apps_per_agent),
+            "--max-checks-per-second",
+            str(math.ceil(args.apps_per_agent / args.interval)),
+        )
+        server = stack.enter_context(templater_server(root, *room))
         for number in range(args.agent_count):
             apps = []
             for index in range(args.apps_per_agent):

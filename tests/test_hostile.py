@@ -7,25 +7,30 @@ import contextlib
 import os
 import re
 import socket
+import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from .agents import RunningAgent, start_agent
+from .agents import RunningAgent, issue_token, start_agent
 from .processes import memory_growth
 from .test_server import (
     Server,
     app_json,
     apply_apps,
+    eventually,
     free_port,
     launch_server,
     new_user,
+    put_workspace,
     serving,
     sign_in,
 )
@@ -558,6 +563,122 @@ def test_max_body_sets_the_apis_limit(tmp_path: Path) -> None:
             large = client.put("/api/v1/workspaces/admin/w", headers=admin, content=b" " * 2048)
         assert small.status_code == 422, small.text  # read, and found wanting
         assert large.status_code == 413 and "1 KiB" in large.text
+
+
+def _refused(answer: httpx.Response, *said: str) -> None:
+    """A 422 whose message says all of ``said``."""
+    assert answer.status_code == 422, answer.text
+    message = answer.json()["message"]
+    assert all(part in message for part in said), message
+
+
+def _checked(count: int, interval: int) -> list[dict[str, object]]:
+    return [app_json(f"check-{n}", 9000 + n, (interval, 3)) for n in range(count)]
+
+
+def test_one_member_cannot_load_the_control_plane_past_the_default_limits(
+    tmp_path: Path,
+) -> None:
+    for server in serving(tmp_path):
+        greedy = new_user(server, "greedy")
+        many = [app_json(f"app-{n}", 10000 + n) for n in range(101)]
+        _refused(
+            put_workspace(server, greedy, "greedy", "big", many),
+            "workspace greedy/big would have 101 apps; a workspace may have at most 100 (the "
+            "server's --max-apps-per-workspace)",
+        )
+        with server.api(greedy) as client:
+            assert client.get("/api/v1/workspaces/greedy/big").status_code == 404
+            assert client.get("/api/v1/apps").json() == []
+        assert put_workspace(server, greedy, "greedy", "big", many[:100]).status_code == 200
+
+        # 25 checks a second from one agent: the 5,000 apps checked every second of issue 13,
+        # scaled down.
+        _refused(
+            put_workspace(server, greedy, "greedy", "checked", _checked(25, 1)),
+            "agent main of workspace greedy/checked would run 25 health checks a second",
+            "an agent may run at most 20 (the server's --max-checks-per-second)",
+        )
+        with server.api(greedy) as client:
+            assert client.get("/api/v1/workspaces/greedy/checked").status_code == 404
+        assert put_workspace(server, greedy, "greedy", "checked", _checked(20, 1)).is_success
+
+        for number in range(23):
+            assert put_workspace(server, greedy, "greedy", f"w-{number}", []).is_success
+        message = (
+            "greedy already has 25 workspaces; a user may have at most 25 (the server's "
+            "--max-workspaces-per-user)"
+        )
+        _refused(put_workspace(server, greedy, "greedy", "one-more", []), message)
+        # An admin applying for the member counts against the member.
+        _refused(put_workspace(server, server.admin_token, "greedy", "one-more", []), message)
+        with server.api(greedy) as client:
+            assert len(client.get("/api/v1/workspaces").json()) == 25
+            assert client.get("/api/v1/workspaces/greedy/one-more").status_code == 404
+        # Everyone else is untouched by greedy's limits.
+        other = new_user(server, "modest")
+        assert put_workspace(server, other, "modest", "dev", _checked(20, 1)).is_success
+
+
+def test_the_limit_flags_raise_and_lower_the_limits(tmp_path: Path) -> None:
+    flags = ("--max-apps-per-workspace", "150", "--max-workspaces-per-user", "2")
+    for server in serving(tmp_path, *flags, "--max-checks-per-second", "1"):
+        user = new_user(server, "carol")
+        many = [app_json(f"app-{n}", 10000 + n) for n in range(151)]
+        _refused(put_workspace(server, user, "carol", "big", many), "at most 150 (the server's")
+        assert put_workspace(server, user, "carol", "big", many[:101]).is_success
+        _refused(
+            put_workspace(server, user, "carol", "checked", _checked(3, 2)),
+            "would run 1.5 health checks a second",
+            "at most 1 (the server's --max-checks-per-second)",
+        )
+        assert put_workspace(server, user, "carol", "checked", _checked(2, 2)).is_success
+        _refused(put_workspace(server, user, "carol", "third", []), "at most 2 (the server's")
+
+
+def _transitions(server: Server) -> int:
+    """The changes of health the server has stored."""
+    with contextlib.closing(sqlite3.connect(server.data_dir / "templater.db")) as database:
+        return int(database.execute("SELECT count(*) FROM health_transitions").fetchone()[0])
+
+
+def _report_a_thousand_changes(server: Server, user: str) -> float:
+    """As flood/dev's agent, report 1,000 changes of app ``a`` as fast as they go; the seconds
+    from the first until the server stored the last one."""
+    from websockets.sync.client import connect
+
+    from templater.model.agent_messages import CONTROL_PATH, Health, HealthChange, Hello, encode
+
+    def last_one_stored() -> bool:
+        with server.api(user) as client:
+            answer = client.get("/api/v1/workspaces/flood/dev/apps/a/health")
+        latest = answer.json()["transitions"][:1]
+        return bool(latest and latest[0]["reason"] == "flood 999")
+
+    token = issue_token(server, user, "flood", "dev", "main")
+    url = server.url.replace("http://", "ws://") + CONTROL_PATH
+    started = time.monotonic()
+    with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as channel:
+        channel.send(encode(Hello("1", "linux", "amd64", "flooder")))
+        for number in range(1000):
+            state = "unhealthy" if number % 2 else "healthy"
+            change = HealthChange("a", state, f"flood {number}", datetime.now(UTC))
+            channel.send(encode(Health((change,))))
+        # However far behind the others it had to wait, the agent's last word is stored.
+        assert eventually(last_one_stored)
+        return time.monotonic() - started
+
+
+def test_an_agent_flooding_health_reports_is_stored_at_its_checks_rate(tmp_path: Path) -> None:
+    limits = ("--max-checks-per-second", "1", "--max-apps-per-workspace", "2")
+    for server in serving(tmp_path, *limits):
+        user = new_user(server, "flood")
+        apply_apps(server, user, "flood", "dev", [app_json("a", 9000, (1, 3))])
+        before = _transitions(server)
+        elapsed = _report_a_thousand_changes(server, user)
+        stored = _transitions(server) - before
+        # Two at once (as many as a workspace's apps), then one a second: not one per report.
+        assert 1 <= stored <= 2 + elapsed + 1, (stored, elapsed)
 
 
 def test_a_cross_site_form_cannot_sign_a_browser_in_or_out(hostile: Hostile) -> None:

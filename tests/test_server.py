@@ -455,6 +455,9 @@ def test_bad_server_flags_are_refused_with_their_own_message(tmp_path: Path) -> 
         ("--listen", "localhost", "--listen"),
         ("--max-body", "lots", "--max-body 'lots': give a size such as 16M"),
         ("--max-body", "0", "--max-body"),
+        ("--max-apps-per-workspace", "0", "--max-apps-per-workspace 0: give 1 to 10,000"),
+        ("--max-workspaces-per-user", "10001", "--max-workspaces-per-user 10001: give 1 to"),
+        ("--max-checks-per-second", "lots", "--max-checks-per-second: invalid int value"),
     ):
         result = subprocess.run(
             [sys.executable, "-m", "templater", "server", "--data-dir", str(tmp_path), flag, value],
@@ -471,7 +474,9 @@ def _many_apps(count: int, url_port: int) -> list[dict[str, object]]:
 
 
 def test_a_server_killed_mid_apply_restarts_with_the_old_state(tmp_path: Path) -> None:
-    running = start_server(tmp_path / "data", tmp_path / "home")
+    # Room for 8,000 apps checked every 5 s in one workspace.
+    room = ("--max-apps-per-workspace", "8000", "--max-checks-per-second", "1600")
+    running = start_server(tmp_path / "data", tmp_path / "home", *room)
     user = new_user(running, "erin")
     agents = [{"name": "main"}]
     old = {
@@ -501,7 +506,7 @@ def test_a_server_killed_mid_apply_restarts_with_the_old_state(tmp_path: Path) -
             running.process.kill()  # SIGKILL: no chance to clean up
             running.process.wait(timeout=30)
             acknowledged = future.result(timeout=60)
-        running = start_server(tmp_path / "data", tmp_path / "home")
+        running = start_server(tmp_path / "data", tmp_path / "home", *room)
         with running.api(user) as api:
             state = api.get("/api/v1/workspaces/erin/big").json()
         ports = {app["url"].rsplit(":", 1)[1][:1] for app in state["apps"]}

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import pytest
 import sqlalchemy as sa
 
+from templater.model.limits import MemberLimits
 from templater.model.records import (
     AgentCheck,
     AgentSpec,
@@ -31,6 +32,7 @@ from templater.model.records import (
 from templater.server.store import (
     SCHEMA_VERSION,
     TOKEN_PREFIX,
+    LimitExceeded,
     NotFound,
     Store,
     StoreError,
@@ -865,6 +867,66 @@ def test_racing_apply_and_destroy(
         assert set(specs(state)) == {"new"}
 
 
+def test_an_apply_over_a_members_limits_is_refused_and_writes_nothing(
+    database: Database, store: Store, alice: str
+) -> None:
+    limits = MemberLimits(
+        apps_per_workspace=3, workspaces_per_user=2, checks_per_second_per_agent=1
+    )
+    with pytest.raises(LimitExceeded, match="workspace alice/dev would have 4 apps; a workspace"):
+        store.apply(alice, "dev", 0, desired(*(app(f"a{i}") for i in range(4))), limits)
+    assert store.get_workspace(alice, "dev") is None and database.rows("agents") == []
+    every_second = replace(CHECK, interval=1)
+    store.apply(alice, "dev", 0, desired(app("a", healthcheck=every_second)), limits)
+    before = store.get_workspace(alice, "dev")
+    with pytest.raises(LimitExceeded, match=r"agent main of workspace alice/dev would run 1\.2 "):
+        store.apply(
+            alice,
+            "dev",
+            1,
+            desired(app("a", healthcheck=every_second), app("b", healthcheck=CHECK)),
+            limits,
+        )
+    with pytest.raises(LimitExceeded, match="would have 4 apps"):
+        store.apply(alice, "dev", 1, desired(*(app(f"a{i}") for i in range(4))), limits)
+    assert store.get_workspace(alice, "dev") == before
+
+    store.apply(alice, "prod", 0, desired(), limits)
+    with pytest.raises(LimitExceeded, match=r"^alice already has 2 workspaces; a user may have"):
+        store.apply(alice, "third", 0, desired(), limits)
+    assert [w.name for w in store.list_workspaces(alice)] == ["dev", "prod"]
+    # At the limit, the workspaces there still change; one destroyed makes room for another.
+    assert store.apply(alice, "prod", 1, desired(app("p")), limits).version == 2
+    store.create_user("bob", "admin")
+    assert store.apply("bob", "dev", 0, desired(), limits).version == 1  # each user their own
+    store.destroy(alice, "prod")
+    assert store.apply(alice, "third", 0, desired(), limits).version == 1
+
+
+def test_a_lowered_limit_keeps_what_is_there_until_the_next_apply(store: Store, alice: str) -> None:
+    store.apply(alice, "dev", 0, desired(*(app(f"a{i}") for i in range(5))))
+    lower = MemberLimits(apps_per_workspace=2)
+    assert store.get_workspace(alice, "dev") is not None
+    with pytest.raises(LimitExceeded):
+        store.apply(alice, "dev", 1, desired(*(app(f"a{i}") for i in range(3))), lower)
+    assert store.apply(alice, "dev", 1, desired(app("a0")), lower).version == 2
+
+
+def test_racing_creations_past_the_workspace_limit_are_counted_one_after_the_other(
+    database: Database, store: Store, alice: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one = MemberLimits(workspaces_per_user=1)
+    results, errors = _race(
+        database,
+        monkeypatch,
+        lambda s, state: s.apply(alice, state.source["name"], 0, state, one),
+        (desired(source={"name": "first"}), desired(source={"name": "second"})),
+    )
+    assert len(results) == 1 and len(errors) == 1, (results, errors)
+    assert isinstance(errors[0], LimitExceeded)
+    assert len(store.list_workspaces(alice)) == 1
+
+
 # ----------------------------------------------------------------------------- destroy
 
 
@@ -1342,10 +1404,11 @@ def test_a_thousand_apps_apply_in_as_few_statements_as_ten(store: Store, alice: 
     in batches), and an apply that changes nothing writes nothing."""
     few = desired(*(app(f"app-{i}", healthcheck=CHECK, order=i) for i in range(10)))
     many = desired(*(app(f"app-{i}", healthcheck=CHECK, order=i) for i in range(1000)))
-    _, for_few = _statements(lambda: store.apply(alice, "few", 0, few))
-    created, for_many = _statements(lambda: store.apply(alice, "dev", 0, many))
+    room = MemberLimits(apps_per_workspace=1000, checks_per_second_per_agent=200)
+    _, for_few = _statements(lambda: store.apply(alice, "few", 0, few, room))
+    created, for_many = _statements(lambda: store.apply(alice, "dev", 0, many, room))
     assert len(created.created) == 1001
     assert for_many == for_few
-    again, unchanged = _statements(lambda: store.apply(alice, "dev", 1, many))
+    again, unchanged = _statements(lambda: store.apply(alice, "dev", 1, many, room))
     assert again.version == 1
     assert not {"INSERT", "UPDATE", "DELETE"} & set(unchanged), unchanged

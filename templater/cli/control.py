@@ -50,6 +50,9 @@ def _server(args: argparse.Namespace) -> int:
             args.log_format,
             args.listen_unix,
             args.max_body,
+            args.max_apps_per_workspace,
+            args.max_workspaces_per_user,
+            args.max_checks_per_second,
         )
         return run(config)
     except ServerConfigError as problem:
@@ -427,6 +430,25 @@ def add_commands(commands: Any) -> None:
         metavar="SIZE",
         help="the largest request body the API reads, such as 16M (default) or 512K; a larger "
         "one is refused with 413 before it is read",
+    )
+    server.add_argument(
+        "--max-apps-per-workspace",
+        type=int,
+        metavar="N",
+        help="the most apps one workspace may have (default 100); an apply over it is refused",
+    )
+    server.add_argument(
+        "--max-workspaces-per-user",
+        type=int,
+        metavar="N",
+        help="the most workspaces one user may have (default 25), admins included",
+    )
+    server.add_argument(
+        "--max-checks-per-second",
+        type=int,
+        metavar="N",
+        help="the most health checks a second one agent may run (default 20): the sum of "
+        "1 / interval over its apps' healthchecks; also the rate its health reports are stored at",
     )
     server.add_argument(
         "--log-format",

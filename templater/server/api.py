@@ -27,6 +27,7 @@ from templater.model.hostnames import (
     label_overflow,
     path_app_url,
 )
+from templater.model.limits import DEFAULT_LIMITS, MemberLimits
 from templater.model.records import (
     USER_STATUSES,
     USER_SUSPENDED,
@@ -179,12 +180,14 @@ def create_app(
     deployment: Deployment,
     on_registry_change: Callable[[], None] | None = None,
     on_agents_changed: Callable[[], None] | None = None,
+    limits: MemberLimits = DEFAULT_LIMITS,
 ) -> FastAPI:
     """The API on ``store``. ``on_registry_change`` is called (in a worker thread) after every successful apply, destroy,
     share and unshare of a port: what the app router caches about apps and ports may be stale.
     ``on_agents_changed`` is called (in a worker thread) after every successful apply, destroy
     and agent token issued: agents may be gone or have new tokens, and their apps changed, so
-    their connections need checking again."""
+    their connections need checking again. An apply that would take its workspace's owner past
+    ``limits`` is refused (422, the message naming the limit and the flag that raises it)."""
     broker = EventBroker()
 
     def registry_changed() -> None:
@@ -381,7 +384,7 @@ def create_app(
                 )
         desired = DesiredState(request.source, request.variables, request.agents, apps)
         try:
-            result = store.apply(owner, name, request.expected_version, desired)
+            result = store.apply(owner, name, request.expected_version, desired, limits)
         except VersionConflict as problem:
             raise _fail(409, str(problem)) from None
         except StoreUnavailable:

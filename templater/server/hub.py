@@ -36,9 +36,11 @@ from templater.model.agent_messages import (
     decode,
     encode,
 )
+from templater.model.limits import DEFAULT_LIMITS, MemberLimits
 from templater.model.records import AgentCheck, AgentIdentity
+from templater.server.health_reports import HealthReports
 from templater.server.logs import event_log
-from templater.server.store import Store
+from templater.server.store import Store, StoreError
 from templater.server.streams import AgentElsewhere, AgentOffline
 
 logger = logging.getLogger("templater.server.hub")
@@ -66,7 +68,11 @@ class _Connected:
     identity: AgentIdentity
     token_hash: str
     channel: Channel
+    reports: HealthReports
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # Held while reports are taken and stored, so that an app's changes are stored in order.
+    storing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    storing_later: bool = False
 
 
 class AgentHub:
@@ -78,11 +84,15 @@ class AgentHub:
         publish: Callable[[list[Any]], None],
         refused: Callable[[str, str], None],
         state_changed: Callable[[], None],
+        limits: MemberLimits = DEFAULT_LIMITS,
     ) -> None:
         """``publish`` hands events to the events stream; ``refused`` tells a process's
         StreamBroker that the agent could not open one of its streams; ``state_changed`` is
-        called when an agent connects or disconnects (the router's routes change with it)."""
+        called when an agent connects or disconnects (the router's routes change with it).
+        An agent's reports of health are stored as fast as ``limits`` let its checks run, all
+        of a workspace's apps at once."""
         self._store = store
+        self._limits = limits
         self._publish = publish
         self._refused = refused
         self._state_changed = state_changed
@@ -101,7 +111,13 @@ class AgentHub:
         self._loop = asyncio.get_running_loop()
         agent = identity.agent_id
         previous = self._connected.get(agent)
-        connected = _Connected(identity, token_hash, channel)
+        per_second = self._limits.checks_per_second_per_agent
+        reports = HealthReports(
+            per_second,
+            max(per_second, self._limits.apps_per_workspace),
+            self._loop.time(),
+        )
+        connected = _Connected(identity, token_hash, channel, reports)
         self._connected[agent] = connected
         if previous is not None:
             logger.info(
@@ -118,21 +134,8 @@ class AgentHub:
                         await self._hello(connected, message)
                         hello = True
                     case Health() if hello:
-                        changes = [(c.slug, c.state, c.reason, c.at) for c in message.changes]
-                        events = await asyncio.to_thread(
-                            self._store.record_agent_health, agent, changes
-                        )
-                        for health in events:
-                            event_log.info(
-                                "health owner=%s workspace=%s slug=%s from=%s to=%s reason=%s",
-                                health.owner,
-                                health.workspace,
-                                health.slug,
-                                health.previous,
-                                health.health,
-                                health.reason,
-                            )
-                        self._publish(events)
+                        connected.reports.add(message.changes)
+                        await self._store_health(connected)
                     case Ports() if hello:
                         await asyncio.to_thread(self._store.set_agent_ports, agent, message.ports)
                     case Refused():
@@ -155,6 +158,46 @@ class AgentHub:
                     self._state_changed()
                     self._publish([event])
                     logger.info("agent %s disconnected", _name(identity))
+
+    async def _store_health(self, connected: _Connected) -> None:
+        """Store the agent's changes of health that its budget lets through now; if some must
+        wait, store them once it lets them through."""
+        loop = asyncio.get_running_loop()
+        async with connected.storing:
+            ready = connected.reports.ready(loop.time())
+            if ready:
+                events = await asyncio.to_thread(
+                    self._store.record_agent_health,
+                    connected.identity.agent_id,
+                    [(c.slug, c.state, c.reason, c.at) for c in ready],
+                )
+                for health in events:
+                    event_log.info(
+                        "health owner=%s workspace=%s slug=%s from=%s to=%s reason=%s",
+                        health.owner,
+                        health.workspace,
+                        health.slug,
+                        health.previous,
+                        health.health,
+                        health.reason,
+                    )
+                self._publish(events)
+        delay = connected.reports.wait(loop.time())
+        if delay is not None and not connected.storing_later:
+            connected.storing_later = True
+            self._spawn(self._store_health_later(connected, delay))
+
+    async def _store_health_later(self, connected: _Connected, delay: float) -> None:
+        await asyncio.sleep(delay)
+        connected.storing_later = False
+        if self._connected.get(connected.identity.agent_id) is not connected:
+            return  # what a closed channel reported is dropped with it
+        try:
+            await self._store_health(connected)
+        except StoreError as problem:
+            logger.warning(
+                "agent %s: its health could not be stored: %s", _name(connected.identity), problem
+            )
 
     async def _hello(self, connected: _Connected, hello: Hello) -> None:
         identity = connected.identity

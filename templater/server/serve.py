@@ -15,6 +15,14 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from templater.model.limits import (
+    DEFAULT_APPS_PER_WORKSPACE,
+    DEFAULT_CHECKS_PER_SECOND,
+    DEFAULT_LIMITS,
+    DEFAULT_WORKSPACES_PER_USER,
+    HIGHEST_LIMIT,
+    MemberLimits,
+)
 from templater.server.logs import LOG_FORMATS, server_log
 from templater.server.router.exchange import DEFAULT_MAX_BODY
 from templater.server.router.sessions import SECRET_NAME
@@ -49,6 +57,8 @@ class ServerConfig:
     """A Unix socket the front port is served on too (the main process's)."""
     max_body: int = DEFAULT_MAX_BODY
     """Bytes of a request body the API reads at most."""
+    limits: MemberLimits = DEFAULT_LIMITS
+    """How much one member's workspaces may load the control plane."""
 
 
 def default_data_dir() -> Path:
@@ -67,6 +77,9 @@ def server_config(
     log_format: str = "text",
     listen_unix: str | None = None,
     max_body: str | None = None,
+    max_apps_per_workspace: int | None = None,
+    max_workspaces_per_user: int | None = None,
+    max_checks_per_second: int | None = None,
 ) -> ServerConfig:
     """The server's settings from its flags; raises ServerConfigError naming the bad flag."""
     host, separator, port_text = listen.rpartition(":")
@@ -117,7 +130,22 @@ def server_config(
         log_format,
         listen_unix,
         DEFAULT_MAX_BODY if max_body is None else _size("--max-body", max_body),
+        MemberLimits(
+            _limit("--max-apps-per-workspace", max_apps_per_workspace, DEFAULT_APPS_PER_WORKSPACE),
+            _limit(
+                "--max-workspaces-per-user", max_workspaces_per_user, DEFAULT_WORKSPACES_PER_USER
+            ),
+            _limit("--max-checks-per-second", max_checks_per_second, DEFAULT_CHECKS_PER_SECOND),
+        ),
     )
+
+
+def _limit(flag: str, given: int | None, default: int) -> int:
+    if given is None:
+        return default
+    if not 1 <= given <= HIGHEST_LIMIT:
+        raise ServerConfigError(f"{flag} {given}: give 1 to {HIGHEST_LIMIT:,} (default {default})")
+    return given
 
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -332,6 +360,7 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
         Deployment(config.access_url, wildcard),
         on_registry_change=directory.forget,
         on_agents_changed=agents_changed,
+        limits=config.limits,
     )
     app.include_router(
         sign_in_router(store, SessionSigner(secret), config.access_url, wildcard, directory.forget)
@@ -351,7 +380,7 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
         )
         # Routes name the agent's state.
         hub, service, streams = _agent_hub(
-            store, app.state.events.publish, directory.forget, private
+            store, app.state.events.publish, directory.forget, private, config.limits
         )
         app.include_router(agent_channel_router(store, hub))
         proxy = front_proxy(settings, directory, streams)
@@ -413,6 +442,7 @@ def _agent_hub(
     publish: Callable[[list[Any]], None],
     state_changed: Callable[[], None],
     private: str,
+    limits: MemberLimits,
 ) -> tuple[AgentHub, HubService, StreamBroker]:
     """The agents' hub, its service to the other processes, and this process's streams."""
     from templater.server.hub import AgentHub, HubService
@@ -426,7 +456,7 @@ def _agent_hub(
         if not service.refused(stream_id, reason):
             streams.refused(stream_id, reason)
 
-    hub = AgentHub(store, publish, refused, state_changed)
+    hub = AgentHub(store, publish, refused, state_changed, limits)
     service = HubService(hub)
     streams = StreamBroker(0, private, hub.request_stream)
     return hub, service, streams

@@ -1,7 +1,13 @@
 """The control plane's registry on SQLite or PostgreSQL (SQLAlchemy Core): the schema and its
 migrations, the database engine, and ``Store``, the typed repository the server uses."""
 
-from templater.server.store.errors import NotFound, StoreError, StoreUnavailable, VersionConflict
+from templater.server.store.errors import (
+    LimitExceeded,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+    VersionConflict,
+)
 from templater.server.store.repository import (
     AGENT_TOKEN_PREFIX,
     NAME_LIMIT,
@@ -18,6 +24,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SELF",
     "TOKEN_PREFIX",
+    "LimitExceeded",
     "NotFound",
     "Store",
     "StoreError",

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from templater.model.changes import APP_REPLACED_BY, classify
 from templater.model.levels import SHARE_LEVELS
+from templater.model.limits import MemberLimits, new_workspace_breach
 from templater.model.records import (
     AGENT_CONNECTING,
     HEALTH_DISABLED,
@@ -22,7 +23,7 @@ from templater.model.records import (
     AppSpec,
     DesiredState,
 )
-from templater.server.store.errors import StoreError
+from templater.server.store.errors import LimitExceeded, StoreError
 from templater.server.store.schema import (
     agents,
     app_columns,
@@ -30,6 +31,8 @@ from templater.server.store.schema import (
     app_values,
     apps,
     port_shares,
+    users,
+    workspaces,
 )
 
 _DELETE_CHUNK = 500
@@ -81,6 +84,21 @@ def check_desired(desired: DesiredState) -> None:
             raise StoreError(
                 f"app {app.slug}: healthcheck interval and threshold must be at least 1"
             )
+
+
+def check_workspace_count(
+    conn: Connection, owner: str, owner_id: int, limits: MemberLimits
+) -> None:
+    """Refuse a new workspace for ``owner`` beyond ``limits``. The owner's row stays locked
+    until the apply ends (PostgreSQL), so that two applies creating workspaces at once are
+    counted one after the other."""
+    conn.execute(sa.select(users.c.id).where(users.c.id == owner_id).with_for_update())
+    owned = conn.scalar(
+        sa.select(sa.func.count()).select_from(workspaces).where(workspaces.c.owner_id == owner_id)
+    )
+    breach = new_workspace_breach(limits, owner, int(owned or 0))
+    if breach is not None:
+        raise LimitExceeded(breach.message)
 
 
 @dataclass(slots=True)

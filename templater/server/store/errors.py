@@ -17,3 +17,7 @@ class StoreUnavailable(StoreError):
 
 class NotFound(StoreError):
     """The workspace, agent or other thing a request names does not exist."""
+
+
+class LimitExceeded(StoreError):
+    """An apply would take its owner past one of the limits on a member's load (SPEC §15)."""

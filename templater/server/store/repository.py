@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from templater.model.hostnames import MAX_PORT, MIN_PORT
 from templater.model.levels import PORT_SHARE_LEVELS, ROLES
+from templater.model.limits import DEFAULT_LIMITS, MemberLimits, apply_breach
 from templater.model.records import (
     AGENT_CONNECTED,
     AGENT_DISCONNECTED,
@@ -60,7 +61,13 @@ from templater.model.records import (
 )
 from templater.server.store import applying
 from templater.server.store.database import WRITE, make_engine
-from templater.server.store.errors import NotFound, StoreError, StoreUnavailable, VersionConflict
+from templater.server.store.errors import (
+    LimitExceeded,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+    VersionConflict,
+)
 from templater.server.store.schema import (
     APPS_WITH_OWNERS,
     MIGRATIONS,
@@ -620,18 +627,27 @@ class Store:
     # --------------------------------------------------------------------- workspaces
 
     def apply(
-        self, owner: str, name: str, expected_version: int, desired: DesiredState
+        self,
+        owner: str,
+        name: str,
+        expected_version: int,
+        desired: DesiredState,
+        limits: MemberLimits = DEFAULT_LIMITS,
     ) -> ApplyResult:
         """Make ``owner``'s workspace ``name`` hold exactly ``desired``, in one transaction.
 
         ``expected_version`` is the version the caller planned against: 0 for a workspace that
         must not exist yet (it is created at version 1). When the stored version differs, raise
-        VersionConflict. An apply that changes nothing leaves everything, the version included."""
+        VersionConflict. An apply that changes nothing leaves everything, the version included.
+        One that would take ``owner`` past ``limits`` raises LimitExceeded and writes nothing."""
         check_name(name, "workspace")
         if expected_version < 0:
             raise StoreError(f"expected version {expected_version} is negative")
         applying.check_desired(desired)
         address = f"{owner}/{name}"
+        breach = apply_breach(limits, address, desired)
+        if breach is not None:
+            raise LimitExceeded(breach.message)
         now = _now()
         with self._write() as conn:
             owner_id = conn.scalar(sa.select(users.c.id).where(users.c.name == owner))
@@ -650,6 +666,7 @@ class Store:
             if row is None:
                 if expected_version != 0:
                     raise _conflict(address, None, expected_version)
+                applying.check_workspace_count(conn, owner, owner_id, limits)
                 try:
                     result = conn.execute(
                         sa.insert(workspaces).values(
