@@ -24,6 +24,7 @@ from templater.health import HealthMonitor, Target, Transition
 from templater.model.agent_messages import (
     CONTROL_PATH,
     MAX_MESSAGE,
+    PORTS_EVERY,
     BadMessage,
     Checks,
     Health,
@@ -42,8 +43,6 @@ logger = logging.getLogger("templater.agent")
 
 FIRST_RETRY = 1.0
 LAST_RETRY = 30.0
-PORTS_EVERY = 1.0
-"""Seconds between looks at the listening ports (SPEC §11: at most once a second)."""
 PING_EVERY = 5.0
 PING_TIMEOUT = 10.0
 """With PING_EVERY: a control plane silent for 15 s is taken for gone, as the agent is by it."""

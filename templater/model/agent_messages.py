@@ -30,6 +30,10 @@ STREAM_PATH = "/api/v1/agent/streams/"
 STREAM_PROTOCOL = "templater-stream"
 """The ``Upgrade`` token of a stream."""
 
+PORTS_EVERY = 1.0
+"""Seconds between an agent's reports of its listening ports, at the least (SPEC §11: at most once
+a second); the control plane stores them no more often."""
+
 MAX_MESSAGE = 1 << 20
 """The largest message either end accepts, in bytes (a check list of thousands of apps fits)."""
 _MAX_TEXT = 256

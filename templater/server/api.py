@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -56,6 +56,8 @@ from templater.server.store import (
     VersionConflict,
 )
 
+TokenId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+"""A token's id: what the databases' integers hold."""
 _WORKSPACE_NAME = re.compile(r"[a-z0-9](-?[a-z0-9])*")
 
 
@@ -323,7 +325,7 @@ def create_app(
         return CreatedToken(record.id, record.name, record.created_at, record.expires_at, token)
 
     @app.delete("/api/v1/users/{name}/tokens/{token_id}", tags=["tokens"])
-    async def revoke_token(name: str, token_id: int, user: Authenticated) -> Destroyed:
+    async def revoke_token(name: str, token_id: TokenId, user: Authenticated) -> Destroyed:
         """End a token at once, on every process of the server."""
         owner = await run_in_threadpool(account, user, name)
         if not await run_in_threadpool(store.revoke_token, owner.id, token_id):

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from templater.model.agent_messages import (
+    PORTS_EVERY,
     BadMessage,
     Checks,
     Health,
@@ -37,7 +38,7 @@ from templater.model.agent_messages import (
     encode,
 )
 from templater.model.limits import DEFAULT_LIMITS, MemberLimits
-from templater.model.records import AgentCheck, AgentIdentity
+from templater.model.records import AgentCheck, AgentIdentity, ListeningPort
 from templater.server.health_reports import HealthReports
 from templater.server.logs import event_log
 from templater.server.store import Store, StoreError
@@ -73,6 +74,10 @@ class _Connected:
     # Held while reports are taken and stored, so that an app's changes are stored in order.
     storing: asyncio.Lock = field(default_factory=asyncio.Lock)
     storing_later: bool = False
+    # The latest listening ports not yet stored, and when the ones before were.
+    ports: tuple[ListeningPort, ...] | None = None
+    ports_stored_at: float = -PORTS_EVERY
+    ports_later: bool = False
 
 
 class AgentHub:
@@ -137,7 +142,8 @@ class AgentHub:
                         connected.reports.add(message.changes)
                         await self._store_health(connected)
                     case Ports() if hello:
-                        await asyncio.to_thread(self._store.set_agent_ports, agent, message.ports)
+                        connected.ports = message.ports
+                        await self._store_ports(connected)
                     case Refused():
                         self._refused(message.id, message.reason)
                     case _:
@@ -197,6 +203,32 @@ class AgentHub:
         except StoreError as problem:
             logger.warning(
                 "agent %s: its health could not be stored: %s", _name(connected.identity), problem
+            )
+
+    async def _store_ports(self, connected: _Connected) -> None:
+        """Store the agent's latest listening ports, once a PORTS_EVERY at most: an agent that
+        reports faster (hostile input) has its reports coalesced to the latest."""
+        wait = connected.ports_stored_at + PORTS_EVERY - asyncio.get_running_loop().time()
+        if wait > 0:
+            if not connected.ports_later:
+                connected.ports_later = True
+                self._spawn(self._store_ports_later(connected, wait))
+            return
+        ports, connected.ports = connected.ports, None
+        if ports is not None:
+            connected.ports_stored_at = asyncio.get_running_loop().time()
+            await asyncio.to_thread(self._store.set_agent_ports, connected.identity.agent_id, ports)
+
+    async def _store_ports_later(self, connected: _Connected, delay: float) -> None:
+        await asyncio.sleep(delay)
+        connected.ports_later = False
+        if self._connected.get(connected.identity.agent_id) is not connected:
+            return  # what a closed channel reported is dropped with it
+        try:
+            await self._store_ports(connected)
+        except StoreError as problem:
+            logger.warning(
+                "agent %s: its ports could not be stored: %s", _name(connected.identity), problem
             )
 
     async def _hello(self, connected: _Connected, hello: Hello) -> None:
