@@ -513,6 +513,21 @@ def test_an_api_body_is_not_read_from_a_caller_without_a_valid_token(
     assert b"WWW-Authenticate: Bearer" in answer and b'{"message": ' in answer
 
 
+def test_a_connection_goes_on_after_a_body_was_refused_for_its_token(hostile: Hostile) -> None:
+    # The body is all there before the token is found wanting: the 401 must not leave the
+    # connection waiting for more of it.
+    authority = urlsplit(hostile.server.url).netloc
+    bad = "Authorization: Bearer tpl_made-up\r\n"
+    health = f"GET /api/v1/health HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode()
+    with _connect(hostile) as connection:
+        connection.sendall(_api_put(hostile, "Content-Length: 2\r\n", bad) + b"{}")
+        first = _read_response(connection)
+        connection.sendall(health)  # after the answer, as a client on a kept-alive connection
+        second = _read_response(connection)
+    assert first.startswith(b"HTTP/1.1 401 "), first[:300]
+    assert second.startswith(b"HTTP/1.1 200 ") and b'"ok"' in second, second[:300]
+
+
 def test_the_sign_in_forms_take_small_bodies_only(hostile: Hostile) -> None:
     authority = urlsplit(hostile.server.url).netloc
     for path in ("/login", "/logout"):

@@ -459,6 +459,9 @@ class _ClientConnection(asyncio.Protocol):
             self.close()
             return
         if self._paused:
+            # A body read ahead while its request was routed is done with once it is answered
+            # (by a reply of templater's own): reading goes on.
+            self._resume("body")
             self._resume("pipelined")
         if self._exchanges:
             self._start(self._exchanges[0])
