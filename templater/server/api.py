@@ -263,10 +263,10 @@ def create_app(
             raise _fail(404, f"there is no user {name}")
         return found
 
-    def credentials_ended(name: str) -> None:
+    async def credentials_ended(name: str) -> None:
         """What the app router and the event streams keep about the user's credentials is
-        stale: drop it in every process."""
-        registry_changed()
+        stale: drop it in every process. (The broker is the event loop's only.)"""
+        await run_in_threadpool(registry_changed)
         broker.end_streams_of(name)
 
     @app.get("/api/v1/health", tags=["health"])
@@ -298,7 +298,7 @@ def create_app(
         except NotFound as problem:
             raise _fail(404, str(problem)) from None
         event_log.info("user-status name=%s status=%s user=%s", name, changed.status, user.name)
-        await run_in_threadpool(credentials_ended, name)
+        await credentials_ended(name)
         return changed
 
     @app.get("/api/v1/users/{name}/tokens", tags=["tokens"])
@@ -331,7 +331,7 @@ def create_app(
         if not await run_in_threadpool(store.revoke_token, owner.id, token_id):
             raise _fail(404, f"{owner.name} has no token {token_id}")
         event_log.info("token-revoke name=%s id=%d user=%s", owner.name, token_id, user.name)
-        await run_in_threadpool(credentials_ended, owner.name)
+        await credentials_ended(owner.name)
         return Destroyed(True)
 
     @app.post("/api/v1/users", status_code=201, tags=["users"])
