@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from templater.cli.common import EXIT_OK
-from templater.cli.remote import connect, guarded, print_table, server_command, since
-
-if TYPE_CHECKING:
-    from templater.model.records import TokenRecord, UserRecord
+from templater.cli.remote import (
+    connect,
+    guarded,
+    print_json,
+    print_table,
+    record_json,
+    server_command,
+    since,
+)
 
 _SELF = "me"
 """What the API reads as the user who asks."""
@@ -39,20 +42,10 @@ def _create_user(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _user_json(user: UserRecord) -> dict[str, Any]:
-    return {
-        "name": user.name,
-        "role": user.role,
-        "status": user.status,
-        "created_at": user.created_at.isoformat(),
-    }
-
-
 def _list_users(args: argparse.Namespace) -> int:
     users = connect().users()
     if args.json:
-        json.dump([_user_json(user) for user in users], sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json([record_json(user) for user in users])
         return EXIT_OK
     rows = [(user.name, user.role, user.status, since(user.created_at)) for user in users]
     print_table(("name", "role", "status", "created"), rows)
@@ -83,21 +76,10 @@ def _create_token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _token_json(token: TokenRecord) -> dict[str, Any]:
-    return {
-        "id": token.id,
-        "name": token.name,
-        "created_at": token.created_at.isoformat(),
-        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
-        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
-    }
-
-
 def _list_tokens(args: argparse.Namespace) -> int:
     tokens = connect().tokens(args.user)
     if args.json:
-        json.dump([_token_json(token) for token in tokens], sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json([record_json(token) for token in tokens])
         return EXIT_OK
     rows = [
         (

@@ -4,7 +4,6 @@ agents."""
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from templater.cli.common import (
 from templater.cli.remote import (
     connect,
     guarded,
+    print_json,
     print_table,
     server_command,
     since,
@@ -226,8 +226,7 @@ def _apps(args: argparse.Namespace) -> int:
             }
             for app in apps
         ]
-        json.dump(rows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(rows)
     elif apps:
         print_table(_APP_COLUMNS, _app_rows(apps), "URL")
     else:
@@ -377,8 +376,7 @@ def _agent_json(agent: AgentRecord) -> dict[str, Any]:
 def _list_agents(args: argparse.Namespace) -> int:
     agents = connect().agents(args.owner, args.workspace)
     if args.json:
-        json.dump([_agent_json(agent) for agent in agents], sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json([_agent_json(agent) for agent in agents])
     elif agents:
         rows = [
             (

@@ -25,6 +25,25 @@ def connect() -> Client:
     return Client(load_credentials())
 
 
+def print_json(value: Any) -> None:
+    """``value`` as indented JSON on stdout, for ``--json``."""
+    import json
+
+    json.dump(value, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def record_json(record: Any) -> dict[str, Any]:
+    """A record (a dataclass) as JSON takes it: its fields, times in ISO 8601."""
+    from dataclasses import asdict
+    from datetime import datetime
+
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in asdict(record).items()
+    }
+
+
 def guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Report the control plane's refusals and the workflow's stops as messages, not tracebacks."""
 

@@ -73,11 +73,11 @@ class _Connected:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     # Held while reports are taken and stored, so that an app's changes are stored in order.
     storing: asyncio.Lock = field(default_factory=asyncio.Lock)
-    storing_later: bool = False
     # The latest listening ports not yet stored, and when the ones before were.
     ports: tuple[ListeningPort, ...] | None = None
     ports_stored_at: float = -PORTS_EVERY
-    ports_later: bool = False
+    # What is to be stored later ("health", "ports"), when the agent's budget allows.
+    due: set[str] = field(default_factory=set)
 
 
 class AgentHub:
@@ -189,47 +189,50 @@ class AgentHub:
                     )
                 self._publish(events)
         delay = connected.reports.wait(loop.time())
-        if delay is not None and not connected.storing_later:
-            connected.storing_later = True
-            self._spawn(self._store_health_later(connected, delay))
-
-    async def _store_health_later(self, connected: _Connected, delay: float) -> None:
-        await asyncio.sleep(delay)
-        connected.storing_later = False
-        if self._connected.get(connected.identity.agent_id) is not connected:
-            return  # what a closed channel reported is dropped with it
-        try:
-            await self._store_health(connected)
-        except StoreError as problem:
-            logger.warning(
-                "agent %s: its health could not be stored: %s", _name(connected.identity), problem
-            )
+        if delay is not None:
+            self._store_later(connected, "health", delay, self._store_health)
 
     async def _store_ports(self, connected: _Connected) -> None:
         """Store the agent's latest listening ports, once a PORTS_EVERY at most: an agent that
         reports faster (hostile input) has its reports coalesced to the latest."""
         wait = connected.ports_stored_at + PORTS_EVERY - asyncio.get_running_loop().time()
         if wait > 0:
-            if not connected.ports_later:
-                connected.ports_later = True
-                self._spawn(self._store_ports_later(connected, wait))
+            self._store_later(connected, "ports", wait, self._store_ports)
             return
         ports, connected.ports = connected.ports, None
         if ports is not None:
             connected.ports_stored_at = asyncio.get_running_loop().time()
             await asyncio.to_thread(self._store.set_agent_ports, connected.identity.agent_id, ports)
 
-    async def _store_ports_later(self, connected: _Connected, delay: float) -> None:
-        await asyncio.sleep(delay)
-        connected.ports_later = False
-        if self._connected.get(connected.identity.agent_id) is not connected:
-            return  # what a closed channel reported is dropped with it
-        try:
-            await self._store_ports(connected)
-        except StoreError as problem:
-            logger.warning(
-                "agent %s: its ports could not be stored: %s", _name(connected.identity), problem
-            )
+    def _store_later(
+        self,
+        connected: _Connected,
+        what: str,
+        delay: float,
+        store: Callable[[_Connected], Coroutine[Any, Any, None]],
+    ) -> None:
+        """Run ``store`` (what stores the agent's ``what``) in ``delay`` seconds, unless it is
+        due already."""
+        if what in connected.due:
+            return
+        connected.due.add(what)
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            connected.due.discard(what)
+            if self._connected.get(connected.identity.agent_id) is not connected:
+                return  # what a closed channel reported is dropped with it
+            try:
+                await store(connected)
+            except StoreError as problem:
+                logger.warning(
+                    "agent %s: its %s could not be stored: %s",
+                    _name(connected.identity),
+                    what,
+                    problem,
+                )
+
+        self._spawn(later())
 
     async def _hello(self, connected: _Connected, hello: Hello) -> None:
         identity = connected.identity
