@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import socket
 import sqlite3
 import stat
@@ -514,10 +515,11 @@ def test_an_api_body_is_not_read_from_a_caller_without_a_valid_token(
 
 
 def test_a_connection_goes_on_after_a_body_was_refused_for_its_token(hostile: Hostile) -> None:
-    # The body is all there before the token is found wanting: the 401 must not leave the
-    # connection waiting for more of it.
+    # The body is all there before the token is found wanting (a token never seen before is
+    # looked up in the registry, while the body arrives): the 401 must not leave the connection
+    # waiting for more of it.
     authority = urlsplit(hostile.server.url).netloc
-    bad = "Authorization: Bearer tpl_made-up\r\n"
+    bad = f"Authorization: Bearer tpl_{secrets.token_urlsafe(32)}\r\n"
     health = f"GET /api/v1/health HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode()
     with _connect(hostile) as connection:
         connection.sendall(_api_put(hostile, "Content-Length: 2\r\n", bad) + b"{}")
