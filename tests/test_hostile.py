@@ -806,6 +806,10 @@ def test_anonymous_floods_of_large_made_up_values_leave_memory_bounded(
     assert statuses and all(status.startswith(b"HTTP/1.1 ") for status in statuses), statuses
     grown = growth()
     assert len(grown) > 1, "the server runs more than one process on the front port"
+    # The figures, for `pytest -rP -k anonymous_floods`.
+    print(
+        ", ".join(f"pid {member} grew {amount / 2**20:.1f} MiB" for member, amount in grown.items())
+    )
     for member, amount in grown.items():
         assert amount < MEMORY_LIMIT, f"process {member} grew by {amount / 2**20:.0f} MiB"
     with httpx.Client(base_url=workers.url, timeout=30) as client:

@@ -306,15 +306,13 @@ class _ClientConnection(asyncio.Protocol):
         self._url += url
         if len(self._url) > TARGET_LIMIT:
             raise _TooLarge(414, f"its target is over {TARGET_LIMIT // 1024} KiB")
-        self._count(len(url))
+        self._head_size += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name, value))
         self._index.setdefault(name.lower(), value)
-        self._count(len(name) + len(value))
-
-    def _count(self, size: int) -> None:
-        self._head_size += size
+        # Counted here, on the hot path, rather than in a helper called for each header.
+        self._head_size += len(name) + len(value)
         if self._head_size > HEAD_LIMIT:
             raise _TooLarge(431, f"its head is over {HEAD_LIMIT // 1024} KiB")
 

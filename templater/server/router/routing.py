@@ -135,6 +135,8 @@ def _app_target(url: str) -> _AppTarget:
 def _leaves_base(path: bytes) -> bool:
     """Whether ``path`` climbs above where it starts with ``..`` segments, as an app that decodes
     percent-escapes (``%2e%2e``, ``%2f``) or takes ``\\`` for ``/`` would read it."""
+    if b".." not in path and b"%" not in path:
+        return False  # no "..", written out or escaped (most requests)
     depth = 0
     for segment in unquote_to_bytes(path).replace(b"\\", b"/").split(b"/"):
         if segment == b"..":
