@@ -49,12 +49,16 @@ class ControlPlane:
         return urlsplit(self.url).netloc
 
 
-async def dial_local(port: int) -> asyncio.Transport:
-    """A connection to ``port`` on the workspace's loopback: IPv4 first, then IPv6. Raises
-    StreamError saying why neither accepted."""
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+async def dial_local(port: int, hosts: tuple[str, ...] = LOOPBACK) -> asyncio.Transport:
+    """A connection to ``port`` on the first of ``hosts`` that accepts (the workspace's
+    loopback: IPv4 first, then IPv6), reading nothing until it is joined. Raises StreamError
+    saying why none accepted."""
     loop = asyncio.get_running_loop()
     problems: list[str] = []
-    for host in ("127.0.0.1", "::1"):
+    for host in hosts:
         try:
             transport, _ = await asyncio.wait_for(
                 loop.create_connection(_Held, host, port), DIAL_TIMEOUT
@@ -68,11 +72,10 @@ async def dial_local(port: int) -> asyncio.Transport:
         else:
             return transport
     reason = (
-        "connection refused"
-        if problems == ["refused", "refused"]
-        else "; ".join(dict.fromkeys(problems))
+        "connection refused" if set(problems) == {"refused"} else "; ".join(dict.fromkeys(problems))
     )
-    raise StreamError(f"port {port}: {reason}")
+    where = f"port {port}" if hosts == LOOPBACK else f"{', '.join(hosts)} port {port}"
+    raise StreamError(f"{where}: {reason}")
 
 
 async def connect_back(plane: ControlPlane, stream_id: str) -> tuple[asyncio.Transport, bytes]:
