@@ -81,13 +81,8 @@ def _token(given: str | None) -> str:
 
 
 def _login(args: argparse.Namespace) -> int:
-    from templater.provisioning.client import (
-        Client,
-        ClientError,
-        Credentials,
-        NotAControlPlane,
-        save_credentials,
-    )
+    from templater.provisioning.client import Client, ClientError, NotAControlPlane
+    from templater.provisioning.credentials import Credentials, save_credentials
 
     credentials = Credentials(args.url.rstrip("/"), _token(args.token))
     client = Client(credentials)
