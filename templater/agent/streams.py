@@ -119,16 +119,38 @@ async def open_stream(plane: ControlPlane, stream_id: str, port: int) -> asyncio
     except StreamError:
         local.abort()
         raise
-    return asyncio.get_running_loop().create_task(join(remote, local, (rest, b"")))
+    return asyncio.get_running_loop().create_task(join(remote, local, (rest, held(local))))
+
+
+def held(transport: asyncio.Transport) -> bytes:
+    """What a connection from ``dial_local`` received before it was taken over: call it when
+    taking it over (setting its protocol), so that nothing is lost in between."""
+    protocol = transport.get_protocol()
+    return protocol.take() if isinstance(protocol, _Held) else b""
 
 
 class _Held(asyncio.Protocol):
     """A connection that reads nothing until it is joined: what it is sent waits in the
-    socket (a server-first protocol's greeting included)."""
+    socket (a server-first protocol's greeting included). uvloop starts reading a new
+    connection after ``connection_made`` whatever it said, so the first bytes may be read all
+    the same: they are kept (``take``), and reading stops."""
+
+    def __init__(self) -> None:
+        self._received = bytearray()
+        self._transport: asyncio.ReadTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport = cast(asyncio.ReadTransport, transport)  # uvloop's are not subclasses
-        transport.pause_reading()
+        self._transport = cast(asyncio.ReadTransport, transport)  # uvloop's are not subclasses
+        self._transport.pause_reading()
+
+    def data_received(self, data: bytes) -> None:
+        self._received += data
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def take(self) -> bytes:
+        received, self._received = bytes(self._received), bytearray()
+        return received
 
 
 class _Handshake(asyncio.Protocol):

@@ -27,12 +27,11 @@ def _ssh(args: argparse.Namespace) -> int:
         from templater.cli.ssh_stdio import run_stdio
 
         return run_stdio(args.target)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    return _ssh_client(args.target, command)
+    return guarded(_ssh_client)(args)  # imports the API client, which --stdio must not
 
 
-def _ssh_client(target: str, command: list[str]) -> int:
-    """Run the system's ``ssh`` to ``target`` with this ProxyCommand and the agent's host key
+def _ssh_client(args: argparse.Namespace) -> int:
+    """Run the system's ``ssh`` to the target with this ProxyCommand and the agent's host key
     pinned; its exit status (the command's)."""
     import shlex
     import shutil
@@ -47,8 +46,9 @@ def _ssh_client(target: str, command: list[str]) -> int:
     ssh = shutil.which("ssh")
     if ssh is None:
         raise Failure("no `ssh` here: install OpenSSH's client (apt-get install openssh-client)")
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
     try:
-        owner, workspace, agent_name = parse_target(target)
+        owner, workspace, agent_name = parse_target(args.target)
     except BadTarget as problem:
         raise UsageError(str(problem)) from None
     client = connect()
@@ -207,7 +207,7 @@ def add_commands(commands: Any) -> None:
     ssh.add_argument(
         "--stdio", action="store_true", help="be a ProxyCommand: SSH on stdin and stdout"
     )
-    ssh.set_defaults(run=guarded(_ssh))
+    ssh.set_defaults(run=_ssh)
 
     config = server_command(
         commands,

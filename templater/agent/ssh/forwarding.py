@@ -14,7 +14,7 @@ import asyncio
 
 import asyncssh
 
-from templater.agent.streams import LOOPBACK, StreamError, dial_local
+from templater.agent.streams import LOOPBACK, StreamError, dial_local, held
 
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "ip6-localhost"})
 
@@ -44,7 +44,10 @@ class _Channel(asyncssh.SSHTCPSession[bytes]):
         self._transport = transport
 
     def connection_made(self, chan: asyncssh.SSHTCPChannel[bytes]) -> None:
+        early = held(self._transport)
         self._transport.set_protocol(_Socket(chan))
+        if early:
+            chan.write(early)
         self._transport.resume_reading()  # the destination's first bytes, held until now
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
