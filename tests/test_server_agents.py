@@ -136,6 +136,7 @@ def test_agents_and_apps_show_agents_states(registry: tuple[Server, Store]) -> N
             "arch": None,
             "hostname": None,
             "ports": [],
+            "ssh_host_key": None,
         }
         assert datetime.fromisoformat(agent["state_changed_at"]) >= before
         assert api.get("/api/v1/agents").json() == [agent]
