@@ -91,7 +91,9 @@ def main() -> None:
         app_port = free_port()
         here = Path(__file__).resolve()
         stack.enter_context(
-            running([sys.executable, str(here), "--serve", str(app_port), str(size)], root / "app.log")
+            running(
+                [sys.executable, str(here), "--serve", str(app_port), str(size)], root / "app.log"
+            )
         )
         server.apply("dev", [])
         server.start_agent(stack, "dev")
@@ -109,14 +111,8 @@ def main() -> None:
 
         raw = [read_all(app_port) for _ in range(args.rounds)]
         local = free_port()
-        stack.enter_context(
-            running(
-                ["ssh", "-F", str(config), "-N", "-L", f"{local}:127.0.0.1:{app_port}"]
-                + ["templater.dev"],
-                root / "ssh-L.log",
-                env,
-            )
-        )
+        forward = ["-N", "-L", f"{local}:127.0.0.1:{app_port}", "templater.dev"]
+        stack.enter_context(running(["ssh", "-F", str(config), *forward], root / "ssh-L.log", env))
         wait_listening(local)
         tunnelled = [read_all(local) for _ in range(args.rounds)]
         for total, _ in raw + tunnelled:
