@@ -21,7 +21,16 @@ import pytest
 
 from .agents import RunningAgent, agent_record, launch_agent, start_agent
 from .conftest import needs
-from .test_server import Server, app_json, apply_apps, eventually, free_port, new_user, serving
+from .test_server import (
+    Server,
+    app_json,
+    apply_apps,
+    eventually,
+    free_port,
+    new_user,
+    new_workspace,
+    serving,
+)
 from .upstreams import EchoApp
 
 pytestmark = needs(
@@ -237,6 +246,39 @@ def test_only_the_owner_and_admins_open_ssh(world: World) -> None:
         assert raw.recv(100).startswith(b"HTTP/1.1 401")
     admin = server.run("ssh", "alice/dev", "--", "true", token=server.admin_token)
     assert admin.returncode == 0, admin.stderr
+
+
+def test_refusals_say_why_in_a_line(world: World) -> None:
+    server = world.server
+    new_workspace(server, world.alice, "alice", "multi", "left", "right")
+
+    def refusal(target: str) -> str:
+        ran = subprocess.run(
+            [sys.executable, "-m", "templater", "ssh", "--stdio", target],
+            env=world.env(),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        assert ran.returncode == 1 and len(ran.stderr.splitlines()) == 1, ran.stderr
+        return ran.stderr
+
+    assert "several agents (left, right): name one" in refusal("templater.multi")
+    assert "alice/multi.left is not connected (it is connecting since" in refusal("multi.left")
+    assert "no agent 'middle'" in refusal("multi.middle")
+    assert "no such workspace" in refusal("nowhere")
+    assert "names no workspace" in refusal("a.b.c")
+    signed_out = {**world.env(), "TEMPLATER_TOKEN": "tpl_not-a-token"}
+    ran = subprocess.run(
+        [sys.executable, "-m", "templater", "ssh", "--stdio", "dev"],
+        env=signed_out,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    assert ran.returncode == 1 and "the token is not valid (401" in ran.stderr
 
 
 def test_config_ssh_keeps_the_rest_of_the_file_and_runs_the_same_twice(

@@ -365,6 +365,7 @@ def _agent_json(agent: AgentRecord) -> dict[str, Any]:
         "arch": agent.arch,
         "hostname": agent.hostname,
         "ports": [{"port": each.port, "process": each.process} for each in agent.ports],
+        "ssh_host_key": agent.ssh_host_key,
     }
 
 
