@@ -286,6 +286,7 @@ def test_agents_token_and_list_from_the_cli(registry: tuple[Server, Store]) -> N
         "arch": "arm64",
         "hostname": "box",
         "ports": [],
+        "ssh_host_key": None,
     }
     assert server.run("agents", "list", token=bob).stdout.strip() == "No agents."
     mine = server.run("agents", "list", "--owner", "alice", "--json", token=bob)
