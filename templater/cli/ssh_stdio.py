@@ -84,7 +84,9 @@ def open_connection(url: str, token: str, path: str) -> tuple[socket.socket, byt
 
 def relay(connection: socket.socket, received: bytes) -> None:
     """stdin to ``connection`` and ``connection`` (after ``received``) to stdout, each way at
-    its own pace, until the connection ends; stdin's end is passed on as a half-close."""
+    its own pace, until the connection ends; stdin's end is passed on as a half-close (but over
+    TLS, which Python's ssl cannot half-close: ssh is done with it then, and the server ends it
+    when the SSH connection ends)."""
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     blocking = os.get_blocking(stdin), os.get_blocking(stdout)
     os.set_blocking(stdin, False)
@@ -121,7 +123,8 @@ def relay(connection: socket.socket, received: bytes) -> None:
                     del outgoing[: connection.send(outgoing)]
             if not reading_stdin and not outgoing and writing_connection:
                 writing_connection = False
-                _half_close(connection)
+                if not tls:  # an SSLSocket's shutdown drops TLS: the server's close ends it
+                    _half_close(connection)
             if connection in ready_read or pending:
                 with contextlib.suppress(*wait_errors):
                     data = connection.recv(_CHUNK)
