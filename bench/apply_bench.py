@@ -21,7 +21,8 @@ import httpx
 from engine_bench import generate_large_template
 
 from templater.engine.options import EvalOptions
-from templater.provisioning.client import Client, Credentials
+from templater.provisioning.client import Client
+from templater.provisioning.credentials import Credentials
 from templater.provisioning.workflow import make_plan
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from templater.model.agent_messages import (
     MAX_MESSAGE,
+    SSH_PORT,
     BadMessage,
     Checks,
     Health,
@@ -27,11 +28,13 @@ AT = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
 MESSAGES: list[Message] = [
     Hello("0.1.0", "linux", "x86_64", "ws-1"),
+    Hello("0.1.0", "linux", "x86_64", "ws-1", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0="),
     Health((HealthChange("code", "healthy", "status 200", AT),)),
     Ports((ListeningPort(8080, "python3"), ListeningPort(3000, ""))),
     Refused("0.abc", "port 9: connection refused"),
     Checks((AgentCheck("code", "http://localhost:13337/healthz", 5, 3, "initializing"),), (13337,)),
     Open("1.xyz", 8080),
+    Open("1.xyz", SSH_PORT),
 ]
 
 
@@ -46,10 +49,16 @@ def test_every_message_comes_back_as_it_went(message: Message) -> None:
         ("not json", "not JSON"),
         ("[1]", "not a JSON object"),
         ('{"type": "shell", "command": "rm -rf /"}', "unknown message type"),
-        ('{"type": "open", "id": "x", "port": 0}', "'port' must be a whole number"),
+        ('{"type": "open", "id": "x", "port": -1}', "'port' must be a whole number"),
+        ('{"type": "open", "id": "x", "port": 65536}', "'port' must be a whole number"),
         ('{"type": "open", "id": "x", "port": true}', "'port' must be a whole number"),
         ('{"type": "open", "id": "x", "port": 80.5}', "'port' must be a whole number"),
         ('{"type": "hello", "version": 1, "os": "", "arch": "", "hostname": ""}', "'version'"),
+        (
+            '{"type": "hello", "version": "1", "os": "", "arch": "", "hostname": "",'
+            ' "ssh_host_key": "ssh-ed25519 AAAA\\nevil"}',
+            "'ssh_host_key' must be a public key",
+        ),
         ('{"type": "ports"}', "'ports' must be a list"),
         ('{"type": "ports", "ports": [7]}', "must be an object"),
         (

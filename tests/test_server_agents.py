@@ -136,6 +136,7 @@ def test_agents_and_apps_show_agents_states(registry: tuple[Server, Store]) -> N
             "arch": None,
             "hostname": None,
             "ports": [],
+            "ssh_host_key": None,
         }
         assert datetime.fromisoformat(agent["state_changed_at"]) >= before
         assert api.get("/api/v1/agents").json() == [agent]
@@ -285,6 +286,7 @@ def test_agents_token_and_list_from_the_cli(registry: tuple[Server, Store]) -> N
         "arch": "arm64",
         "hostname": "box",
         "ports": [],
+        "ssh_host_key": None,
     }
     assert server.run("agents", "list", token=bob).stdout.strip() == "No agents."
     mine = server.run("agents", "list", "--owner", "alice", "--json", token=bob)

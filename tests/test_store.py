@@ -259,9 +259,9 @@ def test_upgrade_from_an_older_schema_keeps_everything(
 
     before = datetime.now(UTC)
     upgraded = database.open()
-    assert upgraded.migrate() == SCHEMA_VERSION == 6
+    assert upgraded.migrate() == SCHEMA_VERSION == 7
     after = datetime.now(UTC)
-    assert [row["version"] for row in database.rows("schema_version")] == [1, 2, 3, 4, 5, 6]
+    assert [row["version"] for row in database.rows("schema_version")] == [1, 2, 3, 4, 5, 6, 7]
     state = upgraded.get_workspace("alice", "dev")
     assert state is not None and state.version == 1 and state.source == {"main.tf": "# old"}
     assert state.agents == (AgentSpec("main", 120),)
@@ -283,6 +283,7 @@ def test_upgrade_from_an_older_schema_keeps_everything(
         None,
         (),
     )
+    assert agent.ssh_host_key is None  # until the agent says hello
     assert (code.agent_state, code.agent_state_changed_at) == ("connecting", agent.state_changed_at)
     [row] = database.rows("agents")
     assert (row["token_hash"], row["server"], row["connection_timeout"]) == (None, None, 120)

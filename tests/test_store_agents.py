@@ -462,3 +462,16 @@ def test_an_agent_reports_health_only_for_its_own_checked_apps(store: Store, ali
     assert store.record_agent_health(main, [("side-app", "healthy", "x", T0)]) == []
     checks = {check.slug: check.health for check in store.agent_checks(main)}
     assert checks == {"web": "healthy"}
+
+
+def test_an_agents_ssh_host_key_is_kept_while_it_is_away(store: Store, alice: str) -> None:
+    store.apply(alice, "dev", 0, desired(app("code-server")))
+    agent = agent_id(store, alice, "dev", "main")
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0="
+    store.agent_connected(agent, SERVER, "1", "linux", "amd64", "box", T0, key)
+    store.agent_disconnected(agent, SERVER, T0)
+    [record] = store.list_agents()
+    assert (record.state, record.ssh_host_key) == ("disconnected", key)
+    [route] = store.agent_routes("alice", "dev")
+    assert (route.agent, route.agent_id, route.agent_state) == ("main", agent, "disconnected")
+    assert store.agent_routes("alice", "nope") == ()

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from templater.agent.ports import PortScanner, shown
-from templater.agent.streams import ControlPlane, StreamError, open_stream
+from templater.agent.ssh.server import SSHServer
+from templater.agent.streams import ControlPlane, StreamError, connect_back, open_stream
 from templater.health import HealthMonitor, Target, Transition
 from templater.model.agent_messages import (
     CONTROL_PATH,
     MAX_MESSAGE,
     PORTS_EVERY,
+    SSH_PORT,
     BadMessage,
     Checks,
     Health,
@@ -62,10 +64,11 @@ class _Rejected(Exception):
 
 
 class Agent:
-    def __init__(self, plane: ControlPlane, token: str, version: str) -> None:
+    def __init__(self, plane: ControlPlane, token: str, version: str, ssh: SSHServer) -> None:
         self._plane = plane
         self._token = token
         self._version = version
+        self._ssh = ssh
         self._channel: Any = None
         self._monitor = HealthMonitor(self._report_health)
         self._slugs: dict[int, str] = {}
@@ -109,6 +112,7 @@ class Agent:
             watcher.cancel()
             for task in list(self._streams):
                 task.cancel()
+            await self._ssh.close()
             await self._monitor.stop()
 
     async def _session(self) -> str:
@@ -138,7 +142,7 @@ class Agent:
         self._channel = channel
         because = ""
         try:
-            await channel.send(encode(_hello(self._version)))
+            await channel.send(encode(_hello(self._version, self._ssh.public_key)))
             self._send_unsent()
             self._sent_ports = None
             await self._send_ports()
@@ -177,6 +181,9 @@ class Agent:
         logger.info("checking %d apps", len(targets))
 
     async def _open(self, request: Open) -> None:
+        if request.port == SSH_PORT:
+            await self._open_ssh(request)
+            return
         try:
             stream = await open_stream(self._plane, request.id, request.port)
         except StreamError as problem:
@@ -188,6 +195,16 @@ class Agent:
             self._send(Refused(request.id, f"port {request.port}: the agent failed"))
             return
         await stream
+
+    async def _open_ssh(self, request: Open) -> None:
+        """A stream to the agent's own SSH server: nothing to dial first."""
+        try:
+            transport, received = await connect_back(self._plane, request.id)
+        except StreamError as problem:
+            logger.info("SSH stream: %s", problem)
+            self._send(Refused(request.id, str(problem)))
+            return
+        self._ssh.serve(transport, received)
 
     async def _report_health(self, transitions: list[Transition]) -> None:
         for transition in transitions:
@@ -226,8 +243,14 @@ class Agent:
         return True
 
 
-def _hello(version: str) -> Hello:
-    return Hello(version, platform.system().lower(), platform.machine(), socket.gethostname()[:255])
+def _hello(version: str, ssh_host_key: str) -> Hello:
+    return Hello(
+        version,
+        platform.system().lower(),
+        platform.machine(),
+        socket.gethostname()[:255],
+        ssh_host_key,
+    )
 
 
 def _host(url: str) -> str:

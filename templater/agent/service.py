@@ -10,7 +10,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from asyncssh import SSHKey
+
 from templater.agent.agent import Agent, prepare_state_dir
+from templater.agent.ssh.host_key import HostKeyError, load_host_key
+from templater.agent.ssh.server import SSHServer
 from templater.agent.streams import ControlPlane
 
 
@@ -78,17 +82,21 @@ def run(settings: AgentSettings) -> int:
         format="%(asctime)s templater agent: %(message)s",
         datefmt="%Y-%m-%dT%H:%M:%S",
     )
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)  # a line per channel otherwise
     try:
         prepare_state_dir(settings.state_dir)
+        host_key = load_host_key(settings.state_dir)
     except OSError as problem:
         raise AgentConfigError(f"--state-dir {settings.state_dir}: {problem.strerror}") from None
-    uvloop.run(_serve(settings))
+    except HostKeyError as problem:
+        raise AgentConfigError(f"--state-dir {settings.state_dir}: {problem}") from None
+    uvloop.run(_serve(settings, host_key))
     logging.getLogger("templater.agent").info("stopped")
     return 0
 
 
-async def _serve(settings: AgentSettings) -> None:
-    agent = Agent(settings.plane, settings.token, settings.version)
+async def _serve(settings: AgentSettings, host_key: SSHKey) -> None:
+    agent = Agent(settings.plane, settings.token, settings.version, SSHServer(host_key))
     task = asyncio.get_running_loop().create_task(agent.run())
     loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):

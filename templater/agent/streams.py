@@ -49,12 +49,16 @@ class ControlPlane:
         return urlsplit(self.url).netloc
 
 
-async def dial_local(port: int) -> asyncio.Transport:
-    """A connection to ``port`` on the workspace's loopback: IPv4 first, then IPv6. Raises
-    StreamError saying why neither accepted."""
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+async def dial_local(port: int, hosts: tuple[str, ...] = LOOPBACK) -> asyncio.Transport:
+    """A connection to ``port`` on the first of ``hosts`` that accepts (the workspace's
+    loopback: IPv4 first, then IPv6), reading nothing until it is joined. Raises StreamError
+    saying why none accepted."""
     loop = asyncio.get_running_loop()
     problems: list[str] = []
-    for host in ("127.0.0.1", "::1"):
+    for host in hosts:
         try:
             transport, _ = await asyncio.wait_for(
                 loop.create_connection(_Held, host, port), DIAL_TIMEOUT
@@ -68,11 +72,10 @@ async def dial_local(port: int) -> asyncio.Transport:
         else:
             return transport
     reason = (
-        "connection refused"
-        if problems == ["refused", "refused"]
-        else "; ".join(dict.fromkeys(problems))
+        "connection refused" if set(problems) == {"refused"} else "; ".join(dict.fromkeys(problems))
     )
-    raise StreamError(f"port {port}: {reason}")
+    where = f"port {port}" if hosts == LOOPBACK else f"{', '.join(hosts)} port {port}"
+    raise StreamError(f"{where}: {reason}")
 
 
 async def connect_back(plane: ControlPlane, stream_id: str) -> tuple[asyncio.Transport, bytes]:
@@ -116,16 +119,38 @@ async def open_stream(plane: ControlPlane, stream_id: str, port: int) -> asyncio
     except StreamError:
         local.abort()
         raise
-    return asyncio.get_running_loop().create_task(join(remote, local, (rest, b"")))
+    return asyncio.get_running_loop().create_task(join(remote, local, (rest, held(local))))
+
+
+def held(transport: asyncio.Transport) -> bytes:
+    """What a connection from ``dial_local`` received before it was taken over: call it when
+    taking it over (setting its protocol), so that nothing is lost in between."""
+    protocol = transport.get_protocol()
+    return protocol.take() if isinstance(protocol, _Held) else b""
 
 
 class _Held(asyncio.Protocol):
     """A connection that reads nothing until it is joined: what it is sent waits in the
-    socket (a server-first protocol's greeting included)."""
+    socket (a server-first protocol's greeting included). uvloop starts reading a new
+    connection after ``connection_made`` whatever it said, so the first bytes may be read all
+    the same: they are kept (``take``), and reading stops."""
+
+    def __init__(self) -> None:
+        self._received = bytearray()
+        self._transport: asyncio.ReadTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport = cast(asyncio.ReadTransport, transport)  # uvloop's are not subclasses
-        transport.pause_reading()
+        self._transport = cast(asyncio.ReadTransport, transport)  # uvloop's are not subclasses
+        self._transport.pause_reading()
+
+    def data_received(self, data: bytes) -> None:
+        self._received += data
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def take(self) -> bytes:
+        received, self._received = bytes(self._received), bytearray()
+        return received
 
 
 class _Handshake(asyncio.Protocol):

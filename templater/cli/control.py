@@ -81,13 +81,8 @@ def _token(given: str | None) -> str:
 
 
 def _login(args: argparse.Namespace) -> int:
-    from templater.provisioning.client import (
-        Client,
-        ClientError,
-        Credentials,
-        NotAControlPlane,
-        save_credentials,
-    )
+    from templater.provisioning.client import Client, ClientError, NotAControlPlane
+    from templater.provisioning.credentials import Credentials, save_credentials
 
     credentials = Credentials(args.url.rstrip("/"), _token(args.token))
     client = Client(credentials)
@@ -370,6 +365,7 @@ def _agent_json(agent: AgentRecord) -> dict[str, Any]:
         "arch": agent.arch,
         "hostname": agent.hostname,
         "ports": [{"port": each.port, "process": each.process} for each in agent.ports],
+        "ssh_host_key": agent.ssh_host_key,
     }
 
 

@@ -45,7 +45,7 @@ class _Version(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from templater.cli import accounts, agent, control, lint
+    from templater.cli import accounts, agent, control, lint, ssh
 
     parser = argparse.ArgumentParser(
         prog="templater",
@@ -60,12 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
     control.add_commands(commands)
     accounts.add_commands(commands)
     agent.add_commands(commands)
+    ssh.add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if len(arguments) == 3 and arguments[:2] == ["ssh", "--stdio"]:
+        # OpenSSH's ProxyCommand, run once per connection: straight to it, without importing
+        # and building every command's parser first.
+        from templater.cli.ssh_stdio import run_stdio
+
+        return run_stdio(arguments[2])
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(arguments)
         status: int = args.run(args)
     except UsageError as problem:
         print(f"templater: error: {problem}", file=sys.stderr)

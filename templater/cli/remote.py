@@ -20,9 +20,13 @@ if TYPE_CHECKING:
 
 
 def connect() -> Client:
-    from templater.provisioning.client import Client, load_credentials
+    from templater.provisioning.client import Client
+    from templater.provisioning.credentials import NotSignedIn, load_credentials
 
-    return Client(load_credentials())
+    try:
+        return Client(load_credentials())
+    except NotSignedIn as problem:
+        raise Failure(str(problem)) from None
 
 
 def print_json(value: Any) -> None:

@@ -6,8 +6,8 @@ so that the receiver closes the connection instead of acting on it.
 Agent to control plane: ``hello``, ``health``, ``ports``, ``refused``.
 Control plane to agent: ``checks``, ``open``.
 
-A stream (``open``) is the control plane asking the agent to dial ``localhost:PORT``; the agent
-dials first, then connects back to ``STREAM_PATH`` + id with an HTTP/1.1 upgrade to
+A stream (``open``) is the control plane asking the agent to dial ``localhost:PORT`` (or, for
+``SSH_PORT``, to serve the stream with its own SSH server); the agent dials first, then connects back to ``STREAM_PATH`` + id with an HTTP/1.1 upgrade to
 ``STREAM_PROTOCOL`` and carries raw bytes both ways; when the dial fails it sends ``refused``
 instead. The id is a secret the agent learns only on its authenticated channel, so presenting it
 is what authorises the stream.
@@ -16,6 +16,7 @@ is what authorises the stream.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,9 @@ STREAM_PATH = "/api/v1/agent/streams/"
 """Where an agent connects back with a stream: this path, then the stream's id."""
 STREAM_PROTOCOL = "templater-stream"
 """The ``Upgrade`` token of a stream."""
+SSH_PORT = 0
+"""The port an ``open`` names for the agent's embedded SSH server (SPEC §12): no real port is 0,
+and that server listens on none, so this one number stands for it."""
 
 PORTS_EVERY = 1.0
 """Seconds between an agent's reports of its listening ports, at the least (SPEC §11: at most once
@@ -40,6 +44,8 @@ _MAX_TEXT = 256
 _MAX_URL = 2048
 _MAX_ITEMS = 10_000
 _HEALTH_STATES = ("initializing", "healthy", "unhealthy")
+_HOST_KEY = re.compile(r"(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}")
+_HOST_KEY_LIMIT = 2048
 
 
 class BadMessage(ValueError):
@@ -52,6 +58,9 @@ class Hello:
     os: str
     arch: str
     hostname: str
+    ssh_host_key: str = ""
+    """The agent's SSH host public key, as OpenSSH writes it (``ssh-ed25519 AAAA…``); empty from
+    an agent that has none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +102,8 @@ class Checks:
 
 @dataclass(frozen=True, slots=True)
 class Open:
-    """Open a stream to ``localhost:port`` in the workspace, identified by ``id``."""
+    """Open a stream to ``localhost:port`` in the workspace (to the agent's SSH server for
+    SSH_PORT), identified by ``id``."""
 
     id: str
     port: int
@@ -113,6 +123,7 @@ def encode(message: Message) -> str:
                 "os": message.os,
                 "arch": message.arch,
                 "hostname": message.hostname,
+                "ssh_host_key": message.ssh_host_key,
             }
         case Health():
             body = {
@@ -212,8 +223,19 @@ def _time(body: dict[str, Any], key: str) -> datetime:
 
 
 def _hello(body: dict[str, Any]) -> Hello:
+    host_key = _text(
+        body | {"ssh_host_key": body.get("ssh_host_key", "")}, "ssh_host_key", _HOST_KEY_LIMIT
+    )
+    if host_key and not _HOST_KEY.fullmatch(host_key):
+        raise BadMessage(
+            "'ssh_host_key' must be a public key as OpenSSH writes it, without comment"
+        )
     return Hello(
-        _text(body, "version"), _text(body, "os"), _text(body, "arch"), _text(body, "hostname")
+        _text(body, "version"),
+        _text(body, "os"),
+        _text(body, "arch"),
+        _text(body, "hostname"),
+        host_key,
     )
 
 
@@ -262,7 +284,7 @@ def _port_number(value: object) -> int:
 
 
 def _open(body: dict[str, Any]) -> Open:
-    return Open(_text(body, "id", 64), _integer(body, "port", 1, 65535))
+    return Open(_text(body, "id", 64), _integer(body, "port", SSH_PORT, 65535))
 
 
 _READERS: dict[str, Callable[[dict[str, Any]], Message]] = {

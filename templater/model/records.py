@@ -256,6 +256,18 @@ class PortRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentRoute:
+    """An agent as the router needs it to open a stream to its SSH server."""
+
+    owner: str
+    workspace: str
+    agent: str
+    agent_id: int
+    agent_state: str
+    agent_since: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AgentIdentity:
     """The agent an agent token belongs to: its row's id and its names."""
 
@@ -290,6 +302,8 @@ class AgentRecord:
     arch: str | None
     hostname: str | None
     ports: tuple[ListeningPort, ...]
+    ssh_host_key: str | None = None
+    """Its SSH host public key (``ssh-ed25519 AAAA…``), None before it reported one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -23,6 +21,7 @@ from templater.model.records import (
     UserRecord,
     WorkspaceState,
 )
+from templater.provisioning.credentials import Credentials
 
 _T = TypeVar("_T")
 
@@ -60,46 +59,6 @@ class _CreatedToken:
     created_at: datetime
     expires_at: datetime | None
     token: str
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    url: str
-    token: str
-
-
-def credentials_path() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("templater")) / "credentials.json"
-
-
-def load_credentials() -> Credentials:
-    """TEMPLATER_URL and TEMPLATER_TOKEN, else what `templater login` saved."""
-    url, token = os.environ.get("TEMPLATER_URL"), os.environ.get("TEMPLATER_TOKEN")
-    if not (url and token):
-        try:
-            saved = json.loads(credentials_path().read_text(encoding="utf-8"))
-            url, token = url or saved["url"], token or saved["token"]
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    if not (url and token):
-        raise ClientError(
-            "not signed in: run `templater login URL`, or set TEMPLATER_URL and TEMPLATER_TOKEN"
-        )
-    return Credentials(url.rstrip("/"), token)
-
-
-def save_credentials(credentials: Credentials) -> Path:
-    """Saved readable by the user only, replacing the old file in one step."""
-    path = credentials_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump({"url": credentials.url, "token": credentials.token}, handle)
-    os.replace(temporary, path)
-    return path
 
 
 def _media_type(response: httpx.Response) -> str:

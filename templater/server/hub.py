@@ -245,6 +245,7 @@ class AgentHub:
             hello.arch,
             hello.hostname,
             datetime.now(UTC),
+            hello.ssh_host_key,
         )
         if event is not None:
             self._state_changed()

@@ -105,7 +105,11 @@ class StreamBroker:
         self._waiting[stream_id] = future
         try:
             await self._request(agent, port, stream_id)
-            return await asyncio.wait_for(future, OPEN_TIMEOUT)
+            transport, leftover = await asyncio.wait_for(future, OPEN_TIMEOUT)
+            protocol = transport.get_protocol()
+            if isinstance(protocol, _Held):  # passed on by another process
+                leftover += protocol.take()
+            return transport, leftover
         except TimeoutError:
             raise StreamUnavailable(
                 f"the workspace agent did not open a stream to port {port} within "
@@ -180,11 +184,26 @@ class StreamBroker:
 
 
 class _Held(asyncio.Protocol):
-    """Reads nothing until the stream's user takes the connection over."""
+    """Reads nothing until the stream's user takes the connection over. uvloop starts reading
+    a new connection after ``connection_made`` whatever it said, so the workspace's first
+    bytes may be read all the same: they are kept (``take``), and reading stops."""
+
+    def __init__(self) -> None:
+        self._received = bytearray()
+        self._transport: asyncio.ReadTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport = cast(asyncio.ReadTransport, transport)  # uvloop's are not subclasses
-        transport.pause_reading()
+        self._transport = cast(asyncio.ReadTransport, transport)  # uvloop's are not subclasses
+        self._transport.pause_reading()
+
+    def data_received(self, data: bytes) -> None:
+        self._received += data
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def take(self) -> bytes:
+        received, self._received = bytes(self._received), bytearray()
+        return received
 
 
 async def _pass_on(path: str, stream_id: str, descriptor: int, leftover: bytes) -> None:

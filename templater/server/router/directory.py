@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from templater.model.records import AppRoute, BrowserSession, PortRoute, User
+from templater.model.records import AgentRoute, AppRoute, BrowserSession, PortRoute, User
 from templater.server.store import NAME_LIMIT, Store
 
 T = TypeVar("T")
@@ -70,6 +70,11 @@ class Directory:
         if not _may_exist(owner, workspace):
             return None
         return await self._cached(("port", owner, workspace, agent, port), self._store.port_route)
+
+    async def agents(self, owner: str, workspace: str) -> tuple[AgentRoute, ...]:
+        if not _may_exist(owner, workspace):
+            return ()
+        return await self._cached(("agents", owner, workspace), self._store.agent_routes)
 
     async def user_by_token(self, token: str) -> User | None:
         return await self._cached(("token", token), self._store.user_by_token)

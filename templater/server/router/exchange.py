@@ -135,6 +135,18 @@ class Adopt:
     stream_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class Splice:
+    """The client asked to upgrade to ``protocol``: answer ``101`` once a stream to ``port`` of
+    agent ``agent`` is open (SSH_PORT: its SSH server), then carry bytes between the two. ``name``
+    says what the stream reaches, for the answer when it cannot be opened."""
+
+    agent: int
+    port: int
+    protocol: str
+    name: str
+
+
 @dataclass(slots=True)
 class Forward:
     """Pass the request on to ``upstream`` as ``target`` with ``headers`` (Host first); the

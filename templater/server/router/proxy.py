@@ -26,10 +26,11 @@ from templater.server.router.exchange import (
     Headers,
     Reply,
     Request,
+    Splice,
     Upstream,
     without_hop_by_hop,
 )
-from templater.server.router.pages import page
+from templater.server.router.pages import message, page
 from templater.server.router.routing import AppRouter
 from templater.server.streams import AgentOffline, StreamBroker, StreamUnavailable
 
@@ -55,6 +56,7 @@ _IDLE_PER_UPSTREAM = 64
 
 _NO_BODY_STATUSES = frozenset({204, 304})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_SWITCHING = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %b\r\n\r\n"
 _PHRASES = {status.value: status.phrase.encode() for status in HTTPStatus}
 
 
@@ -378,6 +380,9 @@ class _ClientConnection(asyncio.Protocol):
             # After the parser has set the bytes that came after the head aside.
             self._loop.call_soon(self._adopt, exchange, decision.stream_id)
             return
+        if isinstance(decision, Splice):
+            await self._splice(exchange, decision)
+            return
         if exchange.continue_expected:
             self.write(_CONTINUE)
         forward = decision
@@ -414,6 +419,27 @@ class _ClientConnection(asyncio.Protocol):
         transport, self.transport = self.transport, None
         transport.pause_reading()
         streams.adopt(stream_id, transport, exchange.tunnel_data)
+
+    async def _splice(self, exchange: _Exchange, splice: Splice) -> None:
+        """Answer ``101`` once the stream ``splice`` names is open, then carry bytes between it
+        and this connection (an SSH client's) as in any upgraded connection."""
+        streams = self._server.streams
+        if streams is None or not exchange.upgrade:
+            self.reply(exchange, message(400, "this server opens no streams here"))
+            return
+        try:
+            transport, early = await streams.open(splice.agent, splice.port)
+        except StreamUnavailable as problem:
+            self.reply(exchange, message(502, f"cannot reach {splice.name}: {problem}"))
+            return
+        if self._closed:
+            transport.abort()
+            return
+        exchange.status = 101
+        self.write(_SWITCHING % splice.protocol.encode() + early)
+        upstream = _UpstreamConnection(self._server.pool, Upstream("", splice.port))
+        upstream.carry(self, exchange, transport)
+        self.start_tunnel(upstream, exchange)
 
     def attach(self, exchange: _Exchange, sink: _UpstreamConnection) -> None:
         """The upstream is ready for the request's body: send what came so far, read the rest."""
@@ -871,6 +897,15 @@ class _UpstreamConnection(asyncio.Protocol):
             self.abort()
         if client is not None and exchange is not None:
             client.finish(exchange)
+
+    def carry(
+        self, client: _ClientConnection, exchange: _Exchange, stream: asyncio.Transport
+    ) -> None:
+        """Be ``stream``'s protocol, a tunnel from the start: its bytes go to ``client``."""
+        self._client, self._exchange, self._tunnel = client, exchange, True
+        stream.set_protocol(self)
+        self.connection_made(stream)
+        stream.resume_reading()
 
     def _become_tunnel(self) -> None:
         client, exchange = self._client, self._exchange

@@ -25,7 +25,7 @@ from templater.model.hostnames import (
 from templater.model.records import AGENT_CONNECTED, AGENT_CONNECTING, AppRoute, PortRoute, User
 from templater.server.credentials import BAD_TOKEN, NO_TOKEN, presented_token
 from templater.server.credentials import SESSION_HEADER as CREDENTIAL_HEADER
-from templater.server.router import cors
+from templater.server.router import cors, ssh
 from templater.server.router.directory import Directory
 from templater.server.router.exchange import (
     DEFAULT_MAX_BODY,
@@ -35,6 +35,7 @@ from templater.server.router.exchange import (
     Reply,
     Request,
     Rewrite,
+    Splice,
     Upstream,
     hop_by_hop,
 )
@@ -272,7 +273,7 @@ class AppRouter:
         self._labels[host.encode("latin-1")] = label
         return label
 
-    async def route(self, request: Request) -> Reply | Forward | Adopt:
+    async def route(self, request: Request) -> Reply | Forward | Adopt | Splice:
         if _HOP_INDEX in request.index:
             return page(
                 508,
@@ -295,6 +296,8 @@ class AppRouter:
             return await self._path(request)
         if path.startswith(_STREAM_PATH):
             return _stream(request, path)
+        if path.startswith(ssh.PATH):
+            return await ssh.ssh_route(self._directory, request, path)
         return await self._to_api(request, path)
 
     async def _to_api(self, request: Request, path: bytes) -> Reply | Forward:

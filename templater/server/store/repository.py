@@ -43,6 +43,7 @@ from templater.model.records import (
     AgentEvent,
     AgentIdentity,
     AgentRecord,
+    AgentRoute,
     AgentSpec,
     ApplyResult,
     AppRecord,
@@ -820,9 +821,11 @@ class Store:
         arch: str,
         hostname: str,
         at: datetime,
+        ssh_host_key: str = "",
     ) -> AgentEvent | None:
         """The agent connected at ``at`` to the server process ``server`` (which now holds its
-        connection), saying this of itself. None when there is no such agent (any more)."""
+        connection), saying this of itself (an empty ``ssh_host_key``: it has none). None when
+        there is no such agent (any more)."""
         with self._write() as conn:
             updated = conn.execute(
                 sa.update(agents)
@@ -835,6 +838,7 @@ class Store:
                     os=os,
                     arch=arch,
                     hostname=hostname,
+                    ssh_host_key=ssh_host_key or None,
                 )
             )
             if updated.rowcount != 1:
@@ -1000,6 +1004,7 @@ class Store:
                 agents.c.arch,
                 agents.c.hostname,
                 agents.c.ports,
+                agents.c.ssh_host_key,
             )
             .select_from(_AGENTS_WITH_OWNERS)
             .where(*self._filters(owner, workspace))
@@ -1020,6 +1025,7 @@ class Store:
                 arch=row.arch,
                 hostname=row.hostname,
                 ports=_ports(row.ports),
+                ssh_host_key=row.ssh_host_key,
             )
             for row in rows
         ]
@@ -1101,6 +1107,22 @@ class Store:
             row.id,
             row.state,
             row.state_changed_at,
+        )
+
+    def agent_routes(self, owner: str, workspace: str) -> tuple[AgentRoute, ...]:
+        """The agents of ``owner``'s ``workspace``, by name, as the router opens SSH streams to
+        them; none when there is no such workspace."""
+        query = (
+            sa.select(agents.c.name, agents.c.id, agents.c.state, agents.c.state_changed_at)
+            .select_from(_AGENTS_WITH_OWNERS)
+            .where(users.c.name == owner, workspaces.c.name == workspace)
+            .order_by(agents.c.name)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return tuple(
+            AgentRoute(owner, workspace, row.name, row.id, row.state, row.state_changed_at)
+            for row in rows
         )
 
     # --------------------------------------------------------------------- shared ports

@@ -144,6 +144,8 @@ agents = sa.Table(
     sa.Column("os", sa.Text),
     sa.Column("arch", sa.Text),
     sa.Column("hostname", sa.Text),
+    # Its SSH host public key ("ssh-ed25519 AAAA…"), kept while it is away: config-ssh pins it.
+    sa.Column("ssh_host_key", sa.Text),
     # The control-plane process holding the agent's connection now ("hostname:pid"), or NULL.
     sa.Column("server", sa.Text),
     # The ports it reports listening: [{"port": int, "process": str}], empty unless connected.
@@ -448,6 +450,11 @@ def _migration_6(conn: Connection) -> None:
     metadata.create_all(conn, tables=[browser_sessions, app_tickets], checkfirst=False)
 
 
+def _migration_7(conn: Connection) -> None:
+    """Agents' SSH host keys, as each reports it in its hello (SPEC §12)."""
+    conn.exec_driver_sql(f"ALTER TABLE agents ADD COLUMN ssh_host_key {_sql_type(conn, sa.Text())}")
+
+
 def _sql_type(conn: Connection, type_: sa.types.TypeEngine[Any]) -> str:
     """How ``type_`` is written in this database's DDL."""
     return str(type_.compile(dialect=conn.dialect))
@@ -460,6 +467,7 @@ MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _migration_4,
     _migration_5,
     _migration_6,
+    _migration_7,
 )
 """Step N (1-based) upgrades a database at schema version N-1 to version N."""
 
