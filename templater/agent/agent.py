@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from templater.agent.ports import PortScanner, shown
-from templater.agent.streams import ControlPlane, StreamError, open_stream
+from templater.agent.streams import StreamError, open_stream
 from templater.health import HealthMonitor, Target, Transition
 from templater.model.agent_messages import (
     CONTROL_PATH,
@@ -38,6 +38,7 @@ from templater.model.agent_messages import (
     encode,
 )
 from templater.model.records import AgentCheck, ListeningPort
+from templater.relay.upgrade import ControlPlane
 
 logger = logging.getLogger("templater.agent")
 

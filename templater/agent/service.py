@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from templater.agent.agent import Agent, prepare_state_dir
-from templater.agent.streams import ControlPlane
+from templater.relay.upgrade import ControlPlane
 
 
 class AgentConfigError(ValueError):
