@@ -6,10 +6,9 @@ until the stream is joined."""
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 
 from templater.model.agent_messages import STREAM_PATH, STREAM_PROTOCOL
-from templater.relay.joining import join
+from templater.relay.joining import Held, join
 from templater.relay.upgrade import ControlPlane, UpgradeFailed, upgrade
 
 DIAL_TIMEOUT = 10.0
@@ -28,7 +27,7 @@ async def dial_local(port: int) -> asyncio.Transport:
     for host in ("127.0.0.1", "::1"):
         try:
             transport, _ = await asyncio.wait_for(
-                loop.create_connection(_Held, host, port), DIAL_TIMEOUT
+                loop.create_connection(Held, host, port), DIAL_TIMEOUT
             )
         except TimeoutError:
             problems.append(f"{host} did not accept within {DIAL_TIMEOUT:g} s")
@@ -65,12 +64,3 @@ async def open_stream(plane: ControlPlane, stream_id: str, port: int) -> asyncio
         local.abort()
         raise
     return asyncio.get_running_loop().create_task(join(remote, local, (rest, b"")))
-
-
-class _Held(asyncio.Protocol):
-    """A connection that reads nothing until it is joined: what it is sent waits in the
-    socket (a server-first protocol's greeting included)."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport = cast(asyncio.ReadTransport, transport)  # uvloop's are not subclasses
-        transport.pause_reading()

@@ -45,7 +45,7 @@ class _Version(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from templater.cli import accounts, agent, control, lint
+    from templater.cli import accounts, agent, control, forward, lint
 
     parser = argparse.ArgumentParser(
         prog="templater",
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     control.add_commands(commands)
     accounts.add_commands(commands)
     agent.add_commands(commands)
+    forward.add_commands(commands)
     return parser
 
 

@@ -8,6 +8,15 @@ import asyncio
 from typing import cast
 
 
+class Held(asyncio.Protocol):
+    """A connection that reads nothing until it is joined: what it is sent waits in the
+    socket (a server-first protocol's greeting included)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.ReadTransport, transport)  # uvloop's are not subclasses
+        transport.pause_reading()
+
+
 class _Side(asyncio.Protocol):
     """One end of a joined pair; ``peer`` is the other end."""
 

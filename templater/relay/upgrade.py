@@ -84,7 +84,7 @@ async def upgrade(
         raise UpgradeFailed(
             f"the control plane did not answer within {CONNECT_TIMEOUT:g} s"
         ) from None
-    except UpgradeFailed:
+    except BaseException:  # a refusal, or the caller gave up waiting
         transport.abort()
         raise
     return transport, rest

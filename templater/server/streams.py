@@ -23,9 +23,10 @@ import socket
 import struct
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from templater.model.agent_messages import STREAM_PROTOCOL
+from templater.relay.joining import Held
 
 OPEN_TIMEOUT = 10.0
 """How long a stream may take to arrive once asked for (the agent's own dial included)."""
@@ -165,7 +166,7 @@ class StreamBroker:
 
         async def connect() -> None:
             try:
-                transport, _ = await loop.connect_accepted_socket(_Held, sock)
+                transport, _ = await loop.connect_accepted_socket(Held, sock)
             except OSError:
                 sock.close()
                 return
@@ -177,14 +178,6 @@ class StreamBroker:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-class _Held(asyncio.Protocol):
-    """Reads nothing until the stream's user takes the connection over."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport = cast(asyncio.ReadTransport, transport)  # uvloop's are not subclasses
-        transport.pause_reading()
 
 
 async def _pass_on(path: str, stream_id: str, descriptor: int, leftover: bytes) -> None:

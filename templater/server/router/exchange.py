@@ -149,3 +149,14 @@ class Forward:
     rewrite: Rewrite | None = None
     body_limit: int | None = None
     """The most bytes of body the upstream is given (413 past it); None: no limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Splice:
+    """A ``templater port-forward`` connection (SPEC §9): once a stream to ``port``
+    (``protocol``) in the workspace of agent ``agent`` is open, the proxy answers ``101`` and
+    joins the two."""
+
+    agent: int
+    port: int
+    protocol: str

@@ -19,6 +19,8 @@ from typing import Any, cast
 
 import httptools
 
+from templater.model.forward_route import AGENT_OFFLINE, FORWARD_PROTOCOL
+from templater.relay.joining import join
 from templater.server.logs import log_request, server_log
 from templater.server.router.exchange import (
     Adopt,
@@ -26,10 +28,11 @@ from templater.server.router.exchange import (
     Headers,
     Reply,
     Request,
+    Splice,
     Upstream,
     without_hop_by_hop,
 )
-from templater.server.router.pages import page
+from templater.server.router.pages import message, page
 from templater.server.router.routing import AppRouter
 from templater.server.streams import AgentOffline, StreamBroker, StreamUnavailable
 
@@ -55,6 +58,11 @@ _IDLE_PER_UPSTREAM = 64
 
 _NO_BODY_STATUSES = frozenset({204, 304})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_FORWARDING = (
+    b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: "
+    + FORWARD_PROTOCOL.encode()
+    + b"\r\n\r\n"
+)
 _PHRASES = {status.value: status.phrase.encode() for status in HTTPStatus}
 
 
@@ -131,6 +139,8 @@ class ProxyServer:
         self._server: asyncio.Server | None = None
         self._unix_servers: list[asyncio.AbstractServer] = []
         self._connections: set[_ClientConnection] = set()
+        self.splices: set[asyncio.Task[None]] = set()
+        """Forwarded connections joined to their streams (held here so that they run on)."""
         self._sweeper: asyncio.TimerHandle | None = None
 
     async def start(self, host: str, port: int) -> None:
@@ -378,6 +388,9 @@ class _ClientConnection(asyncio.Protocol):
             # After the parser has set the bytes that came after the head aside.
             self._loop.call_soon(self._adopt, exchange, decision.stream_id)
             return
+        if isinstance(decision, Splice):
+            await self._splice(exchange, decision)
+            return
         if exchange.continue_expected:
             self.write(_CONTINUE)
         forward = decision
@@ -408,12 +421,46 @@ class _ClientConnection(asyncio.Protocol):
         if streams is None or not exchange.upgrade or self._closed or self.transport is None:
             self.reply(exchange, page(400, "Bad request", "this server takes no streams here"))
             return
+        streams.adopt(stream_id, self._detach(exchange), exchange.tunnel_data)
+
+    async def _splice(self, exchange: _Exchange, splice: Splice) -> None:
+        """Join this connection, a ``templater port-forward`` one, to a stream to the port it
+        asked for; or refuse it as the API would, 503 when the agent is not connected (the
+        client asks again) and 502 when the workspace refused the port."""
+        streams = self._server.streams
+        if streams is None or not exchange.upgrade:
+            self.reply(exchange, message(400, "this server forwards no ports here"))
+            return
+        try:
+            stream, early = await streams.open(splice.agent, splice.port)
+        except AgentOffline as problem:
+            self.reply(exchange, message(AGENT_OFFLINE, str(problem)))
+            return
+        except StreamUnavailable as problem:
+            self.reply(exchange, message(502, str(problem)))
+            return
+        # By now (the stream took a round trip to the agent) the parser has set aside what
+        # came after the head: the first bytes for the port.
+        if self._closed or self.transport is None:
+            stream.abort()
+            return
+        exchange.status = 101
+        client = self._detach(exchange)
+        client.write(_FORWARDING)
+        task = self._loop.create_task(join(client, stream, (exchange.tunnel_data, early)))
+        self._server.splices.add(task)
+        task.add_done_callback(self._server.splices.discard)
+
+    def _detach(self, exchange: _Exchange) -> asyncio.Transport:
+        """This connection's transport, reading paused, for a stream to take over: it is no
+        longer a client's connection of this server."""
+        assert self.transport is not None
         _log(exchange)
         self._closed = True
         self._server._connections.discard(self)
         transport, self.transport = self.transport, None
         transport.pause_reading()
-        streams.adopt(stream_id, transport, exchange.tunnel_data)
+        return transport
 
     def attach(self, exchange: _Exchange, sink: _UpstreamConnection) -> None:
         """The upstream is ready for the request's body: send what came so far, read the rest."""
