@@ -32,6 +32,7 @@ MESSAGES: list[Message] = [
     Refused("0.abc", "port 9: connection refused"),
     Checks((AgentCheck("code", "http://localhost:13337/healthz", 5, 3, "initializing"),), (13337,)),
     Open("1.xyz", 8080),
+    Open("1.xyz", 5353, "udp"),
 ]
 
 
@@ -49,6 +50,7 @@ def test_every_message_comes_back_as_it_went(message: Message) -> None:
         ('{"type": "open", "id": "x", "port": 0}', "'port' must be a whole number"),
         ('{"type": "open", "id": "x", "port": true}', "'port' must be a whole number"),
         ('{"type": "open", "id": "x", "port": 80.5}', "'port' must be a whole number"),
+        ('{"type": "open", "id": "x", "port": 80, "protocol": "sctp"}', "'protocol' must be"),
         ('{"type": "hello", "version": 1, "os": "", "arch": "", "hostname": ""}', "'version'"),
         ('{"type": "ports"}', "'ports' must be a list"),
         ('{"type": "ports", "ports": [7]}', "must be an object"),

@@ -66,6 +66,27 @@ class TcpService:
         self._socket.close()
 
 
+class UdpEcho:
+    """A UDP server on loopback that sends every datagram back to its sender."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = int(self._socket.getsockname()[1])
+        threading.Thread(target=self._echo, daemon=True).start()
+
+    def _echo(self) -> None:
+        while True:
+            try:
+                datagram, sender = self._socket.recvfrom(65535)
+                self._socket.sendto(datagram, sender)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self._socket.close()
+
+
 @dataclass
 class Forwarding:
     process: subprocess.Popen[str]
@@ -239,6 +260,24 @@ def test_listeners_stay_up_while_the_agent_and_the_server_restart(
         for each in servers:
             each.process.terminate()
             each.process.wait(timeout=30)
+
+
+def test_udp_datagrams_go_both_ways_each_client_its_own(server: Server, alice: str) -> None:
+    echo = UdpEcho()
+    local = free_port()
+    try:
+        with port_forward(server, alice, "dev", "--udp", f"{local}:{echo.port}") as forwarding:
+            assert f"Forwarding 127.0.0.1:{local} → dev.main:{echo.port} (udp)" in forwarding.out()
+            clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+            for number, client in enumerate(clients):
+                client.settimeout(EVENT_DEADLINE)
+                datagrams = [b"", b"client %d" % number, os.urandom(1400), os.urandom(60000)]
+                for datagram in datagrams:
+                    client.sendto(datagram, ("127.0.0.1", local))
+                    assert client.recvfrom(65535)[0] == datagram  # whole, and its own
+                client.close()
+    finally:
+        echo.close()
 
 
 def _upgrade_status(server: Server, token: str, path: str) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from templater.agent.ports import PortScanner, shown
-from templater.agent.streams import StreamError, open_stream
+from templater.agent.streams import StreamError, open_datagram_stream, open_stream
 from templater.health import HealthMonitor, Target, Transition
 from templater.model.agent_messages import (
     CONTROL_PATH,
@@ -178,8 +178,9 @@ class Agent:
         logger.info("checking %d apps", len(targets))
 
     async def _open(self, request: Open) -> None:
+        opening = open_datagram_stream if request.protocol == "udp" else open_stream
         try:
-            stream = await open_stream(self._plane, request.id, request.port)
+            stream = await opening(self._plane, request.id, request.port)
         except StreamError as problem:
             logger.info("stream to port %d: %s", request.port, problem)
             self._send(Refused(request.id, str(problem)))

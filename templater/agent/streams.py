@@ -1,13 +1,16 @@
 """Streams from the workspace side (SPEC §11): dial ``localhost:PORT`` first, so that a refusal
 is reported as such, then connect back to the control plane, upgrade the connection to a
 stream and join the two. Nothing the local port sends is lost: its bytes wait in the socket
-until the stream is joined."""
+until the stream is joined. A UDP stream (SPEC §9) relays datagrams to and from a UDP port."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any, cast
 
 from templater.model.agent_messages import STREAM_PATH, STREAM_PROTOCOL
+from templater.relay.datagrams import carry
 from templater.relay.joining import Held, join
 from templater.relay.upgrade import ControlPlane, UpgradeFailed, upgrade
 
@@ -64,3 +67,56 @@ async def open_stream(plane: ControlPlane, stream_id: str, port: int) -> asyncio
         local.abort()
         raise
     return asyncio.get_running_loop().create_task(join(remote, local, (rest, b"")))
+
+
+async def open_datagram_stream(
+    plane: ControlPlane, stream_id: str, port: int
+) -> asyncio.Task[None]:
+    """Connect back, and relay the stream's datagrams to and from UDP ``port`` on the
+    workspace's loopback, in a task of its own, until the stream ends. Raises StreamError when
+    the control plane does not take the stream."""
+    loop = asyncio.get_running_loop()
+    try:
+        socket_side, _ = await loop.create_datagram_endpoint(
+            lambda: _Datagrams(), remote_addr=("127.0.0.1", port)
+        )
+    except OSError as problem:
+        raise StreamError(f"UDP port {port}: {problem.strerror or problem}") from None
+    local = cast(_Datagrams, socket_side.get_protocol())
+    try:
+        remote, rest = await connect_back(plane, stream_id)
+    except StreamError:
+        socket_side.close()
+        raise
+    ended = loop.create_future()
+
+    def end() -> None:
+        socket_side.close()
+        if not ended.done():
+            ended.set_result(None)
+
+    stream = carry(remote, rest, socket_side.sendto, end)
+    local.received = stream.send
+
+    async def relay() -> None:
+        try:
+            await ended
+        finally:
+            stream.close()
+            socket_side.close()
+
+    return loop.create_task(relay())
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    """The workspace side of a UDP stream: what the port answers goes to ``received``; an
+    unreachable port (ICMP) is only a datagram lost, as UDP has it."""
+
+    def __init__(self) -> None:
+        self.received: Callable[[bytes], None] = lambda datagram: None
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.received(data)
+
+    def error_received(self, exc: Exception) -> None:
+        pass

@@ -25,8 +25,6 @@ def _port_forward(args: argparse.Namespace) -> int:
     from templater.relay.upgrade import ControlPlane
 
     specs = [("tcp", spec) for spec in args.tcp] + [("udp", spec) for spec in args.udp]
-    if args.udp:
-        raise UsageError("--udp: UDP forwarding is not built yet")
     if not specs:
         raise UsageError("port-forward needs at least one --tcp or --udp SPEC")
     try:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from templater.forwarding.remote import AgentPorts
 from templater.forwarding.tcp import TcpForward
+from templater.forwarding.udp import UdpForward
 from templater.model.forwarding import PortForward, endpoint
 
 _NO_IPV6 = frozenset({errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT})
@@ -32,16 +33,14 @@ async def forward(
     """Listen for every forward and carry its connections until SIGINT or SIGTERM. ``say``
     prints a listener's line, ``warn`` a problem. Raises BindError before forwarding anything."""
     loop = asyncio.get_running_loop()
-    listeners: list[asyncio.Server] = []
+    listeners: list[asyncio.BaseTransport | asyncio.Server] = []
     lines: list[str] = []
     try:
         for each in forwards:
-            tcp = TcpForward(ports, each, warn)
+            carrier = (UdpForward if each.protocol == "udp" else TcpForward)(ports, each, warn)
             for address in each.addresses:
                 try:
-                    listener = await loop.create_server(
-                        tcp.protocol, address, each.local_port, reuse_address=True
-                    )
+                    listener = await _listen(carrier, each.local_port, address)
                 except OSError as problem:
                     if address != each.addresses[0] and problem.errno in _NO_IPV6:
                         continue  # [::1], the second default address, where there is no IPv6
@@ -66,3 +65,16 @@ async def forward(
         for number in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(number)
+
+
+async def _listen(
+    carrier: TcpForward | UdpForward, port: int, address: str
+) -> asyncio.BaseTransport | asyncio.Server:
+    """A listener on ``address``:``port`` whose traffic ``carrier`` carries."""
+    loop = asyncio.get_running_loop()
+    if isinstance(carrier, UdpForward):
+        transport, _ = await loop.create_datagram_endpoint(
+            carrier.protocol, local_addr=(address, port)
+        )
+        return transport
+    return await loop.create_server(carrier.protocol, address, port, reuse_address=True)

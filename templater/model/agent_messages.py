@@ -29,6 +29,8 @@ STREAM_PATH = "/api/v1/agent/streams/"
 """Where an agent connects back with a stream: this path, then the stream's id."""
 STREAM_PROTOCOL = "templater-stream"
 """The ``Upgrade`` token of a stream."""
+STREAM_PROTOCOLS = ("tcp", "udp")
+"""What a stream may be opened to: a TCP port, or a UDP one."""
 
 PORTS_EVERY = 1.0
 """Seconds between an agent's reports of its listening ports, at the least (SPEC §11: at most once
@@ -93,10 +95,13 @@ class Checks:
 
 @dataclass(frozen=True, slots=True)
 class Open:
-    """Open a stream to ``localhost:port`` in the workspace, identified by ``id``."""
+    """Open a stream to ``localhost:port`` in the workspace, identified by ``id``: to a TCP
+    port, or to a UDP port (``protocol`` "udp"), the stream then carrying datagrams framed by
+    ``templater.relay.datagrams``."""
 
     id: str
     port: int
+    protocol: str = "tcp"
 
 
 Message = Hello | Health | Ports | Refused | Checks | Open
@@ -145,7 +150,12 @@ def encode(message: Message) -> str:
                 "app_ports": list(message.app_ports),
             }
         case Open():
-            body = {"type": "open", "id": message.id, "port": message.port}
+            body = {
+                "type": "open",
+                "id": message.id,
+                "port": message.port,
+                "protocol": message.protocol,
+            }
     return json.dumps(body, separators=(",", ":"))
 
 
@@ -262,7 +272,10 @@ def _port_number(value: object) -> int:
 
 
 def _open(body: dict[str, Any]) -> Open:
-    return Open(_text(body, "id", 64), _integer(body, "port", 1, 65535))
+    protocol = body.get("protocol", "tcp")
+    if protocol not in STREAM_PROTOCOLS:
+        raise BadMessage(f"'protocol' must be one of {', '.join(STREAM_PROTOCOLS)}")
+    return Open(_text(body, "id", 64), _integer(body, "port", 1, 65535), protocol)
 
 
 _READERS: dict[str, Callable[[dict[str, Any]], Message]] = {

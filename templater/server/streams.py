@@ -54,9 +54,10 @@ class PortRefused(StreamUnavailable):
     """The agent could not dial the port."""
 
 
-Request = Callable[[int, int, str], Awaitable[None]]
-"""Ask the hub to open stream ``id`` to ``port`` of agent ``agent``: returns once asked; raises
-AgentOffline when the agent is not connected. A refusal arrives later, through ``refused``."""
+Request = Callable[[int, int, str, str], Awaitable[None]]
+"""Ask the hub to open stream ``id`` to ``port`` (protocol tcp or udp) of agent ``agent``:
+returns once asked; raises AgentOffline when the agent is not connected. A refusal arrives
+later, through ``refused``."""
 
 
 def stream_socket(directory: str, process: int) -> str:
@@ -96,16 +97,18 @@ class StreamBroker:
             if not future.done():
                 future.set_exception(StreamUnavailable("the server is stopping"))
 
-    async def open(self, agent: int, port: int) -> tuple[asyncio.Transport, bytes]:
-        """A stream to ``port`` in agent ``agent``'s workspace, with the bytes it already
-        sent. Raises StreamUnavailable (AgentOffline, PortRefused) saying why not."""
+    async def open(
+        self, agent: int, port: int, protocol: str = "tcp"
+    ) -> tuple[asyncio.Transport, bytes]:
+        """A stream to ``port`` (``protocol``) in agent ``agent``'s workspace, with the bytes
+        it already sent. Raises StreamUnavailable (AgentOffline, PortRefused) saying why not."""
         stream_id = f"{self._process}.{secrets.token_urlsafe(24)}"
         future: asyncio.Future[tuple[asyncio.Transport, bytes]] = (
             asyncio.get_running_loop().create_future()
         )
         self._waiting[stream_id] = future
         try:
-            await self._request(agent, port, stream_id)
+            await self._request(agent, port, stream_id, protocol)
             return await asyncio.wait_for(future, OPEN_TIMEOUT)
         except TimeoutError:
             raise StreamUnavailable(

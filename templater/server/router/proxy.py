@@ -432,7 +432,7 @@ class _ClientConnection(asyncio.Protocol):
             self.reply(exchange, message(400, "this server forwards no ports here"))
             return
         try:
-            stream, early = await streams.open(splice.agent, splice.port)
+            stream, early = await streams.open(splice.agent, splice.port, splice.protocol)
         except AgentOffline as problem:
             self.reply(exchange, message(AGENT_OFFLINE, str(problem)))
             return
