@@ -245,7 +245,7 @@ def test_listeners_stay_up_while_the_agent_and_the_server_restart(
             # the listener.
             agent.stop()
             assert closed_unanswered(local)
-            assert "not connected" in forwarding.err(), forwarding.err()
+            assert eventually(lambda: "not connected" in forwarding.err()), forwarding.err()
             agents.append(launch_agent(first, agent.token, first.home / "agent-again"))
             assert eventually(lambda: works(local)), forwarding.err()
             # The server restarts; the agent comes back to it by itself, and so do streams.

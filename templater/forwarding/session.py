@@ -31,7 +31,8 @@ async def forward(
     warn: Callable[[str], None],
 ) -> None:
     """Listen for every forward and carry its connections until SIGINT or SIGTERM. ``say``
-    prints a listener's line, ``warn`` a problem. Raises BindError before forwarding anything."""
+    prints the listeners' lines (all at once), ``warn`` a problem. Raises BindError before
+    forwarding anything."""
     loop = asyncio.get_running_loop()
     listeners: list[asyncio.BaseTransport | asyncio.Server] = []
     lines: list[str] = []
@@ -53,8 +54,7 @@ async def forward(
                     f"Forwarding {endpoint(address, each.local_port)} → "
                     f"{ports.name}:{each.remote_port} ({each.protocol})"
                 )
-        for line in lines:
-            say(line)
+        say("\n".join(lines))
         stop = asyncio.Event()
         for number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(number, stop.set)

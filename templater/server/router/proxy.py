@@ -34,7 +34,7 @@ from templater.server.router.exchange import (
 )
 from templater.server.router.pages import message, page
 from templater.server.router.routing import AppRouter
-from templater.server.streams import AgentOffline, StreamBroker, StreamUnavailable
+from templater.server.streams import AgentOffline, PortRefused, StreamBroker, StreamUnavailable
 
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for an upstream to accept a connection."""
@@ -425,19 +425,20 @@ class _ClientConnection(asyncio.Protocol):
 
     async def _splice(self, exchange: _Exchange, splice: Splice) -> None:
         """Join this connection, a ``templater port-forward`` one, to a stream to the port it
-        asked for; or refuse it as the API would, 503 when the agent is not connected (the
-        client asks again) and 502 when the workspace refused the port."""
+        asked for; or refuse it as the API would: 502 when the workspace refused the port, 503
+        when the agent is not there to ask (not connected, or gone without an answer: the
+        client asks again)."""
         streams = self._server.streams
         if streams is None or not exchange.upgrade:
             self.reply(exchange, message(400, "this server forwards no ports here"))
             return
         try:
             stream, early = await streams.open(splice.agent, splice.port, splice.protocol)
-        except AgentOffline as problem:
-            self.reply(exchange, message(AGENT_OFFLINE, str(problem)))
+        except PortRefused as problem:
+            self.reply(exchange, message(502, str(problem)))
             return
         except StreamUnavailable as problem:
-            self.reply(exchange, message(502, str(problem)))
+            self.reply(exchange, message(AGENT_OFFLINE, str(problem)))
             return
         # By now (the stream took a round trip to the agent) the parser has set aside what
         # came after the head: the first bytes for the port.
