@@ -362,6 +362,7 @@ TALKS_TO_THE_SERVER = {
     "url",
     "ports",
     "agents",
+    "port-forward",
 }
 
 
@@ -403,6 +404,7 @@ def test_every_command_and_option_has_help() -> None:
         "ports list",
         "agents token",
         "agents list",
+        "port-forward",
     } <= set(seen)
 
 
