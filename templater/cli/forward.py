@@ -59,10 +59,11 @@ def add_commands(commands: Any) -> None:
         commands,
         "port-forward",
         "forward local ports to a workspace's ports",
-        "Listen on this machine and carry every connection (TCP) or client address (UDP) to "
-        "the port in the workspace, through the control plane and the workspace's agent. "
-        "It runs until Ctrl-C; connections made while the agent or the control plane "
-        "restarts wait for it for up to 10 s. Only the workspace's owner and admins may.",
+        "Listen on this machine and carry every connection (TCP) or client address (UDP)\n"
+        "to the port in the workspace, through the control plane and the workspace's agent.\n"
+        "It runs until Ctrl-C (exit status 0); a connection made while the agent or the\n"
+        "control plane restarts waits for it for up to 10 s. Only the workspace's owner and\n"
+        "admins may. A bad SPEC, or a local port it cannot listen on, is exit status 2.",
     )
     command.add_argument(
         "workspace",
