@@ -50,6 +50,7 @@ class TcpForward:
 
 class _Accepted(Held):
     def __init__(self, forward: TcpForward) -> None:
+        super().__init__()
         self._forward = forward
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
