@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Protocol
 
 from templater.model.forward_route import AGENT_OFFLINE, FORWARD_PROTOCOL, forward_target
 from templater.relay.upgrade import ControlPlane, UpgradeFailed, upgrade
@@ -18,6 +19,15 @@ _RETRY_EVERY = 0.25
 class StreamRefused(Exception):
     """No stream for this connection: the workspace refused the port, the control plane refused
     the request, or the agent stayed away; the message says which."""
+
+
+class Streams(Protocol):
+    """Where a forward's streams come from: AgentPorts (a stand-in, in tests)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def open(self, protocol: str, port: int) -> tuple[asyncio.Transport, bytes]: ...
 
 
 @dataclass(frozen=True, slots=True)

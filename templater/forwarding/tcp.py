@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable
 from typing import cast
 
-from templater.forwarding.remote import AgentPorts, StreamRefused
+from templater.forwarding.remote import StreamRefused, Streams
 from templater.model.forwarding import PortForward
 from templater.relay.joining import Held, join
 
@@ -18,7 +18,7 @@ class TcpForward:
     """The connections of one forward's listeners; ``say`` tells the user of a problem, once
     until a connection gets through again."""
 
-    def __init__(self, ports: AgentPorts, forward: PortForward, say: Callable[[str], None]):
+    def __init__(self, ports: Streams, forward: PortForward, say: Callable[[str], None]):
         self._ports = ports
         self._forward = forward
         self._say = say

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, cast
 
-from templater.forwarding.remote import AgentPorts, StreamRefused
+from templater.forwarding.remote import StreamRefused, Streams
 from templater.model.forwarding import PortForward
 from templater.relay.datagrams import DatagramStream, carry
 
@@ -22,7 +22,7 @@ class UdpForward:
     """The client addresses of one forward's listeners; ``say`` tells the user of a problem,
     once until a stream opens again."""
 
-    def __init__(self, ports: AgentPorts, forward: PortForward, say: Callable[[str], None]):
+    def __init__(self, ports: Streams, forward: PortForward, say: Callable[[str], None]):
         self._ports = ports
         self._forward = forward
         self._say = say

@@ -20,7 +20,7 @@ from typing import Any, cast
 import httptools
 
 from templater.model.forward_route import AGENT_OFFLINE, FORWARD_PROTOCOL
-from templater.relay.joining import join
+from templater.relay.joining import Held, join
 from templater.server.logs import log_request, server_log
 from templater.server.router.exchange import (
     Adopt,
@@ -964,7 +964,8 @@ class _Pool:
         if self._streams is None:
             raise StreamUnavailable("this server process reaches no workspace agents")
         transport, early = await self._streams.open(upstream.agent, upstream.port)
-        if early:  # an HTTP server speaks when spoken to
+        held = transport.get_protocol()
+        if early or (isinstance(held, Held) and held.early):  # HTTP speaks when spoken to
             transport.abort()
             raise ConnectionResetError("the app sent bytes before it was asked anything")
         if upstream.tls:
