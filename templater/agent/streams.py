@@ -1,7 +1,7 @@
 """Streams from the workspace side (SPEC §11): dial ``localhost:PORT`` first, so that a refusal
 is reported as such, then connect back to the control plane, upgrade the connection to a
-stream and join the two. Nothing the local port sends is lost: its bytes wait in the socket
-until the stream is joined. A UDP stream (SPEC §9) relays datagrams to and from a UDP port."""
+stream and join the two. Nothing the local port sends is lost: its bytes wait (in the socket,
+or kept by ``relay.joining.Held``) until the stream is joined. A UDP stream (SPEC §9) relays datagrams to and from a UDP port."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ async def open_datagram_stream(
     loop = asyncio.get_running_loop()
     try:
         socket_side, _ = await loop.create_datagram_endpoint(
-            lambda: _Datagrams(), remote_addr=("127.0.0.1", port)
+            _Datagrams, remote_addr=("127.0.0.1", port)
         )
     except OSError as problem:
         raise StreamError(f"UDP port {port}: {problem.strerror or problem}") from None
@@ -88,10 +88,9 @@ async def open_datagram_stream(
     except StreamError:
         socket_side.close()
         raise
-    ended = loop.create_future()
+    ended: asyncio.Future[None] = loop.create_future()
 
     def end() -> None:
-        socket_side.close()
         if not ended.done():
             ended.set_result(None)
 
