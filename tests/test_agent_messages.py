@@ -35,6 +35,7 @@ MESSAGES: list[Message] = [
     Checks((AgentCheck("code", "http://localhost:13337/healthz", 5, 3, "initializing"),), (13337,)),
     Open("1.xyz", 8080),
     Open("1.xyz", SSH_PORT),
+    Open("1.xyz", 5353, "udp"),
 ]
 
 
@@ -53,6 +54,7 @@ def test_every_message_comes_back_as_it_went(message: Message) -> None:
         ('{"type": "open", "id": "x", "port": 65536}', "'port' must be a whole number"),
         ('{"type": "open", "id": "x", "port": true}', "'port' must be a whole number"),
         ('{"type": "open", "id": "x", "port": 80.5}', "'port' must be a whole number"),
+        ('{"type": "open", "id": "x", "port": 80, "protocol": "sctp"}', "'protocol' must be"),
         ('{"type": "hello", "version": 1, "os": "", "arch": "", "hostname": ""}', "'version'"),
         (
             '{"type": "hello", "version": "1", "os": "", "arch": "", "hostname": "",'

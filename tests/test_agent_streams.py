@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from templater.agent.streams import ControlPlane, StreamError, dial_local, open_stream
+from templater.agent.streams import StreamError, dial_local, open_stream
 from templater.model.agent_messages import STREAM_PATH
+from templater.relay.upgrade import ControlPlane
 
 Accepted = asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]]
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from templater.agent.ports import PortScanner, shown
 from templater.agent.ssh.server import SSHServer
-from templater.agent.streams import ControlPlane, StreamError, connect_back, open_stream
+from templater.agent.streams import StreamError, connect_back, open_datagram_stream, open_stream
 from templater.health import HealthMonitor, Target, Transition
 from templater.model.agent_messages import (
     CONTROL_PATH,
@@ -40,6 +40,7 @@ from templater.model.agent_messages import (
     encode,
 )
 from templater.model.records import AgentCheck, ListeningPort
+from templater.relay.upgrade import ControlPlane
 
 logger = logging.getLogger("templater.agent")
 
@@ -184,8 +185,9 @@ class Agent:
         if request.port == SSH_PORT:
             await self._open_ssh(request)
             return
+        opening = open_datagram_stream if request.protocol == "udp" else open_stream
         try:
-            stream = await open_stream(self._plane, request.id, request.port)
+            stream = await opening(self._plane, request.id, request.port)
         except StreamError as problem:
             logger.info("stream to port %d: %s", request.port, problem)
             self._send(Refused(request.id, str(problem)))

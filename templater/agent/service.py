@@ -15,7 +15,7 @@ from asyncssh import SSHKey
 from templater.agent.agent import Agent, prepare_state_dir
 from templater.agent.ssh.host_key import HostKeyError, load_host_key
 from templater.agent.ssh.server import SSHServer
-from templater.agent.streams import ControlPlane
+from templater.relay.upgrade import ControlPlane
 
 
 class AgentConfigError(ValueError):

@@ -19,6 +19,7 @@ from templater.cli.common import (
     module_directories,
 )
 from templater.cli.remote import (
+    agent_of,
     connect,
     guarded,
     print_json,
@@ -324,26 +325,12 @@ def _list_ports(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _agent_of(client: Client, owner: str, workspace: str) -> str:
-    """The workspace's only agent; a usage error naming them when it has several."""
-    current = client.workspace(owner, workspace)
-    if current is None:
-        raise Failure(f"there is no workspace {owner}/{workspace}")
-    names = [each.name for each in current.agents]
-    if len(names) == 1:
-        return names[0]
-    if not names:
-        raise Failure(f"workspace {owner}/{workspace} has no agents")
-    raise UsageError(
-        f"workspace {owner}/{workspace} has agents {', '.join(names)}: name one "
-        f"(templater agents token {workspace} AGENT)"
-    )
-
-
 def _agent_token(args: argparse.Namespace) -> int:
     client = connect()
     owner = args.owner or client.me().name
-    agent = args.agent or _agent_of(client, owner, args.workspace)
+    agent = agent_of(
+        client, owner, args.workspace, args.agent, f"templater agents token {args.workspace} AGENT"
+    )
     token = client.issue_agent_token(owner, args.workspace, agent)
     print(
         f"New token for agent {agent} of {owner}/{args.workspace}; the previous one no longer "

@@ -45,7 +45,7 @@ class _Version(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from templater.cli import accounts, agent, control, lint, ssh
+    from templater.cli import accounts, agent, control, forward, lint, ssh
 
     parser = argparse.ArgumentParser(
         prog="templater",
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     control.add_commands(commands)
     accounts.add_commands(commands)
     agent.add_commands(commands)
+    forward.add_commands(commands)
     ssh.add_commands(commands)
     return parser
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from templater.cli.common import ENVIRONMENT, Failure
+from templater.cli.common import ENVIRONMENT, Failure, UsageError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -27,6 +27,24 @@ def connect() -> Client:
         return Client(load_credentials())
     except NotSignedIn as problem:
         raise Failure(str(problem)) from None
+
+
+def agent_of(client: Client, owner: str, workspace: str, agent: str | None, how: str) -> str:
+    """``agent`` if the workspace has it, or else the workspace's only agent; a usage error
+    naming them when it has several (``how`` shows how to name one)."""
+    current = client.workspace(owner, workspace)
+    if current is None:
+        raise Failure(f"there is no workspace {owner}/{workspace}")
+    names = [each.name for each in current.agents]
+    if agent is not None and agent not in names:
+        raise Failure(f"workspace {owner}/{workspace} has no agent {agent}")
+    if agent is not None or len(names) == 1:
+        return agent or names[0]
+    if not names:
+        raise Failure(f"workspace {owner}/{workspace} has no agents")
+    raise UsageError(
+        f"workspace {owner}/{workspace} has agents {', '.join(names)}: name one ({how})"
+    )
 
 
 def print_json(value: Any) -> None:

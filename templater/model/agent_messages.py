@@ -34,6 +34,9 @@ SSH_PORT = 0
 """The port an ``open`` names for the agent's embedded SSH server (SPEC §12): no real port is 0,
 and that server listens on none, so this one number stands for it."""
 
+STREAM_PROTOCOLS = ("tcp", "udp")
+"""What a stream may be opened to: a TCP port, or a UDP one."""
+
 PORTS_EVERY = 1.0
 """Seconds between an agent's reports of its listening ports, at the least (SPEC §11: at most once
 a second); the control plane stores them no more often."""
@@ -103,10 +106,12 @@ class Checks:
 @dataclass(frozen=True, slots=True)
 class Open:
     """Open a stream to ``localhost:port`` in the workspace (to the agent's SSH server for
-    SSH_PORT), identified by ``id``."""
+    SSH_PORT), identified by ``id``: to a TCP port, or to a UDP port (``protocol`` "udp"), the
+    stream then carrying datagrams framed by ``templater.relay.datagrams``."""
 
     id: str
     port: int
+    protocol: str = "tcp"
 
 
 Message = Hello | Health | Ports | Refused | Checks | Open
@@ -156,7 +161,12 @@ def encode(message: Message) -> str:
                 "app_ports": list(message.app_ports),
             }
         case Open():
-            body = {"type": "open", "id": message.id, "port": message.port}
+            body = {
+                "type": "open",
+                "id": message.id,
+                "port": message.port,
+                "protocol": message.protocol,
+            }
     return json.dumps(body, separators=(",", ":"))
 
 
@@ -284,7 +294,10 @@ def _port_number(value: object) -> int:
 
 
 def _open(body: dict[str, Any]) -> Open:
-    return Open(_text(body, "id", 64), _integer(body, "port", SSH_PORT, 65535))
+    protocol = body.get("protocol", "tcp")
+    if protocol not in STREAM_PROTOCOLS:
+        raise BadMessage(f"'protocol' must be one of {', '.join(STREAM_PROTOCOLS)}")
+    return Open(_text(body, "id", 64), _integer(body, "port", SSH_PORT, 65535), protocol)
 
 
 _READERS: dict[str, Callable[[dict[str, Any]], Message]] = {

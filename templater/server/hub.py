@@ -264,8 +264,10 @@ class AgentHub:
         urls = [*self._store.agent_app_urls(agent), *(c.url for c in found)]
         return checks, tuple(sorted({_port(url) for url in urls} - {0}))
 
-    async def request_stream(self, agent: int, port: int, stream_id: str) -> None:
-        """Ask agent ``agent`` to open stream ``stream_id`` to ``port``."""
+    async def request_stream(
+        self, agent: int, port: int, stream_id: str, protocol: str = "tcp"
+    ) -> None:
+        """Ask agent ``agent`` to open stream ``stream_id`` to ``port`` (``protocol``)."""
         connected = self._connected.get(agent)
         if connected is None:
             holder = await asyncio.to_thread(self._store.agent_server, agent)
@@ -278,7 +280,7 @@ class AgentHub:
                 )
             raise AgentOffline("the workspace agent is not connected")
         try:
-            await connected.channel.send_text(encode(Open(stream_id, port)))
+            await connected.channel.send_text(encode(Open(stream_id, port, protocol)))
         except Exception:
             raise AgentOffline("the workspace agent's connection just ended") from None
 
@@ -404,7 +406,10 @@ class HubService:
                 stream_id = str(request["id"])
                 try:
                     await self._hub.request_stream(
-                        int(request["agent"]), int(request["port"]), stream_id
+                        int(request["agent"]),
+                        int(request["port"]),
+                        stream_id,
+                        str(request.get("protocol", "tcp")),
                     )
                     answer: dict[str, str] = {"id": stream_id, "asked": ""}
                 except AgentOffline as problem:
@@ -430,14 +435,20 @@ class HubLink:
         self._lock = asyncio.Lock()
         self._reading: asyncio.Task[None] | None = None
 
-    async def request(self, agent: int, port: int, stream_id: str) -> None:
+    async def request(self, agent: int, port: int, stream_id: str, protocol: str) -> None:
         writer = await self._connection()
         answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._answers[stream_id] = answer
         try:
             writer.write(
                 json.dumps(
-                    {"process": self._process, "agent": agent, "port": port, "id": stream_id}
+                    {
+                        "process": self._process,
+                        "agent": agent,
+                        "port": port,
+                        "id": stream_id,
+                        "protocol": protocol,
+                    }
                 ).encode()
                 + b"\n"
             )

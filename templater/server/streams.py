@@ -23,9 +23,10 @@ import socket
 import struct
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from templater.model.agent_messages import STREAM_PROTOCOL
+from templater.relay.joining import Held
 
 OPEN_TIMEOUT = 10.0
 """How long a stream may take to arrive once asked for (the agent's own dial included)."""
@@ -53,9 +54,10 @@ class PortRefused(StreamUnavailable):
     """The agent could not dial the port."""
 
 
-Request = Callable[[int, int, str], Awaitable[None]]
-"""Ask the hub to open stream ``id`` to ``port`` of agent ``agent``: returns once asked; raises
-AgentOffline when the agent is not connected. A refusal arrives later, through ``refused``."""
+Request = Callable[[int, int, str, str], Awaitable[None]]
+"""Ask the hub to open stream ``id`` to ``port`` (protocol tcp or udp) of agent ``agent``:
+returns once asked; raises AgentOffline when the agent is not connected. A refusal arrives
+later, through ``refused``."""
 
 
 def stream_socket(directory: str, process: int) -> str:
@@ -95,21 +97,19 @@ class StreamBroker:
             if not future.done():
                 future.set_exception(StreamUnavailable("the server is stopping"))
 
-    async def open(self, agent: int, port: int) -> tuple[asyncio.Transport, bytes]:
-        """A stream to ``port`` in agent ``agent``'s workspace, with the bytes it already
-        sent. Raises StreamUnavailable (AgentOffline, PortRefused) saying why not."""
+    async def open(
+        self, agent: int, port: int, protocol: str = "tcp"
+    ) -> tuple[asyncio.Transport, bytes]:
+        """A stream to ``port`` (``protocol``) in agent ``agent``'s workspace, with the bytes
+        it already sent. Raises StreamUnavailable (AgentOffline, PortRefused) saying why not."""
         stream_id = f"{self._process}.{secrets.token_urlsafe(24)}"
         future: asyncio.Future[tuple[asyncio.Transport, bytes]] = (
             asyncio.get_running_loop().create_future()
         )
         self._waiting[stream_id] = future
         try:
-            await self._request(agent, port, stream_id)
-            transport, leftover = await asyncio.wait_for(future, OPEN_TIMEOUT)
-            protocol = transport.get_protocol()
-            if isinstance(protocol, _Held):  # passed on by another process
-                leftover += protocol.take()
-            return transport, leftover
+            await self._request(agent, port, stream_id, protocol)
+            return await asyncio.wait_for(future, OPEN_TIMEOUT)
         except TimeoutError:
             raise StreamUnavailable(
                 f"the workspace agent did not open a stream to port {port} within "
@@ -169,7 +169,7 @@ class StreamBroker:
 
         async def connect() -> None:
             try:
-                transport, _ = await loop.connect_accepted_socket(_Held, sock)
+                transport, _ = await loop.connect_accepted_socket(Held, sock)
             except OSError:
                 sock.close()
                 return
@@ -181,29 +181,6 @@ class StreamBroker:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-class _Held(asyncio.Protocol):
-    """Reads nothing until the stream's user takes the connection over. uvloop starts reading
-    a new connection after ``connection_made`` whatever it said, so the workspace's first
-    bytes may be read all the same: they are kept (``take``), and reading stops."""
-
-    def __init__(self) -> None:
-        self._received = bytearray()
-        self._transport: asyncio.ReadTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.ReadTransport, transport)  # uvloop's are not subclasses
-        self._transport.pause_reading()
-
-    def data_received(self, data: bytes) -> None:
-        self._received += data
-        if self._transport is not None:
-            self._transport.pause_reading()
-
-    def take(self) -> bytes:
-        received, self._received = bytes(self._received), bytearray()
-        return received
 
 
 async def _pass_on(path: str, stream_id: str, descriptor: int, leftover: bytes) -> None:

@@ -135,18 +135,6 @@ class Adopt:
     stream_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Splice:
-    """The client asked to upgrade to ``protocol``: answer ``101`` once a stream to ``port`` of
-    agent ``agent`` is open (SSH_PORT: its SSH server), then carry bytes between the two. ``name``
-    says what the stream reaches, for the answer when it cannot be opened."""
-
-    agent: int
-    port: int
-    protocol: str
-    name: str
-
-
 @dataclass(slots=True)
 class Forward:
     """Pass the request on to ``upstream`` as ``target`` with ``headers`` (Host first); the
@@ -161,3 +149,16 @@ class Forward:
     rewrite: Rewrite | None = None
     body_limit: int | None = None
     """The most bytes of body the upstream is given (413 past it); None: no limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Splice:
+    """A connection upgraded to ``upgrade`` (``templater port-forward``'s, SPEC §9, or
+    ``templater ssh``'s, §12): once a stream to ``port`` (``protocol``, tcp or udp; SSH_PORT:
+    the agent's SSH server) in the workspace of agent ``agent`` is open, the proxy answers
+    ``101`` and joins the two."""
+
+    agent: int
+    port: int
+    protocol: str
+    upgrade: str

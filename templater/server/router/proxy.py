@@ -19,6 +19,8 @@ from typing import Any, cast
 
 import httptools
 
+from templater.model.forward_route import AGENT_OFFLINE
+from templater.relay.joining import Held, join
 from templater.server.logs import log_request, server_log
 from templater.server.router.exchange import (
     Adopt,
@@ -32,7 +34,7 @@ from templater.server.router.exchange import (
 )
 from templater.server.router.pages import message, page
 from templater.server.router.routing import AppRouter
-from templater.server.streams import AgentOffline, StreamBroker, StreamUnavailable
+from templater.server.streams import AgentOffline, PortRefused, StreamBroker, StreamUnavailable
 
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for an upstream to accept a connection."""
@@ -133,6 +135,8 @@ class ProxyServer:
         self._server: asyncio.Server | None = None
         self._unix_servers: list[asyncio.AbstractServer] = []
         self._connections: set[_ClientConnection] = set()
+        self.splices: set[asyncio.Task[None]] = set()
+        """Forwarded connections joined to their streams (held here so that they run on)."""
         self._sweeper: asyncio.TimerHandle | None = None
 
     async def start(self, host: str, port: int) -> None:
@@ -413,33 +417,47 @@ class _ClientConnection(asyncio.Protocol):
         if streams is None or not exchange.upgrade or self._closed or self.transport is None:
             self.reply(exchange, page(400, "Bad request", "this server takes no streams here"))
             return
+        streams.adopt(stream_id, self._detach(exchange), exchange.tunnel_data)
+
+    async def _splice(self, exchange: _Exchange, splice: Splice) -> None:
+        """Join this connection, a ``templater port-forward`` or ``templater ssh`` one, to a
+        stream to the port it asked for; or refuse it as the API would: 502 when the workspace refused the port, 503
+        when the agent is not there to ask (not connected, or gone without an answer: the
+        client asks again)."""
+        streams = self._server.streams
+        if streams is None or not exchange.upgrade:
+            self.reply(exchange, message(400, "this server forwards no ports here"))
+            return
+        try:
+            stream, early = await streams.open(splice.agent, splice.port, splice.protocol)
+        except PortRefused as problem:
+            self.reply(exchange, message(502, str(problem)))
+            return
+        except StreamUnavailable as problem:
+            self.reply(exchange, message(AGENT_OFFLINE, str(problem)))
+            return
+        # By now (the stream took a round trip to the agent) the parser has set aside what
+        # came after the head: the first bytes for the port.
+        if self._closed or self.transport is None:
+            stream.abort()
+            return
+        exchange.status = 101
+        client = self._detach(exchange)
+        client.write(_SWITCHING % splice.upgrade.encode())
+        task = self._loop.create_task(join(client, stream, (exchange.tunnel_data, early)))
+        self._server.splices.add(task)
+        task.add_done_callback(self._server.splices.discard)
+
+    def _detach(self, exchange: _Exchange) -> asyncio.Transport:
+        """This connection's transport, reading paused, for a stream to take over: it is no
+        longer a client's connection of this server."""
+        assert self.transport is not None
         _log(exchange)
         self._closed = True
         self._server._connections.discard(self)
         transport, self.transport = self.transport, None
         transport.pause_reading()
-        streams.adopt(stream_id, transport, exchange.tunnel_data)
-
-    async def _splice(self, exchange: _Exchange, splice: Splice) -> None:
-        """Answer ``101`` once the stream ``splice`` names is open, then carry bytes between it
-        and this connection (an SSH client's) as in any upgraded connection."""
-        streams = self._server.streams
-        if streams is None or not exchange.upgrade:
-            self.reply(exchange, message(400, "this server opens no streams here"))
-            return
-        try:
-            transport, early = await streams.open(splice.agent, splice.port)
-        except StreamUnavailable as problem:
-            self.reply(exchange, message(502, f"cannot reach {splice.name}: {problem}"))
-            return
-        if self._closed:
-            transport.abort()
-            return
-        exchange.status = 101
-        self.write(_SWITCHING % splice.protocol.encode() + early)
-        upstream = _UpstreamConnection(self._server.pool, Upstream("", splice.port))
-        upstream.carry(self, exchange, transport)
-        self.start_tunnel(upstream, exchange)
+        return transport
 
     def attach(self, exchange: _Exchange, sink: _UpstreamConnection) -> None:
         """The upstream is ready for the request's body: send what came so far, read the rest."""
@@ -951,7 +969,8 @@ class _Pool:
         if self._streams is None:
             raise StreamUnavailable("this server process reaches no workspace agents")
         transport, early = await self._streams.open(upstream.agent, upstream.port)
-        if early:  # an HTTP server speaks when spoken to
+        held = transport.get_protocol()
+        if early or (isinstance(held, Held) and held.early):  # HTTP speaks when spoken to
             transport.abort()
             raise ConnectionResetError("the app sent bytes before it was asked anything")
         if upstream.tls:

@@ -15,6 +15,7 @@ from functools import lru_cache, partial
 from urllib.parse import parse_qsl, quote, unquote_to_bytes, urlencode, urlsplit
 
 from templater.model.agent_messages import STREAM_PATH, STREAM_PROTOCOL
+from templater.model.forward_route import FORWARD_PATH, FORWARD_PROTOCOL
 from templater.model.hostnames import (
     AppLabel,
     HostnameError,
@@ -210,6 +211,8 @@ with it is a loop."""
 _HOP_INDEX = HOP_MARKER.lower()
 
 _STREAM_PATH = STREAM_PATH.encode()
+_FORWARD_PATH = re.compile(FORWARD_PATH.pattern.encode())
+_FORWARD_PROTOCOL = FORWARD_PROTOCOL.encode()
 _STREAM_ID = re.compile(rb"[0-9]{1,3}\.[A-Za-z0-9_-]{32}")
 
 
@@ -298,7 +301,55 @@ class AppRouter:
             return _stream(request, path)
         if path.startswith(ssh.PATH):
             return await ssh.ssh_route(self._directory, request, path)
+        upgrade = request.index.get(b"upgrade")
+        if upgrade is not None and upgrade.strip().lower() == _FORWARD_PROTOCOL:
+            return await self._forward(request, path)
         return await self._to_api(request, path)
+
+    async def _forward(self, request: Request, path: bytes) -> Splice | Reply:
+        """A ``templater port-forward`` connection (SPEC §9): the workspace's owner or an admin
+        may have one, to any port of its agents, whatever the port's share level."""
+        found = _FORWARD_PATH.fullmatch(path)
+        if found is None:
+            return message(
+                404,
+                "a forwarded connection asks for "
+                "/api/v1/workspaces/OWNER/WORKSPACE/agents/AGENT/forward/tcp|udp/PORT",
+            )
+        user = await self._token_user(request)
+        if isinstance(user, Reply):
+            return user
+        owner, workspace, agent = (
+            unquote_to_bytes(found[name]).decode("utf-8", "replace")
+            for name in ("owner", "workspace", "agent")
+        )
+        protocol, port = found["protocol"].decode(), int(found["port"])
+        if user.name != owner and not user.is_admin:
+            return message(403, f"only {owner} and admins may forward ports of {owner}/{workspace}")
+        if not 1 <= port <= 65535:
+            return message(400, f"port {port} is not from 1 to 65535")
+        target = await self._directory.port(owner, workspace, agent, port)
+        if target is None:
+            return message(404, f"there is no agent {agent} in workspace {owner}/{workspace}")
+        return Splice(target.agent_id, port, protocol, FORWARD_PROTOCOL)
+
+    async def _token_user(self, request: Request) -> User | Reply:
+        """Who the request's API token belongs to, or the API's 401 saying why not."""
+        authorization, header = (
+            request.index.get(b"authorization"),
+            request.index.get(SESSION_HEADER),
+        )
+        token = presented_token(
+            authorization.decode("latin-1") if authorization is not None else None,
+            header.decode("latin-1") if header is not None else None,
+        )
+        if token is None:
+            return _unauthorized(NO_TOKEN)
+        user = await self._directory.user_by_token(token)
+        if user is None:
+            return _unauthorized(BAD_TOKEN)
+        request.user = user.name
+        return user
 
     async def _to_api(self, request: Request, path: bytes) -> Reply | Forward:
         """The request for the API. Its body is read only for a caller with a valid token (SPEC
@@ -315,21 +366,8 @@ class AppRouter:
         if path in _FORM_PATHS:
             forward.body_limit = FORM_LIMIT
             return forward
-        authorization, header = (
-            request.index.get(b"authorization"),
-            request.index.get(SESSION_HEADER),
-        )
-        token = presented_token(
-            authorization.decode("latin-1") if authorization is not None else None,
-            header.decode("latin-1") if header is not None else None,
-        )
-        if token is None:
-            return _unauthorized(NO_TOKEN)
-        user = await self._directory.user_by_token(token)
-        if user is None:
-            return _unauthorized(BAD_TOKEN)
-        request.user = user.name
-        return forward
+        user = await self._token_user(request)
+        return user if isinstance(user, Reply) else forward
 
     # --------------------------------------------------------------------- subdomain access
 

@@ -44,7 +44,7 @@ async def ssh_route(directory: Directory, request: Request, path: bytes) -> Repl
             f"the workspace agent {name} is not connected (it is {found.agent_state} since "
             f"{since}): start `templater agent` in the workspace",
         )
-    return Splice(found.agent_id, SSH_PORT, SSH_PROTOCOL, f"the SSH server of agent {name}")
+    return Splice(found.agent_id, SSH_PORT, "tcp", SSH_PROTOCOL)
 
 
 async def _user(directory: Directory, request: Request) -> User | Reply:

@@ -8,6 +8,32 @@ import asyncio
 from typing import cast
 
 
+class Held(asyncio.Protocol):
+    """A connection that reads nothing until it is joined: what it is sent waits in the
+    socket (a server-first protocol's greeting included). uvloop starts reading a new
+    connection after ``connection_made`` even when it was paused there: what is read then is
+    kept (``early``, and whether the other end half-closed, ``eof``) and ``join`` passes it on
+    first."""
+
+    def __init__(self) -> None:
+        self.early = b""
+        self.eof = False
+        self._transport: asyncio.ReadTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.ReadTransport, transport)  # uvloop's: no subclasses
+        self._transport.pause_reading()
+
+    def data_received(self, data: bytes) -> None:
+        self.early += data
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        return True  # kept open: the joined side passes the half-close on
+
+
 class _Side(asyncio.Protocol):
     """One end of a joined pair; ``peer`` is the other end."""
 
@@ -67,16 +93,22 @@ async def join(
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     one, two = _Side(done), _Side(done)
     one.peer, two.peer = two, one
+    held = [transport.get_protocol() for transport in (first, second)]
+    early = [each.early if isinstance(each, Held) else b"" for each in held]
     for side, transport in ((one, first), (two, second)):
         transport.set_protocol(side)
         side.connection_made(transport)
-    if pending[0]:
-        second.write(pending[0])
-    if pending[1]:
-        first.write(pending[1])
-    for transport in (first, second):
+    if pending[0] or early[0]:
+        second.write(pending[0] + early[0])
+    if pending[1] or early[1]:
+        first.write(pending[1] + early[1])
+    ended = [isinstance(each, Held) and each.eof for each in held]
+    for side, eof in ((one, ended[0]), (two, ended[1])):
+        if eof:
+            side.eof_received()
+    for transport, eof in ((first, ended[0]), (second, ended[1])):
         if transport.is_closing():
             one._finish()
-        else:
+        elif not eof:  # nothing more to read from an end that half-closed
             transport.resume_reading()
     await done
