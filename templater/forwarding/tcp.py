@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Callable
 from typing import cast
 
+from templater.forwarding.notice import Notice
 from templater.forwarding.remote import StreamRefused, Streams
 from templater.model.forwarding import PortForward
 from templater.relay.joining import Held, join
@@ -21,8 +22,7 @@ class TcpForward:
     def __init__(self, ports: Streams, forward: PortForward, say: Callable[[str], None]):
         self._ports = ports
         self._forward = forward
-        self._say = say
-        self._said = False
+        self._notice = Notice(say)
         self._carried: set[asyncio.Task[None]] = set()
 
     def protocol(self) -> asyncio.Protocol:
@@ -40,11 +40,9 @@ class TcpForward:
             remote, early = await self._ports.open("tcp", port)
         except StreamRefused as problem:
             local.close()
-            if not self._said:
-                self._said = True
-                self._say(f"{self._ports.name}:{port} (tcp): {problem}; connection closed")
+            self._notice.failed(f"{self._ports.name}:{port} (tcp): {problem}; connection closed")
             return
-        self._said = False
+        self._notice.worked()
         await join(local, remote, (b"", early))
 
 

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, cast
 
+from templater.forwarding.notice import Notice
 from templater.forwarding.remote import StreamRefused, Streams
 from templater.model.forwarding import PortForward
 from templater.relay.datagrams import DatagramStream, carry
@@ -25,8 +26,7 @@ class UdpForward:
     def __init__(self, ports: Streams, forward: PortForward, say: Callable[[str], None]):
         self._ports = ports
         self._forward = forward
-        self._say = say
-        self._said = False
+        self._notice = Notice(say)
 
     def protocol(self) -> asyncio.DatagramProtocol:
         """The protocol of one of its listeners."""
@@ -41,11 +41,9 @@ class UdpForward:
         try:
             stream, early = await self._ports.open("udp", port)
         except StreamRefused as problem:
-            if not self._said:
-                self._said = True
-                self._say(f"{self._ports.name}:{port} (udp): {problem}; datagrams dropped")
+            self._notice.failed(f"{self._ports.name}:{port} (udp): {problem}; datagrams dropped")
             return None
-        self._said = False
+        self._notice.worked()
         return carry(stream, early, received, closed)
 
 
