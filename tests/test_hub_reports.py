@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from templater.model.agent_messages import PORTS_EVERY, Hello, Ports, encode
-from templater.model.records import ListeningPort
+from templater.model.records import ListeningPort, PortsEvent
 from templater.server.hub import AgentHub
 from templater.server.store import Store
 
@@ -31,9 +31,9 @@ class _CountingStore(Store):
 
     port_writes = 0
 
-    def set_agent_ports(self, agent_id: int, ports: Sequence[ListeningPort]) -> None:
+    def set_agent_ports(self, agent_id: int, ports: Sequence[ListeningPort]) -> PortsEvent | None:
         self.port_writes += 1
-        super().set_agent_ports(agent_id, ports)
+        return super().set_agent_ports(agent_id, ports)
 
 
 def test_a_flood_of_port_reports_is_stored_once_a_second_at_most(tmp_path: Path) -> None:

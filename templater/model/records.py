@@ -150,6 +150,8 @@ class AppRecord(AppSpec):
     """The state of the app's agent (one of AGENT_STATES), as ``AgentRecord.state``."""
     agent_state_changed_at: datetime | None = None
     """Since when the agent is in that state (None only in records made without it)."""
+    health_reason: str = ""
+    """Why the app is in its health state, as its last change said (empty before any change)."""
 
     def spec(self) -> AppSpec:
         """The app as it was applied, without what the control plane keeps about it."""
@@ -234,6 +236,18 @@ class AppRoute:
 class PortShare:
     """A port of a workspace's agent that its owner shared beyond themselves."""
 
+    agent: str
+    port: int
+    share: str
+    """``authenticated`` or ``public``."""
+
+
+@dataclass(frozen=True, slots=True)
+class SharedPort:
+    """A shared port with the workspace it belongs to: what another user may open."""
+
+    owner: str
+    workspace: str
     agent: str
     port: int
     share: str
@@ -327,3 +341,13 @@ class AgentEvent:
     agent: str
     state: str
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PortsEvent:
+    """A change of the ports an agent reports listening: all of them, as they are now."""
+
+    owner: str
+    workspace: str
+    agent: str
+    ports: tuple[ListeningPort, ...]

@@ -1,6 +1,6 @@
 """The events the control plane streams to clients (``/api/v1/events``): each subscriber gets
-the changes of the workspaces it may see, as they happen: apps' health (``event: health``) and
-agents' states (``event: agent``)."""
+the changes of the workspaces it may see, as they happen: apps' health (``event: health``),
+agents' states (``event: agent``) and the ports agents listen on (``event: ports``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
-from templater.model.records import AgentEvent, HealthEvent, User
+from templater.model.records import AgentEvent, HealthEvent, PortsEvent, User
 
-Event = HealthEvent | AgentEvent
+Event = HealthEvent | AgentEvent | PortsEvent
 
 # A subscriber that does not keep up loses its oldest events rather than slowing everyone.
 _QUEUE_LIMIT = 1000
@@ -52,8 +52,8 @@ class EventBroker:
             subscriber.queue.put_nowait(None)
 
     def publish(self, events: Iterable[Event]) -> None:
-        """Hand each event (a change of health or of an agent's state) to the subscribers that
-        may see it: the workspace's owner and admins."""
+        """Hand each event (a change of health, of an agent's state or of its ports) to the
+        subscribers that may see it: the workspace's owner and admins."""
         for event in events:
             for subscriber in self._subscribers:
                 if subscriber.may_see(event):
@@ -62,8 +62,8 @@ class EventBroker:
                     subscriber.queue.put_nowait(event)
 
     async def stream(self, user: User) -> AsyncIterator[str]:
-        """Server-sent events for ``user``: one ``health`` or ``agent`` event per change, and a
-        comment line now and then so that proxies keep the connection open."""
+        """Server-sent events for ``user``: one ``health``, ``agent`` or ``ports`` event per
+        change, and a comment line now and then so that proxies keep the connection open."""
         subscriber = _Subscriber(user)
         self._subscribers.add(subscriber)
         try:
@@ -76,13 +76,22 @@ class EventBroker:
                     continue
                 if event is None:
                     return
-                kind = "agent" if isinstance(event, AgentEvent) else "health"
-                yield f"event: {kind}\ndata: {json.dumps(event_json(event))}\n\n"
+                yield f"event: {_KINDS[type(event)]}\ndata: {json.dumps(event_json(event))}\n\n"
         finally:
             self._subscribers.discard(subscriber)
 
 
-def event_json(event: Event) -> dict[str, str]:
+_KINDS: dict[type[Event], str] = {HealthEvent: "health", AgentEvent: "agent", PortsEvent: "ports"}
+
+
+def event_json(event: Event) -> dict[str, object]:
+    if isinstance(event, PortsEvent):
+        return {
+            "owner": event.owner,
+            "workspace": event.workspace,
+            "agent": event.agent,
+            "ports": [{"port": p.port, "process": p.process} for p in event.ports],
+        }
     if isinstance(event, AgentEvent):
         return {
             "owner": event.owner,

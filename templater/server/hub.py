@@ -202,7 +202,11 @@ class AgentHub:
         ports, connected.ports = connected.ports, None
         if ports is not None:
             connected.ports_stored_at = asyncio.get_running_loop().time()
-            await asyncio.to_thread(self._store.set_agent_ports, connected.identity.agent_id, ports)
+            event = await asyncio.to_thread(
+                self._store.set_agent_ports, connected.identity.agent_id, ports
+            )
+            if event is not None:
+                self._publish([event])
 
     def _store_later(
         self,

@@ -334,6 +334,7 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
     from templater.model.hostnames import compile_wildcard
     from templater.server.agent_channel import agent_channel_router
     from templater.server.api import Deployment, create_app
+    from templater.server.dashboard import dashboard_router
     from templater.server.hub import hub_socket
     from templater.server.router.directory import Directory
     from templater.server.router.front import (
@@ -344,7 +345,6 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
         stop_workers,
     )
     from templater.server.router.sessions import SessionSigner
-    from templater.server.router.signin import sign_in_router
 
     wildcard = compile_wildcard(config.wildcard_access_url) if config.wildcard_access_url else None
     generation = shared_generation()
@@ -363,7 +363,15 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
         limits=config.limits,
     )
     app.include_router(
-        sign_in_router(store, SessionSigner(secret), config.access_url, wildcard, directory.forget)
+        dashboard_router(
+            store,
+            SessionSigner(secret),
+            app.state.events,
+            config.access_url,
+            wildcard,
+            on_session_end=directory.forget,
+            registry_changed=directory.forget,
+        )
     )
     with tempfile.TemporaryDirectory(prefix="templater-") as private:
         settings = FrontSettings(

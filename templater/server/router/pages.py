@@ -1,5 +1,5 @@
-"""The answers templater gives itself: HTML pages (errors on app URLs and the sign-in form) and
-the API's JSON errors that the router gives before the API is reached."""
+"""The answers the app router gives itself: HTML pages (errors on app URLs, each linking back to
+the dashboard where it can) and the API's JSON errors that it gives before the API is reached."""
 
 from __future__ import annotations
 
@@ -50,24 +50,3 @@ def message(status: int, text: str, *extra: tuple[bytes, bytes]) -> Reply:
 def redirect(status: int, location: str, *extra: tuple[bytes, bytes]) -> Reply:
     """A redirect to ``location`` (303 or 307)."""
     return Reply(status, [(b"Location", location.encode("latin-1")), _NO_STORE, *extra])
-
-
-def sign_in_form(
-    redirect_to: str, csrf: str, username: str = "", problem: str | None = None
-) -> str:
-    """The sign-in page: a username and an API token, posted back to ``/login`` with the
-    browser's ``csrf`` token."""
-    error = f'<p role="alert"><strong>{escape(problem)}</strong></p>' if problem else ""
-    body = (
-        f"{error}<p>Sign in with your username and an API token "
-        "(<code>templater users create</code> prints one).</p>"
-        '<form method="post" action="/login">'
-        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
-        f'<input type="hidden" name="redirect" value="{escape(redirect_to)}">'
-        '<label for="username">Username</label>'
-        f'<input id="username" name="username" autocomplete="username" value="{escape(username)}" required>'
-        '<label for="token">API token</label>'
-        '<input id="token" name="token" type="password" autocomplete="current-password" required>'
-        '<button type="submit">Sign in</button></form>'
-    )
-    return html("Sign in to templater", body)

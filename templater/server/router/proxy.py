@@ -96,13 +96,14 @@ def _reply_bytes(reply: Reply, keep_alive: bool, with_body: bool) -> bytes:
     return _head(line, headers) + (reply.body if with_body else b"")
 
 
-def _unreachable(forward: Forward, problem: BaseException) -> Reply:
+def _unreachable(forward: Forward, problem: BaseException, home: tuple[str, str]) -> Reply:
     where = str(forward.upstream)
     if isinstance(problem, AgentOffline):
         return page(
             502,
             "Workspace agent not connected",
             f"templater could not reach {forward.name}: {problem}.",
+            home,
         )
     if isinstance(problem, StreamUnavailable):
         reason = str(problem)
@@ -118,6 +119,7 @@ def _unreachable(forward: Forward, problem: BaseException) -> Reply:
         502,
         "Application unavailable",
         f"templater could not reach {forward.name}: {reason}. Is it running in the workspace?",
+        home,
     )
 
 
@@ -404,12 +406,12 @@ class _ClientConnection(asyncio.Protocol):
         try:
             connection = await pool.connect(forward.upstream)
         except (OSError, TimeoutError, StreamUnavailable) as problem:
-            self.reply(exchange, _unreachable(forward, problem))
+            self.unreachable(exchange, forward, problem)
             return
         if self._closed:
             pool.release(connection)
         elif not connection.begin(self, exchange, forward, head):
-            self.reply(exchange, _unreachable(forward, ConnectionResetError()))
+            self.unreachable(exchange, forward, ConnectionResetError())
 
     def _adopt(self, exchange: _Exchange, stream_id: str) -> None:
         """Hand this connection, an agent's stream, to the broker: it is no longer a client's."""
@@ -470,6 +472,10 @@ class _ClientConnection(asyncio.Protocol):
             sink.end_body()
         if self._paused:
             self._resume("body")
+
+    def unreachable(self, exchange: _Exchange, forward: Forward, problem: BaseException) -> None:
+        """Answer ``exchange`` with the page saying why ``forward``'s upstream is unreachable."""
+        self.reply(exchange, _unreachable(forward, problem, self._server.router.home))
 
     def reply(self, exchange: _Exchange, reply: Reply) -> None:
         """Answer ``exchange`` with templater's own response."""
@@ -727,7 +733,7 @@ class _UpstreamConnection(asyncio.Protocol):
             client.finish(exchange)
         elif self._head is not None:
             assert self._forward is not None
-            client.reply(exchange, _unreachable(self._forward, exc or ConnectionResetError()))
+            client.unreachable(exchange, self._forward, exc or ConnectionResetError())
         else:  # cut in the middle of a body: the client must not take it as whole
             client.close()
 

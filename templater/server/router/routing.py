@@ -57,9 +57,13 @@ _TICKET = TICKET_PARAMETER.encode()
 AUTH_REDIRECT_PATH = "/api/v1/applications/auth-redirect"
 SIGN_IN_PATH = "/login"
 SIGN_OUT_PATH = "/logout"
+SHARE_PORT_PATH = "/ports/share"
+"""The dashboard's form that shares a port: posted with the browser's session, not a token."""
 _FORM_PATHS = frozenset({SIGN_IN_PATH.encode(), SIGN_OUT_PATH.encode()})
+_SESSION_FORM_PATHS = frozenset({SHARE_PORT_PATH.encode()})
 FORM_LIMIT = 16 * 1024
-"""The largest sign-in or sign-out form read: a username, a token and a CSRF token."""
+"""The largest form of the access URL's pages read: a sign-in (a username, a token and a CSRF
+token), or a port's share."""
 
 _TEMPLATER_COOKIES = frozenset({ACCESS_COOKIE.encode(), APP_COOKIE.encode()})
 _SESSION_CARRIERS = frozenset({b"cookie", SESSION_HEADER, b"authorization"})
@@ -168,7 +172,7 @@ def _agent_upstream(agent: int, host: str, port: int, tls: bool) -> Upstream:
     return Upstream(host, port, tls, agent=agent)
 
 
-def _agent_not_connected(route: AppRoute | PortRoute, what: str) -> Reply:
+def _agent_not_connected(route: AppRoute | PortRoute, what: str, home: tuple[str, str]) -> Reply:
     since = route.agent_since.strftime("%Y-%m-%d %H:%M:%S UTC")
     agent = f"{route.owner}/{route.workspace}.{route.agent}"
     if route.agent_state == AGENT_CONNECTING:
@@ -180,6 +184,7 @@ def _agent_not_connected(route: AppRoute | PortRoute, what: str) -> Reply:
         "Workspace agent not connected",
         f"templater cannot reach {what}: the workspace's agent {agent} {state}. Start "
         "`templater agent` in the workspace, with its token.",
+        home,
     )
 
 
@@ -230,12 +235,13 @@ def _unauthorized(reason: str) -> Reply:
     return message(401, reason, (b"WWW-Authenticate", b"Bearer"))
 
 
-def _not_found(what: str) -> Reply:
+def _not_found(what: str, home: tuple[str, str]) -> Reply:
     return page(
         404,
         "Application not found",
         f"There is no {what}, or you may not open it. Check the address, or sign in as someone "
         "who may.",
+        home,
     )
 
 
@@ -262,6 +268,8 @@ class AppRouter:
         self._signer = signer
         self.api = api
         """Where requests that are not for an app go."""
+        self.home = (self._access_url + "/", "Back to your workspaces")
+        """The dashboard, which templater's error pages link back to."""
         self._max_body = max_body
         self._labels: dict[bytes, str | None] = {}
 
@@ -366,6 +374,11 @@ class AppRouter:
         if path in _FORM_PATHS:
             forward.body_limit = FORM_LIMIT
             return forward
+        if path in _SESSION_FORM_PATHS:
+            if await self._identify(request, ACCESS_COOKIE, "") is None:
+                return redirect(303, f"{SIGN_IN_PATH}?{urlencode({'redirect': '/'})}")
+            forward.body_limit = FORM_LIMIT
+            return forward
         user = await self._token_user(request)
         return user if isinstance(user, Reply) else forward
 
@@ -412,11 +425,11 @@ class AppRouter:
                 303, f"{self._access_url}{AUTH_REDIRECT_PATH}?{urlencode({'redirect_uri': back})}"
             )
         if decision is Access.HIDE or target is None:
-            return _not_found(what)
+            return _not_found(what, self.home)
 
         rewrite = _STRIP_CORS if allowed is None else partial(cors.response_headers, origin=allowed)
         if target.agent_state != AGENT_CONNECTED:
-            return _agent_not_connected(target, what)
+            return _agent_not_connected(target, what, self.home)
         if isinstance(target, PortRoute):
             upstream = _agent_upstream(target.agent_id, "localhost", target.port, parsed.https)
             forwarded = self._forwarded(request, b"localhost:%d" % target.port)
@@ -449,7 +462,7 @@ class AppRouter:
         path = raw_path.decode("latin-1")
         parsed = parse_app_path(path)
         if parsed is None:
-            return _not_found("app at this address")
+            return _not_found("app at this address", self.home)
         suffix = f"?{query.decode('latin-1')}" if query else ""
         if parsed.needs_slash:
             return redirect(307, f"{path}/{suffix}")
@@ -466,9 +479,9 @@ class AppRouter:
         if decision is Access.SIGN_IN:
             return redirect(303, f"{SIGN_IN_PATH}?{urlencode({'redirect': path + suffix})}")
         if decision is Access.HIDE or target is None:
-            return _not_found(what)
+            return _not_found(what, self.home)
         if target.agent_state != AGENT_CONNECTED:
-            return _agent_not_connected(target, what)
+            return _agent_not_connected(target, what, self.home)
         return self._to_app(request, target, parsed.rest.encode("latin-1"), query, what, None)
 
     # --------------------------------------------------------------------- shared

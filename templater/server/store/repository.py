@@ -53,7 +53,9 @@ from templater.model.records import (
     HealthEvent,
     ListeningPort,
     PortRoute,
+    PortsEvent,
     PortShare,
+    SharedPort,
     TokenRecord,
     User,
     UserRecord,
@@ -463,6 +465,38 @@ class Store:
         with self._read() as conn:
             return self._apps(conn, owner, workspace)
 
+    def shared_apps(self, not_of: str) -> list[AppRecord]:
+        """The apps that users other than ``not_of`` share with every signed-in user or everyone
+        (``authenticated``, ``public``), by owner, workspace and slug."""
+        with self._read() as conn:
+            return self._apps(conn, None, None, users.c.name != not_of, apps.c.share != "owner")
+
+    def shared_ports(
+        self, owner: str | None = None, *, not_of: str | None = None
+    ) -> list[SharedPort]:
+        """The shared ports of ``owner``'s workspaces (None: everyone's), leaving out those of
+        ``not_of``; by owner, workspace, agent and port."""
+        query = (
+            sa.select(
+                users.c.name,
+                workspaces.c.name,
+                port_shares.c.agent_name,
+                port_shares.c.port,
+                port_shares.c.share,
+            )
+            .select_from(
+                port_shares.join(workspaces, workspaces.c.id == port_shares.c.workspace_id).join(
+                    users, users.c.id == workspaces.c.owner_id
+                )
+            )
+            .where(*self._filters(owner, None))
+            .order_by(users.c.name, workspaces.c.name, port_shares.c.agent_name, port_shares.c.port)
+        )
+        if not_of is not None:
+            query = query.where(users.c.name != not_of)
+        with self._read() as conn:
+            return [SharedPort(*row) for row in conn.execute(query)]
+
     @staticmethod
     def _filters(owner: str | None, name: str | None) -> list[sa.ColumnElement[bool]]:
         filters = []
@@ -523,12 +557,26 @@ class Store:
             for row in rows
         ]
 
-    def _apps(self, conn: Connection, owner: str | None, name: str | None) -> list[AppRecord]:
+    def _apps(
+        self,
+        conn: Connection,
+        owner: str | None,
+        name: str | None,
+        *also: sa.ColumnElement[bool],
+    ) -> list[AppRecord]:
+        latest_reason = (
+            sa.select(health_transitions.c.reason)
+            .where(health_transitions.c.app_id == apps.c.id)
+            .order_by(health_transitions.c.at.desc(), health_transitions.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
         rows = conn.execute(
             sa.select(
                 *app_columns(),
                 apps.c.health,
                 apps.c.health_changed_at,
+                latest_reason.label("health_reason"),
                 agents.c.name.label("agent"),
                 agents.c.state.label("agent_state"),
                 agents.c.state_changed_at.label("agent_state_changed_at"),
@@ -537,7 +585,7 @@ class Store:
                 users.c.name.label("owner"),
             )
             .select_from(APPS_WITH_OWNERS)
-            .where(*self._filters(owner, name))
+            .where(*self._filters(owner, name), *also)
             .order_by(users.c.name, workspaces.c.name, apps.c.slug)
         )
         now = _now()
@@ -555,6 +603,7 @@ class Store:
                         row.agent_state, row.agent_state_changed_at, row.connection_timeout, now
                     ),
                     agent_state_changed_at=row.agent_state_changed_at,
+                    health_reason=row.health_reason or "",
                 )
             )
         return records
@@ -913,9 +962,10 @@ class Store:
         ).one()
         return AgentEvent(row.owner, row.workspace, row.name, state, at)
 
-    def set_agent_ports(self, agent_id: int, ports: Sequence[ListeningPort]) -> None:
+    def set_agent_ports(self, agent_id: int, ports: Sequence[ListeningPort]) -> PortsEvent | None:
         """The ports the agent reports listening now (all of them, replacing the last list),
-        one entry per port, by number; entries that are not TCP ports are dropped."""
+        one entry per port, by number; entries that are not TCP ports are dropped. Answers the
+        change as an event; None when nothing changed (or the agent is gone)."""
         by_port: dict[int, str] = {}
         for entry in ports:
             port, process = entry.port, entry.process
@@ -928,7 +978,20 @@ class Store:
                 by_port.setdefault(port, process)
         stored = [{"port": port, "process": by_port[port]} for port in sorted(by_port)]
         with self._write() as conn:
+            row = conn.execute(
+                sa.select(
+                    agents.c.name,
+                    agents.c.ports,
+                    workspaces.c.name.label("workspace"),
+                    users.c.name.label("owner"),
+                )
+                .select_from(_AGENTS_WITH_OWNERS)
+                .where(agents.c.id == agent_id)
+            ).one_or_none()
+            if row is None or (row.ports or []) == stored:
+                return None
             conn.execute(sa.update(agents).where(agents.c.id == agent_id).values(ports=stored))
+        return PortsEvent(row.owner, row.workspace, row.name, _ports(stored))
 
     def agent_checks(self, agent_id: int) -> list[AgentCheck]:
         """The apps of the agent that have a healthcheck, by slug, with their last health."""

@@ -1,0 +1,99 @@
+// Live updates for the workspaces page: the page works without this script; with it, health,
+// agents and ports change in place as the server's events say, and port shares save in place.
+"use strict";
+
+(() => {
+  const live = document.getElementById("workspaces");
+  const status = document.getElementById("live-status");
+  if (!live) return;
+
+  let refreshing = null;
+  let again = false;
+
+  // Swap in the regions of a fresh copy of this page, all but the one being typed in.
+  function swap(html) {
+    const fresh = new DOMParser().parseFromString(html, "text/html");
+    const next = fresh.getElementById("workspaces");
+    if (!next) return;
+    const focused = document.activeElement;
+    const current = document.getElementById("workspaces");
+    if (next.dataset.shape !== current.dataset.shape && !current.contains(focused)) {
+      current.replaceWith(next);
+    } else {
+      for (const region of fresh.querySelectorAll("[data-live][id]")) {
+        const old = document.getElementById(region.id);
+        if (old && region.id !== "workspaces" && !old.contains(focused)) old.replaceWith(region);
+      }
+    }
+    const shared = fresh.getElementById("shared");
+    const oldShared = document.getElementById("shared");
+    if (shared && oldShared && !oldShared.contains(focused)) oldShared.replaceWith(shared);
+  }
+
+  async function refresh() {
+    if (refreshing) { again = true; return; }
+    refreshing = fetch(location.pathname + location.search, { headers: { Accept: "text/html" } })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      .then(swap)
+      .catch(() => {})
+      .finally(() => {
+        refreshing = null;
+        if (again) { again = false; refresh(); }
+      });
+  }
+
+  let timer = null;
+  function soon() {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 150);
+  }
+
+  if (window.EventSource) {
+    const events = new EventSource("/dashboard/events");
+    for (const kind of ["health", "agent", "ports"]) events.addEventListener(kind, soon);
+    // Tests, and anyone curious, can tell that the page follows the events.
+    events.addEventListener("open", () => { document.body.dataset.events = "connected"; });
+  }
+  // Times read "3 min ago": keep them true.
+  setInterval(refresh, 60000);
+
+  // Shares save in place; the answer is the page again, whose regions replace these.
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-inplace")) return;
+    event.preventDefault();
+    const data = new FormData(form);
+    const port = data.get("port");
+    status.textContent = `Saving port ${port}…`;
+    try {
+      const response = await fetch(form.action, { method: "POST", body: new URLSearchParams(data) });
+      const html = await response.text();
+      if (!response.ok) {
+        const page = new DOMParser().parseFromString(html, "text/html");
+        const said = page.querySelector("main p");
+        status.textContent = `Port ${port} was not changed: ${said ? said.textContent : response.status}`;
+        return;
+      }
+      const control = form.querySelector("select");
+      const again = control ? control.id : null;
+      if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
+      swap(html);
+      const refocus = again ? document.getElementById(again) : null;
+      if (refocus) refocus.focus();
+      const share = data.get("share");
+      status.textContent = share === "owner"
+        ? `Port ${port} is no longer shared.`
+        : `Port ${port} is shared: ${share}.`;
+    } catch (problem) {
+      status.textContent = `Port ${port} was not changed: the server could not be reached.`;
+    }
+  });
+
+  // open_in = "slim-window": a window without the browser's tabs and toolbars.
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element ? event.target.closest("a[data-slim]") : null;
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+    event.preventDefault();
+    window.open(link.href, "_blank", "popup,width=1280,height=800,noopener");
+  });
+})();
