@@ -187,7 +187,7 @@ def test_signing_out_ends_the_session_and_its_app_cookies(accounts: Accounts) ->
     with httpx.Client(base_url=accounts.server.url, timeout=30) as client:
         client.cookies.set("templater_session", session)
         home = client.get("/")
-        [csrf] = re.findall(r'name="csrf" value="([^"]+)"', home.text)
+        csrf = re.findall(r'name="csrf" value="([^"]+)"', home.text)[0]
         assert client.post("/logout", data={"csrf": csrf}).status_code == 303
     # The cookies a thief copied before the sign-out are worth nothing after it.
     assert accounts.home_status(session) == {303}

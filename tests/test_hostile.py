@@ -716,7 +716,7 @@ def test_a_cross_site_form_cannot_sign_a_browser_in_or_out(hostile: Hostile) -> 
         assert sign_in(client, "alice", hostile.alice).status_code == 303
         session = client.cookies["templater_session"]
         home = client.get("/")
-        [csrf] = re.findall(r'name="csrf" value="([^"]+)"', home.text)
+        csrf = re.findall(r'name="csrf" value="([^"]+)"', home.text)[0]
         forged = client.post("/logout", data={"csrf": csrf}, headers=evil)
         assert forged.status_code == 403
         tokenless = client.post("/logout", data={})

@@ -185,16 +185,24 @@ class PageApp:
     """A small web app on ``127.0.0.1:port`` named ``name``: ``/`` is an HTML page that says
     which app it is, and ``/whoami`` answers JSON with the app's name and the ``Cookie`` and
     ``Origin`` headers it received (so a browser test can tell which app a fetch reached and
-    what travelled with it)."""
+    what travelled with it). ``/healthz`` answers 200 while ``healthy`` is true, else 503."""
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.healthy = True
+        app = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                if urlsplit(self.path).path == "/whoami":
+                path = urlsplit(self.path).path
+                if path == "/healthz":
+                    self.send_response(200 if app.healthy else 503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if path == "/whoami":
                     kind = "application/json"
                     body = json.dumps(
                         {

@@ -18,11 +18,12 @@ _STYLE = (
 _NO_STORE = (b"Cache-Control", b"no-store")
 
 
-def html(title: str, body: str) -> str:
+def _html(title: str, body: str) -> str:
     """A whole page around ``body`` (already HTML)."""
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}'
-        f"</title><style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>"
+        f"</title><style>{_STYLE}</style></head><body><main><h1>{escape(title)}</h1>{body}</main>"
+        "</body></html>"
     )
 
 
@@ -34,7 +35,7 @@ def page(status: int, title: str, message: str, link: tuple[str, str] | None = N
     return Reply(
         status,
         [(b"Content-Type", b"text/html; charset=utf-8"), _NO_STORE],
-        html(title, body).encode(),
+        _html(title, body).encode(),
     )
 
 

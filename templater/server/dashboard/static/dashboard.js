@@ -10,24 +10,37 @@
   let refreshing = null;
   let again = false;
 
-  // Swap in the regions of a fresh copy of this page, all but the one being typed in.
+  // Put `fresh` in place of `old`; the control being used inside it keeps its focus and what
+  // was typed or chosen in it.
+  function replace(old, fresh) {
+    const focused = document.activeElement;
+    let twin = null;
+    if (focused && focused.id && old.contains(focused)) {
+      twin = fresh.querySelector("#" + CSS.escape(focused.id));
+      if (twin && "value" in focused) twin.value = focused.value;
+    }
+    old.replaceWith(fresh);
+    if (twin) twin.focus();
+  }
+
+  // Swap in the regions of a fresh copy of this page: all of the list when workspaces or agents
+  // came or went, else each region that changes by itself.
   function swap(html) {
     const fresh = new DOMParser().parseFromString(html, "text/html");
     const next = fresh.getElementById("workspaces");
-    if (!next) return;
-    const focused = document.activeElement;
     const current = document.getElementById("workspaces");
-    if (next.dataset.shape !== current.dataset.shape && !current.contains(focused)) {
-      current.replaceWith(next);
+    if (!next || !current) return;
+    if (next.dataset.shape !== current.dataset.shape) {
+      replace(current, next);
     } else {
-      for (const region of fresh.querySelectorAll("[data-live][id]")) {
+      for (const region of next.querySelectorAll("[data-live][id]")) {
         const old = document.getElementById(region.id);
-        if (old && region.id !== "workspaces" && !old.contains(focused)) old.replaceWith(region);
+        if (old) replace(old, region);
       }
     }
     const shared = fresh.getElementById("shared");
     const oldShared = document.getElementById("shared");
-    if (shared && oldShared && !oldShared.contains(focused)) oldShared.replaceWith(shared);
+    if (shared && oldShared) replace(oldShared, shared);
   }
 
   async function refresh() {
@@ -74,12 +87,7 @@
         status.textContent = `Port ${port} was not changed: ${said ? said.textContent : response.status}`;
         return;
       }
-      const control = form.querySelector("select");
-      const again = control ? control.id : null;
-      if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
       swap(html);
-      const refocus = again ? document.getElementById(again) : null;
-      if (refocus) refocus.focus();
       const share = data.get("share");
       status.textContent = share === "owner"
         ? `Port ${port} is no longer shared.`
