@@ -239,3 +239,18 @@ def test_a_session_follows_its_workspaces_events(dashboard: Dashboard) -> None:
         assert events.status_code == 200
         assert events.headers["content-type"].startswith("text/event-stream")
         assert next(events.iter_lines()) == ": connected"
+
+
+def test_an_app_whose_agent_is_away_says_so_and_links_back(dashboard: Dashboard) -> None:
+    headers = {
+        "Host": "code--dev--alice.apps.localhost",
+        "Templater-Session-Token": dashboard.tokens["alice"],
+    }
+    with httpx.Client(base_url=dashboard.server.url, timeout=30) as client:
+        away = client.get("/", headers=headers)
+        missing = client.get("/", headers={**headers, "Host": "nothing--dev--alice.apps.localhost"})
+    assert away.status_code == 502
+    assert "Workspace agent not connected" in away.text
+    assert missing.status_code == 404
+    for page in (away, missing):
+        assert '<a href="http://localhost/">Back to your workspaces</a>' in page.text

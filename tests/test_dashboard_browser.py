@@ -227,6 +227,48 @@ def test_a_health_change_appears_without_a_reload(
         assert page.evaluate("window.notReloaded") is True
 
 
+def test_agents_coming_and_going_appear_without_a_reload(
+    deployment: Deployment, playwright: Playwright
+) -> None:
+    with _browser(playwright) as context:
+        page = context.new_page()
+        _sign_in(page, deployment, "alice")
+        page.evaluate("window.notReloaded = true")
+        apply_apps(
+            deployment.server,
+            deployment.tokens["alice"],
+            "alice",
+            "spare",
+            [_app("spare", deployment.code.port, display_name="Spare")],
+        )
+        head = page.locator("#ws--alice--spare--main-head")
+        with agents_running(deployment.server, (deployment.tokens["alice"], "alice", "spare")):
+            expect(head).to_contain_text("connected", timeout=LIVE)
+            expect(_tile(page, "spare", workspace="spare")).to_be_visible()
+        expect(head.locator(".state")).to_contain_text("disconnected", timeout=LIVE)
+        expect(head.locator(".state")).to_have_class(re.compile(r"\bbad\b"))
+        _screenshot(page, "agent-disconnected-live")
+        assert page.evaluate("window.notReloaded") is True
+
+
+def test_the_port_box_works_from_the_keyboard(
+    deployment: Deployment, playwright: Playwright
+) -> None:
+    with _browser(playwright) as context:
+        page = context.new_page()
+        _sign_in(page, deployment, "alice")
+        field = page.locator("#ws--alice--dev--main-port")
+        for _ in range(60):  # Tab through the page's controls, in their order, to the box
+            page.keyboard.press("Tab")
+            if field.evaluate("element => element === document.activeElement"):
+                break
+        else:
+            pytest.fail("Tab never reached the port field")
+        page.keyboard.type(str(deployment.code.port))
+        opened = _opened(context, lambda: page.keyboard.press("Enter"))
+        expect(opened.get_by_role("heading", name="App code")).to_be_visible()
+
+
 def test_opening_an_app_from_its_tile(deployment: Deployment, playwright: Playwright) -> None:
     with _browser(playwright) as context:
         page = context.new_page()
