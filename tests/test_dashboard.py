@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from .agents import agents_running
 from .test_server import Server, app_json, apply_apps, new_user, serving, sign_in
 
 ACCESS = "http://localhost"
@@ -254,3 +255,21 @@ def test_an_app_whose_agent_is_away_says_so_and_links_back(dashboard: Dashboard)
     assert missing.status_code == 404
     for page in (away, missing):
         assert '<a href="http://localhost/">Back to your workspaces</a>' in page.text
+
+
+def test_signing_out_ends_that_sessions_events_only(dashboard: Dashboard) -> None:
+    with (
+        dashboard.browser("alice") as leaving,
+        dashboard.browser("alice") as staying,
+        leaving.stream("GET", "/dashboard/events") as ended,
+        staying.stream("GET", "/dashboard/events") as going_on,
+    ):
+        ended_lines, going_on_lines = ended.iter_lines(), going_on.iter_lines()
+        assert next(ended_lines) == next(going_on_lines) == ": connected"
+        csrf = _csrf(leaving.get("/"))
+        assert leaving.post("/logout", data={"csrf": csrf}).status_code == 303
+        assert [line for line in ended_lines if line] == []  # it ended, with nothing more
+        # The other session's stream goes on: an agent connecting arrives on it.
+        with agents_running(dashboard.server, (dashboard.tokens["alice"], "alice", "dev")):
+            events = (line for line in going_on_lines if line.startswith("event:"))
+            assert next(events) == "event: agent"

@@ -21,6 +21,8 @@ from templater.model.records import (
     Healthcheck,
     HealthEvent,
     ListeningPort,
+    PortsEvent,
+    SharedPort,
 )
 from templater.server.store import (
     AGENT_TOKEN_PREFIX,
@@ -475,3 +477,55 @@ def test_an_agents_ssh_host_key_is_kept_while_it_is_away(store: Store, alice: st
     [route] = store.agent_routes("alice", "dev")
     assert (route.agent, route.agent_id, route.agent_state) == ("main", agent, "disconnected")
     assert store.agent_routes("alice", "nope") == ()
+
+
+def test_an_app_carries_the_reason_of_its_latest_health(store: Store, alice: str) -> None:
+    store.apply(alice, "dev", 0, desired(app("web", healthcheck=CHECK), app("docs")))
+    main = agent_id(store, alice, "dev", "main")
+    assert {a.slug: a.health_reason for a in store.list_apps(alice)} == {"docs": "", "web": ""}
+    store.record_agent_health(main, [("web", "unhealthy", "status 503 for 3 checks", T0)])
+    later = T0 + timedelta(seconds=1)
+    store.record_agent_health(main, [("web", "healthy", "status 200", later)])
+    store.record_agent_health(main, [("web", "unhealthy", "connection refused", later)])
+    [docs, web] = store.list_apps(alice)
+    assert (web.health, web.health_reason) == ("unhealthy", "connection refused")
+    assert docs.health_reason == ""
+
+
+def test_a_change_of_listening_ports_is_an_event_and_no_change_is_none(
+    store: Store, alice: str
+) -> None:
+    store.apply(alice, "dev", 0, desired())
+    agent = agent_id(store, alice, "dev", "main")
+    store.agent_connected(agent, SERVER, "2.1.0", "linux", "arm64", "dev-box", T0)
+    ports = [ListeningPort(8080, "python3"), ListeningPort(3000, "node")]
+    assert store.set_agent_ports(agent, ports) == PortsEvent(
+        "alice", "dev", "main", (ListeningPort(3000, "node"), ListeningPort(8080, "python3"))
+    )
+    assert store.set_agent_ports(agent, list(reversed(ports))) is None
+    assert store.set_agent_ports(agent, []) == PortsEvent("alice", "dev", "main", ())
+    assert store.set_agent_ports(10_000, ports) is None  # an agent that is gone
+
+
+def test_what_others_share_is_listed_for_every_other_user(store: Store, alice: str) -> None:
+    store.create_user("bob", "member")
+    store.apply(
+        alice,
+        "dev",
+        0,
+        desired(app("mine"), app("team", share="authenticated"), app("world", share="public")),
+    )
+    store.apply("bob", "lab", 0, desired(app("bobs", share="public")))
+    store.share_port(alice, "dev", "main", 8080, "public")
+    store.share_port("bob", "lab", "main", 3000, "authenticated")
+    assert [(a.owner, a.slug) for a in store.shared_apps(not_of="bob")] == [
+        ("alice", "team"),
+        ("alice", "world"),
+    ]
+    assert [(a.owner, a.slug) for a in store.shared_apps(not_of=alice)] == [("bob", "bobs")]
+    assert store.shared_ports(not_of="bob") == [SharedPort("alice", "dev", "main", 8080, "public")]
+    assert store.shared_ports() == [
+        SharedPort("alice", "dev", "main", 8080, "public"),
+        SharedPort("bob", "lab", "main", 3000, "authenticated"),
+    ]
+    assert store.shared_ports("bob") == [SharedPort("bob", "lab", "main", 3000, "authenticated")]

@@ -21,6 +21,8 @@ _KEEPALIVE_SECONDS = 15.0
 @dataclass(eq=False)
 class _Subscriber:
     user: User
+    session: int | None
+    """The browser session the stream was opened with; None for an API token's."""
     # None is the end of the stream: the server is stopping, or the user's credentials ended.
     queue: asyncio.Queue[Event | None] = field(default_factory=lambda: asyncio.Queue(_QUEUE_LIMIT))
 
@@ -44,6 +46,10 @@ class EventBroker:
         that still has a good one reconnects)."""
         self._end([subscriber for subscriber in self._subscribers if subscriber.user.name == name])
 
+    def end_streams_of_session(self, session: int) -> None:
+        """End the streams a browser opened with ``session``, which was signed out."""
+        self._end([subscriber for subscriber in self._subscribers if subscriber.session == session])
+
     @staticmethod
     def _end(subscribers: Iterable[_Subscriber]) -> None:
         for subscriber in subscribers:
@@ -61,10 +67,11 @@ class EventBroker:
                         subscriber.queue.get_nowait()
                     subscriber.queue.put_nowait(event)
 
-    async def stream(self, user: User) -> AsyncIterator[str]:
+    async def stream(self, user: User, session: int | None = None) -> AsyncIterator[str]:
         """Server-sent events for ``user``: one ``health``, ``agent`` or ``ports`` event per
-        change, and a comment line now and then so that proxies keep the connection open."""
-        subscriber = _Subscriber(user)
+        change, and a comment line now and then so that proxies keep the connection open.
+        ``session`` is the browser session it is for, if it is one's."""
+        subscriber = _Subscriber(user, session)
         self._subscribers.add(subscriber)
         try:
             yield ": connected\n\n"

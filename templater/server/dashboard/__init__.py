@@ -31,9 +31,14 @@ def dashboard_router(
     """Every page of the dashboard. ``on_session_end`` and ``registry_changed`` tell the app
     router that what it keeps about sessions or ports is stale."""
     visitors = Visitors(store, signer)
+
+    def session_ended(session: int) -> None:
+        on_session_end()
+        broker.end_streams_of_session(session)
+
     router = APIRouter(include_in_schema=False)
     router.include_router(
-        sign_in_router(store, visitors, signer, access_url, wildcard, on_session_end)
+        sign_in_router(store, visitors, signer, access_url, wildcard, session_ended)
     )
     router.include_router(
         workspaces_router(store, visitors, broker, access_url, wildcard, registry_changed)

@@ -51,10 +51,10 @@ def sign_in_router(
     signer: SessionSigner,
     access_url: str,
     wildcard: WildcardPattern | None,
-    on_session_end: Callable[[], None] = lambda: None,
+    on_session_end: Callable[[int], None],
 ) -> APIRouter:
-    """The sign-in routes; ``on_session_end`` is called after a session ends (the app router's
-    kept answers about it are stale)."""
+    """The sign-in routes; ``on_session_end`` is called with a session's id after it ended (the
+    app router's kept answers about it are stale, the page's events end)."""
     router = APIRouter(include_in_schema=False)
     secure = access_url.startswith("https:")
     parts = urlsplit(access_url)
@@ -112,7 +112,7 @@ def sign_in_router(
         session = await run_in_threadpool(visitors.signed_in, request)
         if session is not None:
             await run_in_threadpool(store.end_session, session.id)
-            on_session_end()
+            on_session_end(session.id)
         return see_other(SIGN_IN_PATH, set_cookie(ACCESS_COOKIE, "", secure, max_age=0))
 
     @router.get(AUTH_REDIRECT_PATH)

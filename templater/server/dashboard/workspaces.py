@@ -184,7 +184,7 @@ def workspaces_router(
         if session is None:
             return Response("sign in first\n", 401, media_type="text/plain")
         return StreamingResponse(
-            broker.stream(session.user),
+            broker.stream(session.user, session.id),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
