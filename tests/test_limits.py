@@ -15,6 +15,7 @@ from templater.model.limits import (
     apply_breach,
     check_rates,
     new_workspace_breach,
+    streams_breach,
 )
 from templater.model.records import AgentSpec, DesiredState, Healthcheck
 from templater.provisioning.plan import PlanError, desired_state
@@ -38,7 +39,14 @@ def state(*intervals: int | None, agent: str = "main", apps: int | None = None) 
 
 
 def test_the_defaults() -> None:
-    assert MemberLimits(100, 25, 20) == DEFAULT_LIMITS
+    assert MemberLimits(100, 25, 20, 300) == DEFAULT_LIMITS
+
+
+def test_streams_per_agent_names_the_agent_the_limit_and_the_flag() -> None:
+    breach = streams_breach(MemberLimits(streams_per_agent=7), "alice/dev.main")
+    assert breach.limit == "streams_per_agent"
+    assert breach.message.startswith("agent alice/dev.main has 7 SSH connections")
+    assert "at most 7 at once (the server's --max-streams-per-agent)" in breach.message
 
 
 def test_apps_per_workspace() -> None:
