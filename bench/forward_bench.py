@@ -1,9 +1,9 @@
 """Port-forward benchmark (issue 14): bytes between a client and a TCP service in a workspace
-over a raw loopback connection and through ``templater port-forward``, in one run; SSH's
-figures join them in the same run (see ``ssh_figures``).
+over a raw loopback connection and through ``templater port-forward``, and SSH's figures
+(``ssh_bench.measure_ssh``) on the same server and agent, in one run.
 
 Run by hand: ``python bench/forward_bench.py [--rounds 3] [--megabytes 256] [--connections 300]
-[--seconds 5]`` (about a minute). What it does:
+[--seconds 5] [--ssh-runs 30]`` (one to two minutes). What it does:
 
 - one process each for the client, the service, the control plane (``templater server
   --workers 1``), the agent and ``templater port-forward``; the service is an asyncio server on
@@ -16,8 +16,11 @@ Run by hand: ``python bench/forward_bench.py [--rounds 3] [--megabytes 256] [--c
   client can; a **new connection**, connect, one echo of 4 bytes and close, ``--connections``
   times, p50 and p99; and **50 x 1 KB**, 50 connections each writing 1 KB and reading it back for
   ``--seconds``, exchanges per second;
-- prints medians over the rounds, ratios to ``raw`` and the targets of issue 14, then the ranking
-  of the ways to reach a workspace port.
+- then SSH on the same server and agent: ``ssh -L`` bulk (``--megabytes`` MiB, ``--rounds``
+  times) and ``ssh templater.bench true`` (``--ssh-runs`` times, the whole process), through what
+  ``templater config-ssh`` writes;
+- prints medians over the rounds, ratios to ``raw``, each target of issue 14 met or missed, then
+  the ranking of port-forward and SSH by bulk.
 
 Every process and the scratch directory are removed at the end, also on Ctrl-C.
 """
@@ -34,12 +37,12 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import uvloop
-from harness import free_port, run_main, running, templater_server
+from harness import BulkService, free_port, run_main, running, serve_in_process, templater_server
+from ssh_bench import SshFigures, measure_ssh, met, report_ssh, require_ssh
 from tunnel_bench import Target, in_client, percentile
 
 ECHO_BYTES = 1024
@@ -47,18 +50,13 @@ TARGETS = ("raw", "forward")
 
 # -- the service in the workspace ----------------------------------------------------------------
 
-_CHUNK = memoryview(b"\0" * (256 * 1024))
 
+class _Service(BulkService):
+    close_after_bulk = True
 
-class _Service(asyncio.Protocol):
     def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
+        super().__init__()
         self.command: bytes | None = b""
-        self.bulk_left = 0
-        self.paused = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
@@ -71,38 +69,9 @@ class _Service(asyncio.Protocol):
             return
         self.command = None
         if line.startswith(b"bulk "):
-            self.bulk_left = int(line[5:])
-            self.send_bulk()
+            self.send_bulk(int(line[5:]))
         elif rest:
             self.transport.write(rest)
-
-    def send_bulk(self) -> None:
-        assert self.transport is not None
-        while self.bulk_left and not self.paused:
-            piece = _CHUNK[: min(len(_CHUNK), self.bulk_left)]
-            self.bulk_left -= len(piece)
-            self.transport.write(piece)
-        if not self.bulk_left:
-            self.transport.close()
-
-    def pause_writing(self) -> None:
-        self.paused = True
-
-    def resume_writing(self) -> None:
-        self.paused = False
-        self.send_bulk()
-
-
-def service_main(conn: Connection) -> None:
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(_Service, "127.0.0.1", 0, backlog=1024)
-        conn.send(server.sockets[0].getsockname()[1])
-        stop = asyncio.Event()
-        loop.add_reader(conn.fileno(), stop.set)
-        await stop.wait()
-
-    uvloop.run(serve())
 
 
 # -- the client ----------------------------------------------------------------------------------
@@ -174,18 +143,6 @@ def measure_round(
     }
 
 
-# -- SSH -----------------------------------------------------------------------------------------
-
-
-def ssh_figures(
-    context: multiprocessing.context.SpawnContext, args: argparse.Namespace
-) -> dict[str, float] | None:
-    """SSH's figures in this same run: ``ssh -L`` bulk MB/s (issue 14: ≥ 100) and the p50 of a
-    whole ``ssh templater.dev true`` in ms (≤ 150), through what ``templater config-ssh``
-    writes; None until ``templater ssh`` exists (the SSH half of issue 14 fills this in)."""
-    return None
-
-
 # -- the run -------------------------------------------------------------------------------------
 
 
@@ -220,14 +177,12 @@ def start_forward(
     return local, process.pid
 
 
-def report(
-    results: dict[str, list[dict[str, float]]], rounds: int, ssh: dict[str, float] | None
-) -> None:
+def report(results: dict[str, list[dict[str, float]]], rounds: int, ssh: SshFigures) -> None:
     def value(name: str, key: str) -> float:
         return statistics.median([result[key] for result in results[name]])
 
     print()
-    print(f"medians of {rounds} rounds:")
+    print(f"port-forward, medians of {rounds} rounds:")
     print(f"  {'target':<8} {'bulk MB/s':>10} {'new conn p50':>13} {'p99':>8} {'1KB x50 /s':>11}")
     for name in TARGETS:
         print(
@@ -235,31 +190,33 @@ def report(
             f"{value(name, 'connect_p99'):>6.2f}ms {value(name, 'echo_rate'):>11,.0f}"
         )
     print()
+    print("SSH, through what `templater config-ssh` wrote:")
+    report_ssh(ssh, rounds)
+    print()
 
     def ratio(key: str) -> float:
         return value("forward", key) / value("raw", key)
 
     checks = [
-        ("bulk", ratio("bulk"), "x raw", 0.2, True),
-        ("new connection p50", value("forward", "connect_p50"), " ms", 3.0, False),
-        ("50 x 1 KB", ratio("echo_rate"), "x raw", 0.15, True),
+        ("port-forward bulk", ratio("bulk"), "x raw", 0.2, True),
+        ("port-forward new connection p50", value("forward", "connect_p50"), " ms", 3.0, False),
+        ("port-forward 50 x 1 KB", ratio("echo_rate"), "x raw", 0.15, True),
+        ("ssh -L bulk", ssh.bulk, " MB/s", 100.0, True),
+        (f"ssh templater.{ssh.workspace} true p50", ssh.true_p50, " ms", 150.0, False),
     ]
-    print("port-forward against the targets of issue 14:")
+    print("the targets of issue 14:")
     for label, measured, unit, target, at_least in checks:
         ok = measured >= target if at_least else measured <= target
         bound = f"{'≥' if at_least else '≤'} {target:g}{unit}"
-        verdict = "meets" if ok else "MISSES"
-        print(f"  {label:<19} {measured:8.2f}{unit:<6} {verdict} the target ({bound.strip()})")
-    print()
+        print(f"  {label:<34} {measured:8.2f}{unit:<6} {met(ok):<6} (target {bound.strip()})")
     forward_bulk = value("forward", "bulk")
-    if ssh is None:
-        print("SSH: not measured in this run (`templater ssh` is not built yet), so no ranking.")
-        return
-    print("SSH against the targets of issue 14:")
-    print(f"  ssh -L bulk          {ssh['bulk']:8.0f} MB/s   (≥ 100 MB/s)")
-    print(f"  ssh templater.dev true p50 {ssh['true_p50']:6.1f} ms   (≤ 150 ms)")
-    ranked = sorted([("port-forward", forward_bulk), ("ssh -L", ssh["bulk"])], key=lambda x: -x[1])
-    print("ranking by bulk: " + " > ".join(f"{name} ({rate:,.0f} MB/s)" for name, rate in ranked))
+    ranked = sorted([("port-forward", forward_bulk), ("ssh -L", ssh.bulk)], key=lambda x: -x[1])
+    holds = ranked[0][0] == "port-forward"
+    print(
+        "ranking by bulk: "
+        + " > ".join(f"{name} ({rate:,.0f} MB/s)" for name, rate in ranked)
+        + f"; port-forward faster than SSH: {'holds' if holds else 'DOES NOT HOLD'}"
+    )
 
 
 def main() -> None:
@@ -268,16 +225,16 @@ def main() -> None:
     parser.add_argument("--megabytes", type=int, default=256, help="per bulk transfer")
     parser.add_argument("--connections", type=int, default=300, help="new connections per round")
     parser.add_argument("--seconds", type=float, default=5.0, help="per 50 x 1 KB run")
+    parser.add_argument(
+        "--ssh-runs", type=int, default=30, help="runs of `ssh templater.bench true`"
+    )
     args = parser.parse_args()
+    require_ssh()
     context = multiprocessing.get_context("spawn")
 
     with ExitStack() as stack:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="forward-bench-")))
-        parent, child = context.Pipe()
-        service = context.Process(target=service_main, args=(child,), daemon=True)
-        service.start()
-        service_port: int = parent.recv()
-        stack.callback(service.kill)
+        service_port, _ = serve_in_process(context, stack, _Service)
         plane = stack.enter_context(templater_server(root, "--workers", "1"))
         plane.apply("bench", [])
         plane.start_agent(stack, "bench")
@@ -315,7 +272,17 @@ def main() -> None:
                     f"{result['connect_p50']:.2f} ms, {result['echo_rate']:,.0f} /s"
                 )
             print(f"  round {index + 1}: " + "; ".join(line), flush=True)
-        report(results, args.rounds, ssh_figures(context, args))
+        print("  SSH: ssh -L bulk and `ssh templater.bench true`, on the same server and agent")
+        ssh = measure_ssh(
+            stack,
+            plane,
+            "bench",
+            environment,
+            megabytes=args.megabytes,
+            rounds=args.rounds,
+            runs=args.ssh_runs,
+        )
+        report(results, args.rounds, ssh)
         print(f"load average after the run {os.getloadavg()[0]:.2f}")
 
 

@@ -1,6 +1,7 @@
 """What the benchmarks share: child processes that are stopped however a run ends, loopback
-ports, CPU and memory read from /proc, and a real ``templater server`` in a scratch directory with
-apps applied through its API and real ``templater agent`` processes connected to it.
+ports, CPU and memory read from /proc, an asyncio service on uvloop in a process of its own, and a
+real ``templater server`` in a scratch directory with apps applied through its API and real
+``templater agent`` processes connected to it.
 
 A server can also run from an older commit (``source_tree``, made by ``checkout``), which is how
 a benchmark measures a design that the current code no longer has next to the current one.
@@ -8,7 +9,9 @@ a benchmark measures a design that the current code no longer has next to the cu
 
 from __future__ import annotations
 
+import asyncio
 import json
+import multiprocessing
 import os
 import signal
 import socket
@@ -20,8 +23,11 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+import uvloop
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -77,6 +83,71 @@ def memory_kib(pid: int) -> tuple[int, int]:
     rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
     values = {line.split(":")[0]: int(line.split()[1]) for line in rollup[1:] if ":" in line}
     return values["Rss"], values["Pss"]
+
+
+_CHUNK = memoryview(b"\0" * (256 * 1024))
+
+
+class BulkService(asyncio.Protocol):
+    """A connection of a service that sends bulk bytes as fast as its peer reads them."""
+
+    close_after_bulk = False
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.bulk_left = 0
+        self.paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def send_bulk(self, size: int = 0) -> None:
+        """Send ``size`` bytes more, then what is left whenever the peer has read enough."""
+        assert self.transport is not None
+        self.bulk_left += size
+        while self.bulk_left and not self.paused:
+            piece = _CHUNK[: min(len(_CHUNK), self.bulk_left)]
+            self.bulk_left -= len(piece)
+            self.transport.write(piece)
+        if not self.bulk_left and self.close_after_bulk:
+            self.transport.close()
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.send_bulk()
+
+
+def _serve(protocol: Callable[[], asyncio.Protocol], conn: Connection) -> None:
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(protocol, "127.0.0.1", 0, backlog=1024)
+        conn.send(server.sockets[0].getsockname()[1])
+        stop = asyncio.Event()
+        loop.add_reader(conn.fileno(), stop.set)  # the other end closed: the run is over
+        await stop.wait()
+
+    uvloop.run(serve())
+
+
+def serve_in_process(
+    context: multiprocessing.context.SpawnContext,
+    stack: ExitStack,
+    protocol: Callable[[], asyncio.Protocol],
+) -> tuple[int, int]:
+    """An asyncio server of ``protocol`` (a module-level class: it is pickled) on uvloop, in a
+    process of its own on a free loopback port, stopped when ``stack`` closes: its port and PID."""
+    parent, child = context.Pipe()
+    process = context.Process(target=_serve, args=(protocol, child), daemon=True)
+    process.start()
+    stack.callback(process.kill)
+    # Held by the stack: the service runs until this end closes.
+    stack.callback(parent.close)
+    port: int = parent.recv()
+    assert process.pid is not None
+    return port, process.pid
 
 
 @contextmanager

@@ -50,7 +50,16 @@ from pathlib import Path
 from typing import Any, cast
 
 import uvloop
-from harness import app, checkout, descendants, memory_kib, run_main, templater_server
+from harness import (
+    BulkService,
+    app,
+    checkout,
+    descendants,
+    memory_kib,
+    run_main,
+    serve_in_process,
+    templater_server,
+)
 
 BASELINE = "cc4fb39"
 """The last commit whose router dialled an app itself, at the agent address of the apply."""
@@ -63,20 +72,13 @@ TARGETS = ("raw", "direct", "agent")
 
 # -- the app -------------------------------------------------------------------------------------
 
-_CHUNK = memoryview(b"\0" * (256 * 1024))
 
-
-class _App(asyncio.Protocol):
+class _App(BulkService):
     """The app in the workspace: one HTTP/1.1 request at a time per connection."""
 
     def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
+        super().__init__()
         self.buffer = b""
-        self.bulk_left = 0
-        self.paused = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -92,9 +94,9 @@ class _App(asyncio.Protocol):
     def answer(self, path: bytes, body: bytes) -> None:
         assert self.transport is not None
         if path.startswith(b"/bulk/"):
-            self.bulk_left = int(path[6:])
-            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % self.bulk_left)
-            self.send_bulk()
+            size = int(path[6:])
+            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+            self.send_bulk(size)
         elif path == b"/close":
             self.transport.write(
                 b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n" + SMALL
@@ -110,32 +112,6 @@ class _App(asyncio.Protocol):
             )
         else:
             self.transport.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-
-    def send_bulk(self) -> None:
-        assert self.transport is not None
-        while self.bulk_left and not self.paused:
-            piece = _CHUNK[: min(len(_CHUNK), self.bulk_left)]
-            self.bulk_left -= len(piece)
-            self.transport.write(piece)
-
-    def pause_writing(self) -> None:
-        self.paused = True
-
-    def resume_writing(self) -> None:
-        self.paused = False
-        self.send_bulk()
-
-
-def app_main(conn: Connection) -> None:
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(_App, "127.0.0.1", 0, backlog=1024)
-        conn.send(server.sockets[0].getsockname()[1])
-        stop = asyncio.Event()
-        loop.add_reader(conn.fileno(), stop.set)
-        await stop.wait()
-
-    uvloop.run(serve())
 
 
 # -- the client ----------------------------------------------------------------------------------
@@ -502,12 +478,7 @@ def main() -> None:
 
     with ExitStack() as stack:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tunnel-bench-")))
-        parent, child = context.Pipe()
-        app_process = context.Process(target=app_main, args=(child,), daemon=True)
-        app_process.start()
-        app_port: int = parent.recv()
-        stack.callback(app_process.kill)
-        assert app_process.pid is not None
+        app_port, app_pid = serve_in_process(context, stack, _App)
         options = ("--wildcard-access-url", "*.apps.localhost", "--workers", "1")
         apps = [app("app", f"http://localhost:{app_port}")]
 
@@ -539,7 +510,7 @@ def main() -> None:
         )
         memory = agent_memory(context, through_agent)
         for target in targets:  # warm up: connections, caches, the first lookups
-            measure_bulk(context, target, app_process.pid, 16_000_000)
+            measure_bulk(context, target, app_pid, 16_000_000)
             in_client(context, target, new_streams, 20)
 
         results: dict[str, list[dict[str, float]]] = {name: [] for name in TARGETS}
@@ -547,7 +518,7 @@ def main() -> None:
             order = targets[index % len(targets) :] + targets[: index % len(targets)]
             line = []
             for target in order:
-                result = measure_round(context, target, app_process.pid, args)
+                result = measure_round(context, target, app_pid, args)
                 results[target.name].append(result)
                 line.append(
                     f"{target.name} {result['bulk']:,.0f} MB/s, stream p50 "

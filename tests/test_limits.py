@@ -1,5 +1,5 @@
-"""The limits on one member's load (SPEC §15), on their own: which one an apply breaks, and that
-their defaults leave every real template room."""
+"""The limits on one member's load (SPEC §15), on their own: which one an apply breaks, how an
+agent's open streams are counted, and that their defaults leave every real template room."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from templater.model.limits import (
     apply_breach,
     check_rates,
     new_workspace_breach,
+    streams_breach,
 )
 from templater.model.records import AgentSpec, DesiredState, Healthcheck
 from templater.provisioning.plan import PlanError, desired_state
+from templater.server.open_streams import OpenStreams
 
 from .conftest import EXAMPLES, corpus_modules, needs_corpus
 from .test_store import app
@@ -38,7 +40,14 @@ def state(*intervals: int | None, agent: str = "main", apps: int | None = None) 
 
 
 def test_the_defaults() -> None:
-    assert MemberLimits(100, 25, 20) == DEFAULT_LIMITS
+    assert MemberLimits(100, 25, 20, 300) == DEFAULT_LIMITS
+
+
+def test_streams_per_agent_names_the_agent_the_limit_and_the_flag() -> None:
+    breach = streams_breach(MemberLimits(streams_per_agent=7), "alice/dev.main")
+    assert breach.limit == "streams_per_agent"
+    assert breach.message.startswith("agent alice/dev.main has 7 SSH connections")
+    assert "at most 7 at once (the server's --max-streams-per-agent)" in breach.message
 
 
 def test_apps_per_workspace() -> None:
@@ -83,6 +92,22 @@ def test_checks_per_second_per_agent() -> None:
 def test_the_apps_count_is_told_before_the_checks() -> None:
     breach = apply_breach(MemberLimits(apps_per_workspace=2), "a/b", state(1, 1, 1))
     assert breach is not None and breach.limit == "apps_per_workspace"
+
+
+def test_open_streams_are_counted_per_agent_and_given_back() -> None:
+    streams = OpenStreams(2)
+    assert streams.take(1, "0.a") and streams.take(1, "1.b")
+    assert not streams.take(1, "0.c")  # agent 1 is full...
+    assert streams.take(2, "0.d")  # ... and agent 2 is not held back by it
+    streams.give_back("0.c")  # never counted: nothing changes
+    assert not streams.take(1, "0.e")
+    streams.give_back("0.a")
+    streams.give_back("0.a")  # both ends of a stream may say so
+    assert streams.take(1, "0.f")
+    assert not streams.take(1, "0.g")
+    streams.give_back_process("1")  # process 1's link ended: "1.b" is given back, not "0.f"
+    assert streams.take(1, "0.h")
+    assert not streams.take(1, "0.i")
 
 
 def test_workspaces_per_user() -> None:

@@ -1,11 +1,13 @@
 """``templater port-forward`` (SPEC §9) on real processes: a server, alice's workspace agent, and
-the command itself, forwarding to TCP servers on this machine (it stands in for the workspace).
+the command itself, forwarding to TCP servers on this machine (it stands in for the workspace);
+and the bound on an agent's open streams that port-forward and SSH share (SPEC §15).
 
 No test measures time: each waits for what it expects with a generous deadline."""
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import socket
@@ -20,6 +22,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from templater.model.forward_route import FORWARD_PROTOCOL, forward_target
+from templater.model.ssh import SSH_PATH, SSH_PROTOCOL
 
 from .agents import RunningAgent, launch_agent, start_agent
 from .conftest import ROOT
@@ -165,8 +170,9 @@ def works(port: int) -> bool:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    yield from serving(tmp_path)
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A server; with the flags a test gives it (``parametrize("server", ..., indirect=True)``)."""
+    yield from serving(tmp_path, *getattr(request, "param", ()))
 
 
 @pytest.fixture
@@ -284,19 +290,40 @@ def test_udp_datagrams_go_both_ways_each_client_its_own(server: Server, alice: s
         echo.close()
 
 
+class Upgrade:
+    """One raw upgrade on the control plane: its status, and the API's message when refused;
+    the connection stays open (a stream held) until ``close``."""
+
+    def __init__(self, server: Server, token: str, path: str, protocol: str) -> None:
+        parts = urlsplit(server.url)
+        assert parts.port is not None
+        self.connection = socket.create_connection(
+            (parts.hostname, parts.port), timeout=EVENT_DEADLINE
+        )
+        self.connection.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer {token}\r\n"
+            f"Connection: Upgrade\r\nUpgrade: {protocol}\r\n\r\n".encode()
+        )
+        received = b""
+        while b"\r\n\r\n" not in received:
+            more = self.connection.recv(65536)
+            assert more, f"closed before an answer: {received!r}"
+            received += more
+        head, _, body = received.partition(b"\r\n\r\n")
+        self.status = int(head.split(b" ")[1])
+        self.message = ""
+        if self.status != 101:
+            self.message = json.loads(body + read_all(self.connection))["message"]
+
+    def close(self) -> None:
+        self.connection.close()
+
+
 def _upgrade_status(server: Server, token: str, path: str) -> int:
     """The status a raw forward upgrade for ``path`` gets."""
-    parts = urlsplit(server.url)
-    assert parts.port is not None
-    with socket.create_connection((parts.hostname, parts.port), timeout=EVENT_DEADLINE) as raw:
-        raw.sendall(
-            f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer {token}\r\n"
-            "Connection: Upgrade\r\nUpgrade: templater-forward\r\n\r\n".encode()
-        )
-        head = b""
-        while b"\r\n" not in head:
-            head += raw.recv(1024)
-    return int(head.split(b" ")[1])
+    upgrade = Upgrade(server, token, path, FORWARD_PROTOCOL)
+    upgrade.close()
+    return upgrade.status
 
 
 def test_only_the_owner_and_admins_may_forward(
@@ -352,3 +379,96 @@ def test_sigterm_stops_it_with_status_0(server: Server, alice: str, echo: TcpSer
     with port_forward(server, alice, "dev", "--tcp", f"{local}:{echo.port}") as forwarding:
         forwarding.process.terminate()
         assert forwarding.process.wait(timeout=30) == 0, forwarding.err()
+
+
+# -- the bound on an agent's open streams (SPEC §15) ---------------------------------------------
+# SSH connections and port-forward streams count alike against ``--max-streams-per-agent``; the
+# one over it is refused with 429, naming the limit and the flag, while the open ones keep
+# working, another member's agent is untouched, and a new one is let through once one closes.
+# Two front-port processes: the count is the whole server's.
+
+LIMIT = 3
+FLAG = "--max-streams-per-agent"
+LIMITED = (FLAG, str(LIMIT), "--workers", "2")
+
+
+def forward_path(owner: str, port: int) -> str:
+    return forward_target(owner, "dev", "main", "tcp", port)
+
+
+def ssh_path(owner: str) -> str:
+    return f"{SSH_PATH}{owner}/dev"
+
+
+@pytest.mark.parametrize("server", [LIMITED], indirect=True)
+def test_the_stream_over_the_limit_is_refused_until_one_closes(
+    server: Server, alice: str, echo: TcpService
+) -> None:
+    forward = forward_path("alice", echo.port)
+    held = [
+        Upgrade(server, alice, forward, FORWARD_PROTOCOL),
+        Upgrade(server, alice, forward, FORWARD_PROTOCOL),
+        Upgrade(server, alice, ssh_path("alice"), SSH_PROTOCOL),
+    ]
+    assert [upgrade.status for upgrade in held] == [101] * LIMIT, [u.message for u in held]
+
+    # One more, of either kind: refused, saying which limit and how to raise it.
+    for path, protocol in ((forward, FORWARD_PROTOCOL), (ssh_path("alice"), SSH_PROTOCOL)):
+        refused = Upgrade(server, alice, path, protocol)
+        assert refused.status == 429, refused.message
+        assert f"at most {LIMIT}" in refused.message
+        assert f"the server's {FLAG}" in refused.message
+        assert "alice/dev.main" in refused.message
+        refused.close()
+
+    # Another member's agent is not held back by alice's streams.
+    bob = new_user(server, "bob")
+    new_workspace(server, bob, "bob", "dev", "main")
+    bobs_agent = start_agent(server, bob, "bob", "dev")
+    bobs = Upgrade(server, bob, forward_path("bob", echo.port), FORWARD_PROTOCOL)
+    assert bobs.status == 101, bobs.message
+    bobs.close()
+    bobs_agent.stop()
+
+    # The open ones still carry bytes; the first ends when its echo is done...
+    first = held.pop(0).connection
+    first.sendall(b"still carried")
+    first.shutdown(socket.SHUT_WR)
+    assert read_all(first) == b"still carried"
+    first.close()
+
+    # ... and its place is free again: a new one is let through (once the end is counted).
+    def let_through() -> bool:
+        upgrade = Upgrade(server, alice, forward, FORWARD_PROTOCOL)
+        if upgrade.status == 101:
+            held.append(upgrade)
+            return True
+        assert upgrade.status == 429, upgrade.message
+        upgrade.close()
+        return False
+
+    assert eventually(let_through)
+    for upgrade in held:
+        upgrade.close()
+
+
+@pytest.mark.parametrize("server", [LIMITED], indirect=True)
+def test_port_forward_says_the_limit_once_and_keeps_listening(
+    server: Server, alice: str, echo: TcpService
+) -> None:
+    forward = forward_path("alice", echo.port)
+    held = [Upgrade(server, alice, forward, FORWARD_PROTOCOL) for _ in range(LIMIT)]
+    assert [upgrade.status for upgrade in held] == [101] * LIMIT
+    local = free_port()
+    with port_forward(server, alice, "dev", "--tcp", f"{local}:{echo.port}") as forwarding:
+        for _ in range(2):
+            assert closed_unanswered(local)
+        assert eventually(lambda: FLAG in forwarding.err()), forwarding.err()
+        mentions = [line for line in forwarding.err().splitlines() if FLAG in line]
+        assert len(mentions) == 1, forwarding.err()
+        assert "Traceback" not in forwarding.err()
+        held.pop().close()
+        assert eventually(lambda: works(local)), forwarding.err()
+        assert forwarding.process.poll() is None
+    for upgrade in held:
+        upgrade.close()

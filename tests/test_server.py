@@ -458,6 +458,7 @@ def test_bad_server_flags_are_refused_with_their_own_message(tmp_path: Path) -> 
         ("--max-apps-per-workspace", "0", "--max-apps-per-workspace 0: give 1 to 10,000"),
         ("--max-workspaces-per-user", "10001", "--max-workspaces-per-user 10001: give 1 to"),
         ("--max-checks-per-second", "lots", "--max-checks-per-second: invalid int value"),
+        ("--max-streams-per-agent", "0", "--max-streams-per-agent 0: give 1 to 10,000"),
     ):
         result = subprocess.run(
             [sys.executable, "-m", "templater", "server", "--data-dir", str(tmp_path), flag, value],

@@ -54,6 +54,7 @@ def _server(args: argparse.Namespace) -> int:
             args.max_apps_per_workspace,
             args.max_workspaces_per_user,
             args.max_checks_per_second,
+            args.max_streams_per_agent,
         )
         return run(config)
     except ServerConfigError as problem:
@@ -430,6 +431,13 @@ def add_commands(commands: Any) -> None:
         metavar="N",
         help="the most health checks a second one agent may run (default 20): the sum of "
         "1 / interval over its apps' healthchecks; also the rate its health reports are stored at",
+    )
+    server.add_argument(
+        "--max-streams-per-agent",
+        type=int,
+        metavar="N",
+        help="the most SSH connections and port-forward streams one agent may have open at once "
+        "(default 300); the next one is refused with 429 until one closes",
     )
     server.add_argument(
         "--log-format",

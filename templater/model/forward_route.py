@@ -3,8 +3,9 @@
 PROTOCOL/PORT`` to ``FORWARD_PROTOCOL``, with the user's API token. The control plane answers
 ``101`` and then carries raw bytes to and from the port (TCP), or datagrams framed by
 ``templater.relay.datagrams`` (UDP); or it refuses with the API's JSON error: 401 (no valid
-token), 403 (not the owner or an admin), 404 (no such agent), 502 (the workspace refused the
-port) or 503 (the agent is not connected: worth asking again)."""
+token), 403 (not the owner or an admin), 404 (no such agent), 429 (the agent has as many streams
+open as the server allows), 502 (the workspace refused the port) or 503 (the agent is not
+connected: worth asking again)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ FORWARD_PROTOCOL = "templater-forward"
 """The ``Upgrade`` token of a forwarded connection."""
 AGENT_OFFLINE = 503
 """The status of a refusal because the agent is not connected (now)."""
+TOO_MANY_STREAMS = 429
+"""The status of a refusal because the agent's SSH connections and forwarded streams are as many
+as ``--max-streams-per-agent`` allows (SSH's upgrade answers the same)."""
 
 FORWARD_PATH = re.compile(
     r"/api/v1/workspaces/(?P<owner>[^/]+)/(?P<workspace>[^/]+)/agents/(?P<agent>[^/]+)"

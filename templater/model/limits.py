@@ -1,5 +1,6 @@
 """How much one member may load the control plane (SPEC §15): apps per workspace, workspaces per
-user and health checks per second per agent, and which of them an apply would break.
+user, health checks per second per agent and open streams per agent, and which of them an apply
+(or a new stream) would break.
 
 The limits are the workspace owner's whoever applies, an admin included: they stand for the load
 that owner's workspaces put on everyone else's control plane, and the operator who wants more
@@ -18,6 +19,7 @@ from templater.model.records import DesiredState
 DEFAULT_APPS_PER_WORKSPACE = 100
 DEFAULT_WORKSPACES_PER_USER = 25
 DEFAULT_CHECKS_PER_SECOND = 20
+DEFAULT_STREAMS_PER_AGENT = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,8 @@ class MemberLimits:
     """``--max-workspaces-per-user``."""
     checks_per_second_per_agent: int = DEFAULT_CHECKS_PER_SECOND
     """``--max-checks-per-second``: the sum over an agent's apps of 1 / their check's interval."""
+    streams_per_agent: int = DEFAULT_STREAMS_PER_AGENT
+    """``--max-streams-per-agent``: SSH connections and port-forward streams open at once."""
 
 
 DEFAULT_LIMITS = MemberLimits()
@@ -90,6 +94,17 @@ def new_workspace_breach(limits: MemberLimits, owner: str, owned: int) -> Breach
         f"{owner} already has {owned} workspaces; a user may have at most "
         f"{limits.workspaces_per_user} (the server's --max-workspaces-per-user): destroy one "
         "first",
+    )
+
+
+def streams_breach(limits: MemberLimits, agent: str) -> Breach:
+    """Why agent ``agent`` (owner/workspace.agent), whose streams are all in use, gets no
+    other one now."""
+    most = limits.streams_per_agent
+    return Breach(
+        "streams_per_agent",
+        f"agent {agent} has {most} SSH connections and forwarded streams open; an agent may "
+        f"have at most {most} at once (the server's --max-streams-per-agent): close one first",
     )
 
 

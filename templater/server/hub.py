@@ -4,7 +4,8 @@ Each connected agent has one WebSocket here (a second connection with the same t
 the first). Through it the hub hears the agent's hello, its apps' health and its listening ports,
 and writes them to the registry; it tells the agent which apps to check, again after every
 apply; and it asks the agent to open streams for the server's processes (``request_stream``
-here, ``HubLink`` from the others). A registry change ends the channels of agents that were
+here, ``HubLink`` from the others), counting the SSH and port-forward streams each agent has
+open against its bound (``OpenStreams``). A registry change ends the channels of agents that were
 removed or whose token was replaced.
 
 What an agent sends is hostile input: ``decode`` refuses anything but the documented messages,
@@ -37,12 +38,13 @@ from templater.model.agent_messages import (
     decode,
     encode,
 )
-from templater.model.limits import DEFAULT_LIMITS, MemberLimits
+from templater.model.limits import DEFAULT_LIMITS, MemberLimits, streams_breach
 from templater.model.records import AgentCheck, AgentIdentity, ListeningPort
 from templater.server.health_reports import HealthReports
 from templater.server.logs import event_log
+from templater.server.open_streams import OpenStreams
 from templater.server.store import Store, StoreError
-from templater.server.streams import AgentElsewhere, AgentOffline
+from templater.server.streams import AgentElsewhere, AgentOffline, TooManyStreams
 
 logger = logging.getLogger("templater.server.hub")
 
@@ -102,6 +104,7 @@ class AgentHub:
         self._refused = refused
         self._state_changed = state_changed
         self._connected: dict[int, _Connected] = {}
+        self._open_streams = OpenStreams(limits.streams_per_agent)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -269,9 +272,10 @@ class AgentHub:
         return checks, tuple(sorted({_port(url) for url in urls} - {0}))
 
     async def request_stream(
-        self, agent: int, port: int, stream_id: str, protocol: str = "tcp"
+        self, agent: int, port: int, stream_id: str, protocol: str = "tcp", held: bool = False
     ) -> None:
-        """Ask agent ``agent`` to open stream ``stream_id`` to ``port`` (``protocol``)."""
+        """Ask agent ``agent`` to open stream ``stream_id`` to ``port`` (``protocol``); a
+        ``held`` one counts against the agent's open streams until ``release_stream``."""
         connected = self._connected.get(agent)
         if connected is None:
             holder = await asyncio.to_thread(self._store.agent_server, agent)
@@ -283,10 +287,21 @@ class AgentHub:
                     "and servers do not relay to each other yet"
                 )
             raise AgentOffline("the workspace agent is not connected")
+        if held and not self._open_streams.take(agent, stream_id):
+            raise TooManyStreams(streams_breach(self._limits, _name(connected.identity)).message)
         try:
             await connected.channel.send_text(encode(Open(stream_id, port, protocol)))
         except Exception:
+            self._open_streams.give_back(stream_id)
             raise AgentOffline("the workspace agent's connection just ended") from None
+
+    def release_stream(self, stream_id: str) -> None:
+        """Held stream ``stream_id`` ended, or never opened."""
+        self._open_streams.give_back(stream_id)
+
+    def release_process(self, process: str) -> None:
+        """Every held stream of server process ``process``."""
+        self._open_streams.give_back_process(process)
 
     def registry_changed(self) -> None:
         """Agents may have been removed or given new tokens, and apps changed: from any
@@ -374,7 +389,7 @@ def _port(url: str) -> int:
 
 class HubService:
     """The hub's side of its Unix socket: the server's other processes ask for streams here,
-    and hear of their refusals."""
+    hear of their refusals, and say when their held streams end."""
 
     def __init__(self, hub: AgentHub) -> None:
         self._hub = hub
@@ -405,6 +420,8 @@ class HubService:
                 request = json.loads(line)
                 process = str(request["process"])
                 self._links[process] = writer
+                if "release" in request:
+                    self._hub.release_stream(str(request["release"]))
                 if "id" not in request:
                     continue
                 stream_id = str(request["id"])
@@ -414,16 +431,22 @@ class HubService:
                         int(request["port"]),
                         stream_id,
                         str(request.get("protocol", "tcp")),
+                        bool(request.get("held", False)),
                     )
                     answer: dict[str, str] = {"id": stream_id, "asked": ""}
                 except AgentOffline as problem:
                     answer = {"id": stream_id, "offline": str(problem)}
+                except TooManyStreams as problem:
+                    answer = {"id": stream_id, "busy": str(problem)}
                 writer.write(json.dumps(answer).encode() + b"\n")
         except (ValueError, KeyError, TypeError, ConnectionError):
             pass
         finally:
             if self._links.get(process) is writer:
                 del self._links[process]
+                # Its held streams are counted no more: the process is gone, or it reconnects
+                # to a hub that has restarted and knows none of them.
+                self._hub.release_process(process)
             writer.close()
 
 
@@ -439,7 +462,9 @@ class HubLink:
         self._lock = asyncio.Lock()
         self._reading: asyncio.Task[None] | None = None
 
-    async def request(self, agent: int, port: int, stream_id: str, protocol: str) -> None:
+    async def request(
+        self, agent: int, port: int, stream_id: str, protocol: str, held: bool
+    ) -> None:
         writer = await self._connection()
         answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._answers[stream_id] = answer
@@ -452,6 +477,7 @@ class HubLink:
                         "port": port,
                         "id": stream_id,
                         "protocol": protocol,
+                        "held": held,
                     }
                 ).encode()
                 + b"\n"
@@ -459,6 +485,13 @@ class HubLink:
             await answer
         finally:
             self._answers.pop(stream_id, None)
+
+    def release(self, stream_id: str) -> None:
+        """Its StreamBroker's Release. With the link down there is nothing to tell: the hub
+        gave this process's streams back when it ended."""
+        if self._writer is not None and not self._writer.is_closing():
+            message = {"process": self._process, "release": stream_id}
+            self._writer.write(json.dumps(message).encode() + b"\n")
 
     async def _connection(self) -> asyncio.StreamWriter:
         async with self._lock:
@@ -485,6 +518,8 @@ class HubLink:
                 elif waiting is not None and not waiting.done():
                     if "offline" in answer:
                         waiting.set_exception(AgentOffline(str(answer["offline"])))
+                    elif "busy" in answer:
+                        waiting.set_exception(TooManyStreams(str(answer["busy"])))
                     else:
                         waiting.set_result(None)
         except (ValueError, KeyError, TypeError, ConnectionError):

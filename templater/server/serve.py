@@ -19,6 +19,7 @@ from templater.model.limits import (
     DEFAULT_APPS_PER_WORKSPACE,
     DEFAULT_CHECKS_PER_SECOND,
     DEFAULT_LIMITS,
+    DEFAULT_STREAMS_PER_AGENT,
     DEFAULT_WORKSPACES_PER_USER,
     HIGHEST_LIMIT,
     MemberLimits,
@@ -80,6 +81,7 @@ def server_config(
     max_apps_per_workspace: int | None = None,
     max_workspaces_per_user: int | None = None,
     max_checks_per_second: int | None = None,
+    max_streams_per_agent: int | None = None,
 ) -> ServerConfig:
     """The server's settings from its flags; raises ServerConfigError naming the bad flag."""
     host, separator, port_text = listen.rpartition(":")
@@ -136,6 +138,7 @@ def server_config(
                 "--max-workspaces-per-user", max_workspaces_per_user, DEFAULT_WORKSPACES_PER_USER
             ),
             _limit("--max-checks-per-second", max_checks_per_second, DEFAULT_CHECKS_PER_SECOND),
+            _limit("--max-streams-per-agent", max_streams_per_agent, DEFAULT_STREAMS_PER_AGENT),
         ),
     )
 
@@ -466,7 +469,7 @@ def _agent_hub(
 
     hub = AgentHub(store, publish, refused, state_changed, limits)
     service = HubService(hub)
-    streams = StreamBroker(0, private, hub.request_stream)
+    streams = StreamBroker(0, private, hub.request_stream, hub.release_stream)
     return hub, service, streams
 
 

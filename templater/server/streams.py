@@ -8,6 +8,9 @@ accepts the connection hands it to ``adopt``. When that is another process, the 
 is passed to the one waiting, over a Unix socket (SCM_RIGHTS), with the bytes already read:
 the stream is then that process's own connection, with no relay in between.
 
+A stream for SSH or port-forward (``open_held``) counts against its agent's bound on open
+streams (``--max-streams-per-agent``, counted by the hub) until its ``release`` is called.
+
 Stream ids are secrets of 192 random bits; the agent learns one only on its authenticated
 control channel, so presenting it is what authorises a stream. An id not waited for is closed.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -54,10 +58,18 @@ class PortRefused(StreamUnavailable):
     """The agent could not dial the port."""
 
 
-Request = Callable[[int, int, str, str], Awaitable[None]]
-"""Ask the hub to open stream ``id`` to ``port`` (protocol tcp or udp) of agent ``agent``:
-returns once asked; raises AgentOffline when the agent is not connected. A refusal arrives
+class TooManyStreams(StreamUnavailable):
+    """The agent has as many held streams open as its bound allows."""
+
+
+Request = Callable[[int, int, str, str, bool], Awaitable[None]]
+"""Ask the hub to open stream ``id`` to ``port`` (protocol tcp or udp) of agent ``agent``,
+``held`` (counted against the agent's bound) or not: returns once asked; raises AgentOffline
+when the agent is not connected, TooManyStreams when a held one has no room. A refusal arrives
 later, through ``refused``."""
+
+Release = Callable[[str], None]
+"""Tell the hub that held stream ``id`` ended, or never opened."""
 
 
 def stream_socket(directory: str, process: int) -> str:
@@ -66,12 +78,13 @@ def stream_socket(directory: str, process: int) -> str:
 
 
 class StreamBroker:
-    def __init__(self, process: int, directory: str, request: Request) -> None:
+    def __init__(self, process: int, directory: str, request: Request, release: Release) -> None:
         """``process`` numbers this process among the server's (0 is the main one), and
         ``directory`` holds their sockets."""
         self._process = process
         self._directory = directory
         self._request = request
+        self._release = release
         self._waiting: dict[str, asyncio.Future[tuple[asyncio.Transport, bytes]]] = {}
         self._listener: socket.socket | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -102,13 +115,34 @@ class StreamBroker:
     ) -> tuple[asyncio.Transport, bytes]:
         """A stream to ``port`` (``protocol``) in agent ``agent``'s workspace, with the bytes
         it already sent. Raises StreamUnavailable (AgentOffline, PortRefused) saying why not."""
-        stream_id = f"{self._process}.{secrets.token_urlsafe(24)}"
+        return await self._open(self._new_id(), agent, port, protocol, False)
+
+    async def open_held(
+        self, agent: int, port: int, protocol: str
+    ) -> tuple[asyncio.Transport, bytes, Callable[[], None]]:
+        """As ``open``, for a stream that counts against the agent's bound until the function
+        returned with it is called (once its connection ends); raises TooManyStreams too."""
+        stream_id = self._new_id()
+        try:
+            stream, early = await self._open(stream_id, agent, port, protocol, True)
+        except BaseException:
+            self._release(stream_id)
+            raise
+        return stream, early, functools.partial(self._release, stream_id)
+
+    def _new_id(self) -> str:
+        """A stream id that names this process (the one the stream is to be passed to)."""
+        return f"{self._process}.{secrets.token_urlsafe(24)}"
+
+    async def _open(
+        self, stream_id: str, agent: int, port: int, protocol: str, held: bool
+    ) -> tuple[asyncio.Transport, bytes]:
         future: asyncio.Future[tuple[asyncio.Transport, bytes]] = (
             asyncio.get_running_loop().create_future()
         )
         self._waiting[stream_id] = future
         try:
-            await self._request(agent, port, stream_id, protocol)
+            await self._request(agent, port, stream_id, protocol, held)
             return await asyncio.wait_for(future, OPEN_TIMEOUT)
         except TimeoutError:
             raise StreamUnavailable(

@@ -171,7 +171,7 @@ async def _serve_front(
             streams.refused(stream_id, reason)
 
     link = HubLink(number, hub_socket(settings.private_dir), refused)
-    streams = StreamBroker(number, settings.private_dir, link.request)
+    streams = StreamBroker(number, settings.private_dir, link.request, link.release)
     await streams.start()
     proxy = front_proxy(settings, Directory(store, generation), streams)
     stop = asyncio.Event()

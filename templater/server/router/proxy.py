@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import httptools
 
-from templater.model.forward_route import AGENT_OFFLINE
+from templater.model.forward_route import AGENT_OFFLINE, TOO_MANY_STREAMS
 from templater.relay.joining import Held, join
 from templater.server.logs import log_request, server_log
 from templater.server.router.exchange import (
@@ -34,7 +34,13 @@ from templater.server.router.exchange import (
 )
 from templater.server.router.pages import message, page
 from templater.server.router.routing import AppRouter
-from templater.server.streams import AgentOffline, PortRefused, StreamBroker, StreamUnavailable
+from templater.server.streams import (
+    AgentOffline,
+    PortRefused,
+    StreamBroker,
+    StreamUnavailable,
+    TooManyStreams,
+)
 
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for an upstream to accept a connection."""
@@ -423,17 +429,23 @@ class _ClientConnection(asyncio.Protocol):
 
     async def _splice(self, exchange: _Exchange, splice: Splice) -> None:
         """Join this connection, a ``templater port-forward`` or ``templater ssh`` one, to a
-        stream to the port it asked for; or refuse it as the API would: 502 when the workspace refused the port, 503
-        when the agent is not there to ask (not connected, or gone without an answer: the
-        client asks again)."""
+        stream to the port it asked for, held against the agent's bound on open streams until
+        the two are done; or refuse it as the API would: 502 when the workspace refused the
+        port, 429 when the agent's streams are all open, 503 when the agent is not there to ask
+        (not connected, or gone without an answer: the client asks again)."""
         streams = self._server.streams
         if streams is None or not exchange.upgrade:
             self.reply(exchange, message(400, "this server forwards no ports here"))
             return
         try:
-            stream, early = await streams.open(splice.agent, splice.port, splice.protocol)
+            stream, early, release = await streams.open_held(
+                splice.agent, splice.port, splice.protocol
+            )
         except PortRefused as problem:
             self.reply(exchange, message(502, str(problem)))
+            return
+        except TooManyStreams as problem:
+            self.reply(exchange, message(TOO_MANY_STREAMS, str(problem)))
             return
         except StreamUnavailable as problem:
             self.reply(exchange, message(AGENT_OFFLINE, str(problem)))
@@ -442,6 +454,7 @@ class _ClientConnection(asyncio.Protocol):
         # came after the head: the first bytes for the port.
         if self._closed or self.transport is None:
             stream.abort()
+            release()
             return
         exchange.status = 101
         client = self._detach(exchange)
@@ -449,6 +462,7 @@ class _ClientConnection(asyncio.Protocol):
         task = self._loop.create_task(join(client, stream, (exchange.tunnel_data, early)))
         self._server.splices.add(task)
         task.add_done_callback(self._server.splices.discard)
+        task.add_done_callback(lambda _: release())
 
     def _detach(self, exchange: _Exchange) -> asyncio.Transport:
         """This connection's transport, reading paused, for a stream to take over: it is no
