@@ -10,8 +10,6 @@ Each user has their own browser with an empty profile."""
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,21 +21,13 @@ import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
 
 from .agents import agents_running
-from .conftest import CHROMIUM, needs_chromium
+from .chromium import browser
+from .conftest import needs_chromium
 from .test_server import Server, app_json, apply_apps, free_port, new_user, serving
 from .upstreams import PageApp
 
 pytestmark = needs_chromium
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WILDCARD = "apps.localhost"
 APP_COOKIE = "templater_app_session"
 TICKET = "templater_ticket"
@@ -114,23 +104,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 def _playwright() -> Iterator[Playwright]:
     with sync_playwright() as playwright:
         yield playwright
-
-
-@contextmanager
-def _browser(playwright: Playwright) -> Iterator[BrowserContext]:
-    """A fresh chromium with its own empty profile, as one user's browser."""
-    profile = tempfile.mkdtemp(prefix="templater-chromium-")
-    try:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        context.set_default_timeout(15_000)
-        try:
-            yield context
-        finally:
-            context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _redirects(page: Page, response: Any) -> list[str]:
@@ -226,7 +199,7 @@ def test_sign_in_and_cors_between_apps_in_a_real_browser(deployment: Deployment)
 
 
 def _alice_calls_her_apps_but_not_bobs(deployment: Deployment, playwright: Playwright) -> None:
-    with _browser(playwright) as alice:
+    with browser(playwright) as alice:
         pages: dict[str, Page] = {}
         console: dict[str, list[ConsoleMessage]] = {}
         for index, app in enumerate((*ALICE_APPS, "D")):
@@ -294,7 +267,7 @@ def _alice_calls_her_apps_but_not_bobs(deployment: Deployment, playwright: Playw
 
 
 def _bob_cannot_call_alices_apps(deployment: Deployment, playwright: Playwright) -> None:
-    with _browser(playwright) as bob:
+    with browser(playwright) as bob:
         page = bob.pages[0] if bob.pages else bob.new_page()
         messages: list[ConsoleMessage] = []
         _record_console(page, messages)

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +26,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
 
 from .agents import agents_running
-from .conftest import CHROMIUM, needs_chromium
-from .test_browser import CHROMIUM_ARGS
+from .chromium import browser
+from .conftest import needs_chromium
 from .test_server import Server, app_json, apply_apps, free_port, new_user, serving
 from .upstreams import PageApp
 
@@ -120,27 +117,6 @@ def playwright() -> Iterator[Playwright]:
         yield running
 
 
-@contextmanager
-def _browser(playwright: Playwright) -> Iterator[BrowserContext]:
-    """A fresh chromium with its own empty profile, as one person's browser."""
-    profile = tempfile.mkdtemp(prefix="templater-chromium-")
-    try:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        context.set_default_timeout(15_000)
-        try:
-            yield context
-        finally:
-            context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-
-
 def _screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -166,6 +142,15 @@ def _port_row(page: Page, port: int) -> Any:
     return page.locator(f"#ws--alice--dev--main-ports tr[data-port='{port}']")
 
 
+def _share(page: Page, port: int, level: str, said: str) -> None:
+    """Choose ``level`` for ``port`` in its row and save it in place, as a person would."""
+    row = _port_row(page, port)
+    row.get_by_label(f"Share port {port} with").select_option(level)
+    row.get_by_role("button", name="Save").click()
+    expect(page.locator("#live-status")).to_have_text(f"Port {port} {said}")
+    expect(row.get_by_label(f"Share port {port} with")).to_have_value(level)
+
+
 def _opened(context: BrowserContext, click: Any) -> Page:
     """The page a click opens in a new tab or window, once it has loaded."""
     with context.expect_page() as opened:
@@ -178,7 +163,7 @@ def _opened(context: BrowserContext, click: Any) -> Page:
 def test_signing_in_shows_the_workspace_with_icons_and_health(
     deployment: Deployment, playwright: Playwright
 ) -> None:
-    with _browser(playwright) as context:
+    with browser(playwright) as context:
         page = context.new_page()
         page.goto(deployment.access_url + "/")
         expect(page.get_by_role("heading", name="Sign in to templater")).to_be_visible()
@@ -209,7 +194,7 @@ def test_signing_in_shows_the_workspace_with_icons_and_health(
 def test_a_health_change_appears_without_a_reload(
     deployment: Deployment, playwright: Playwright
 ) -> None:
-    with _browser(playwright) as context:
+    with browser(playwright) as context:
         page = context.new_page()
         _sign_in(page, deployment, "alice")
         health = _tile(page, "code").locator(".health")
@@ -230,7 +215,7 @@ def test_a_health_change_appears_without_a_reload(
 def test_agents_coming_and_going_appear_without_a_reload(
     deployment: Deployment, playwright: Playwright
 ) -> None:
-    with _browser(playwright) as context:
+    with browser(playwright) as context:
         page = context.new_page()
         _sign_in(page, deployment, "alice")
         page.evaluate("window.notReloaded = true")
@@ -254,7 +239,7 @@ def test_agents_coming_and_going_appear_without_a_reload(
 def test_the_port_box_works_from_the_keyboard(
     deployment: Deployment, playwright: Playwright
 ) -> None:
-    with _browser(playwright) as context:
+    with browser(playwright) as context:
         page = context.new_page()
         _sign_in(page, deployment, "alice")
         field = page.locator("#ws--alice--dev--main-port")
@@ -270,7 +255,7 @@ def test_the_port_box_works_from_the_keyboard(
 
 
 def test_opening_an_app_from_its_tile(deployment: Deployment, playwright: Playwright) -> None:
-    with _browser(playwright) as context:
+    with browser(playwright) as context:
         page = context.new_page()
         _sign_in(page, deployment, "alice")
         app = _opened(context, lambda: _tile(page, "code").get_by_role("link").click())
@@ -280,7 +265,7 @@ def test_opening_an_app_from_its_tile(deployment: Deployment, playwright: Playwr
 
 
 def test_a_port_typed_in_the_box_opens(deployment: Deployment, playwright: Playwright) -> None:
-    with _browser(playwright) as context:
+    with browser(playwright) as context:
         page = context.new_page()
         _sign_in(page, deployment, "alice")
         box = page.locator("#ws--alice--dev--main").locator(".open-port")
@@ -298,7 +283,7 @@ def test_a_port_typed_in_the_box_opens(deployment: Deployment, playwright: Playw
 def test_a_new_port_appears_is_shared_and_unshared(
     deployment: Deployment, playwright: Playwright
 ) -> None:
-    with _browser(playwright) as alice_browser, _browser(playwright) as bob_browser:
+    with browser(playwright) as alice_browser, browser(playwright) as bob_browser:
         alice = alice_browser.new_page()
         _sign_in(alice, deployment, "alice")
         page_app = PageApp("fresh")
@@ -321,14 +306,7 @@ def test_a_new_port_appears_is_shared_and_unshared(
             denied.goto(url)
             expect(denied.get_by_role("heading", name="Application not found")).to_be_visible()
 
-            row.get_by_label(f"Share port {page_app.port} with").select_option("authenticated")
-            row.get_by_role("button", name="Save").click()
-            expect(alice.locator("#live-status")).to_have_text(
-                f"Port {page_app.port} is shared: authenticated."
-            )
-            expect(row.get_by_label(f"Share port {page_app.port} with")).to_have_value(
-                "authenticated"
-            )
+            _share(alice, page_app.port, "authenticated", "is shared: authenticated.")
             _screenshot(alice, "port-shared")
 
             bob.reload()
@@ -338,11 +316,7 @@ def test_a_new_port_appears_is_shared_and_unshared(
             opened = _opened(bob_browser, link.click)
             expect(opened.get_by_role("heading", name="App fresh")).to_be_visible()
 
-            row.get_by_label(f"Share port {page_app.port} with").select_option("owner")
-            row.get_by_role("button", name="Save").click()
-            expect(alice.locator("#live-status")).to_have_text(
-                f"Port {page_app.port} is no longer shared."
-            )
+            _share(alice, page_app.port, "owner", "is no longer shared.")
             opened.reload()
             expect(opened.get_by_role("heading", name="Application not found")).to_be_visible()
             _screenshot(opened, "unshared-not-found")
@@ -355,7 +329,7 @@ def test_a_new_port_appears_is_shared_and_unshared(
 
 
 def test_an_admin_sees_every_workspace(deployment: Deployment, playwright: Playwright) -> None:
-    with _browser(playwright) as context:
+    with browser(playwright) as context:
         page = context.new_page()
         _sign_in(page, deployment, "admin")
         expect(page.get_by_role("heading", name="All workspaces")).to_be_visible()
@@ -381,13 +355,17 @@ def _violations(page: Page) -> list[str]:
 def test_every_kind_of_page_passes_an_accessibility_check(
     deployment: Deployment, playwright: Playwright
 ) -> None:
-    with _browser(playwright) as context:
+    with browser(playwright) as context:
         page = context.new_page()
         page.goto(deployment.access_url + "/")
         found = {"sign-in": _violations(page)}
         _sign_in(page, deployment, "alice")
         expect(_tile(page, "code").locator(".health")).to_contain_text("healthy", timeout=LIVE)
         found["workspaces"] = _violations(page)
+        with browser(playwright) as admins:
+            admin = admins.new_page()
+            _sign_in(admin, deployment, "admin")  # every workspace: several of each landmark
+            found["workspaces of everyone"] = _violations(admin)
         page.goto(f"{deployment.access_url}/ports/open?owner=alice&workspace=dev&agent=main&port=x")
         found["message"] = _violations(page)
         page.goto(f"http://nothing--dev--alice.{WILDCARD}:{deployment.port}/")

@@ -4,13 +4,14 @@ words, icons, which apps show and in what order, what a tile links to, and the r
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from templater.model.hostnames import compile_wildcard
 from templater.model.records import (
+    APP_SPEC_FIELDS,
     AgentRecord,
     AppRecord,
     Healthcheck,
@@ -27,36 +28,27 @@ from templater.server.dashboard.view import (
     workspace_views,
 )
 
+from .test_store import app
+
 T0 = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
 PORTS = Ports(compile_wildcard("*.apps.example.com"), "https://templater.example.com")
 NO_PORTS = Ports(None, "https://templater.example.com")
 
 
-def _app(slug: str, **fields: object) -> AppRecord:
-    record = AppRecord(
-        slug=slug,
-        agent="main",
-        url="http://localhost:8080",
-        command=None,
+def _app(slug: str, **fields: Any) -> AppRecord:
+    """An app of alice's ``dev`` as the store lists it, with nothing of its own but ``fields``."""
+    record: dict[str, Any] = {name: getattr(app(slug), name) for name in APP_SPEC_FIELDS}
+    record.update(
         display_name=None,
         icon=None,
-        external=False,
-        subdomain=True,
-        share="owner",
-        order=None,
-        hidden=False,
-        open_in=None,
-        group=None,
-        tooltip=None,
-        healthcheck=None,
-        subdomain_label=f"{slug}--dev--alice",
         access_url=f"https://{slug}--dev--alice.apps.example.com/",
         workspace="dev",
         owner="alice",
         health="disabled",
         health_changed_at=None,
     )
-    return replace(record, **fields)  # type: ignore[arg-type]
+    record.update(fields)
+    return AppRecord(**record)
 
 
 def _agent(name: str = "main", *ports: ListeningPort, owner: str = "alice") -> AgentRecord:

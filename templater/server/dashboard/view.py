@@ -85,11 +85,7 @@ class WorkspaceView:
 
 @dataclass(frozen=True, slots=True)
 class SharedPortLink:
-    owner: str
-    workspace: str
-    agent: str
-    port: int
-    share: str
+    shared: SharedPort
     href: str
 
 
@@ -227,9 +223,5 @@ def shared_port_links(shares: Iterable[SharedPort], ports: Ports) -> list[Shared
     for share in shares:
         href = ports.url(share.port, False, share.agent, share.workspace, share.owner)
         if href is not None:
-            links.append(
-                SharedPortLink(
-                    share.owner, share.workspace, share.agent, share.port, share.share, href
-                )
-            )
+            links.append(SharedPortLink(share, href))
     return links

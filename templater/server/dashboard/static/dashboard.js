@@ -43,7 +43,7 @@
     if (shared && oldShared) replace(oldShared, shared);
   }
 
-  async function refresh() {
+  function refresh() {
     if (refreshing) { again = true; return; }
     refreshing = fetch(location.pathname + location.search, { headers: { Accept: "text/html" } })
       .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
@@ -55,10 +55,14 @@
       });
   }
 
+  // Events come in bursts (a workspace's apps turn healthy together): one refresh for a burst,
+  // and at most one a second however many agents an admin's page follows.
   let timer = null;
+  let last = 0;
   function soon() {
-    clearTimeout(timer);
-    timer = setTimeout(refresh, 150);
+    if (timer) return;
+    const wait = Math.max(150, last + 1000 - Date.now());
+    timer = setTimeout(() => { timer = null; last = Date.now(); refresh(); }, wait);
   }
 
   if (window.EventSource) {
