@@ -8,8 +8,10 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from templater.model.records import AgentEvent, HealthEvent, PortsEvent, User
+from templater.model.records import AgentEvent, HealthEvent, ListeningPort, PortsEvent, User
 
 Event = HealthEvent | AgentEvent | PortsEvent
 
@@ -83,12 +85,33 @@ class EventBroker:
                     continue
                 if event is None:
                     return
-                yield f"event: {_KINDS[type(event)]}\ndata: {json.dumps(event_json(event))}\n\n"
+                yield f"event: {event_kind(event)}\ndata: {json.dumps(event_json(event))}\n\n"
         finally:
             self._subscribers.discard(subscriber)
 
 
 _KINDS: dict[type[Event], str] = {HealthEvent: "health", AgentEvent: "agent", PortsEvent: "ports"}
+
+
+def event_kind(event: Event) -> str:
+    """The event's name in the stream: ``health``, ``agent`` or ``ports``."""
+    return _KINDS[type(event)]
+
+
+def event_from_json(kind: str, data: dict[str, Any]) -> Event:
+    """The event that ``event_json`` made ``data`` of; ValueError, KeyError or TypeError for
+    anything else."""
+    if kind == "ports":
+        ports = tuple(ListeningPort(int(p["port"]), str(p["process"])) for p in data["ports"])
+        return PortsEvent(data["owner"], data["workspace"], data["agent"], ports)
+    at = datetime.fromisoformat(data["at"])
+    if kind == "agent":
+        return AgentEvent(data["owner"], data["workspace"], data["agent"], data["state"], at)
+    if kind == "health":
+        return HealthEvent(
+            data["owner"], data["workspace"], data["slug"], data["health"], data["reason"], at
+        )
+    raise ValueError(f"unknown event kind {kind!r}")
 
 
 def event_json(event: Event) -> dict[str, object]:

@@ -338,6 +338,7 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
     from templater.server.agent_channel import agent_channel_router
     from templater.server.api import Deployment, create_app
     from templater.server.dashboard import dashboard_router
+    from templater.server.event_relay import EventRelay
     from templater.server.hub import hub_socket
     from templater.server.router.directory import Directory
     from templater.server.router.front import (
@@ -389,10 +390,21 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
             private,
             config.max_body,
         )
-        # Routes name the agent's state.
-        hub, service, streams = _agent_hub(
-            store, app.state.events.publish, directory.forget, private, config.limits
+        broker = app.state.events
+        # The servers of one PostgreSQL registry tell each other their agents' events.
+        relay = (
+            EventRelay(config.database, broker.publish)
+            if config.database.startswith("postgresql")
+            else None
         )
+
+        def publish(events: list[Any]) -> None:
+            broker.publish(events)
+            if relay is not None:
+                relay.send(events)
+
+        # Routes name the agent's state.
+        hub, service, streams = _agent_hub(store, publish, directory.forget, private, config.limits)
         app.include_router(agent_channel_router(store, hub))
         proxy = front_proxy(settings, directory, streams)
 
@@ -424,6 +436,8 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
                 ws_ping_timeout=10,
             )
         )
+        if relay is not None:
+            await relay.start()
         await hub.recover()
         await streams.start()
         await service.start(hub_socket(private))
@@ -445,6 +459,8 @@ async def _serve(config: ServerConfig, store: Store, secret: bytes) -> bool:
             await hub.close()
             await service.close()
             await streams.close()
+            if relay is not None:
+                await asyncio.to_thread(relay.close)
         return api.started
 
 
