@@ -193,7 +193,7 @@ def test_the_port_box_opens_port_urls(dashboard: Dashboard) -> None:
         assert opened.headers["location"] == "http://8080--main--dev--alice.apps.localhost/"
         https = alice.get("/ports/open", params={**query, "port": "3000", "https": "1"})
         assert https.headers["location"] == "http://3000s--main--dev--alice.apps.localhost/"
-        for refused in ("8", "65536", "80a", ""):
+        for refused in ("8", "65536", "80a", "", "²²²²", "000008080"):
             answer = alice.get("/ports/open", params={**query, "port": refused})
             assert answer.status_code == 400, refused
             assert "enter a number from 9 to 65535" in answer.text

@@ -455,6 +455,8 @@ def test_bad_server_flags_are_refused_with_their_own_message(tmp_path: Path) -> 
         ("--listen", "localhost", "--listen"),
         ("--max-body", "lots", "--max-body 'lots': give a size such as 16M"),
         ("--max-body", "0", "--max-body"),
+        ("--max-body", "²M", "--max-body '²M': give a size"),  # a digit to str, not to int()
+        ("--listen", "127.0.0.1:²", "--listen '127.0.0.1:²': give HOST:PORT"),
         ("--max-apps-per-workspace", "0", "--max-apps-per-workspace 0: give 1 to 10,000"),
         ("--max-workspaces-per-user", "10001", "--max-workspaces-per-user 10001: give 1 to"),
         ("--max-checks-per-second", "lots", "--max-checks-per-second: invalid int value"),

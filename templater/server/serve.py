@@ -85,7 +85,11 @@ def server_config(
 ) -> ServerConfig:
     """The server's settings from its flags; raises ServerConfigError naming the bad flag."""
     host, separator, port_text = listen.rpartition(":")
-    if not separator or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if (
+        not separator
+        or not (port_text.isascii() and port_text.isdigit())
+        or not 0 < int(port_text) < 65536
+    ):
         raise ServerConfigError(f"--listen {listen!r}: give HOST:PORT, such as 127.0.0.1:7080")
     host = host.strip("[]") or "127.0.0.1"
     port = int(port_text)
@@ -159,7 +163,7 @@ def _size(flag: str, text: str) -> int:
     digits, unit = text.strip().upper().rstrip("IB"), ""
     if digits[-1:] in _UNITS:
         digits, unit = digits[:-1], digits[-1]
-    if not digits.isdigit() or int(digits) == 0:
+    if not (digits.isascii() and digits.isdigit()) or int(digits) == 0:
         raise ServerConfigError(f"{flag} {text!r}: give a size such as 16M, 512K or 1G")
     return int(digits) * _UNITS[unit]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import Request
 
@@ -30,6 +30,12 @@ def csrf_token(request: Request, secure: bool) -> tuple[str, list[str]]:
         return token, []
     token = secrets.token_urlsafe(32)
     return token, [set_cookie(CSRF_COOKIE, token, secure)]
+
+
+def origin_of(access_url: str) -> str:
+    """``scheme://host[:port]`` of the access URL, as a browser's ``Origin`` header says it."""
+    parts = urlsplit(access_url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def from_our_form(request: Request, form: dict[str, str], origin: str) -> bool:

@@ -12,7 +12,13 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from templater.model.hostnames import WildcardPattern
-from templater.server.dashboard.forms import REFUSED, csrf_token, from_our_form, read_form
+from templater.server.dashboard.forms import (
+    REFUSED,
+    csrf_token,
+    from_our_form,
+    origin_of,
+    read_form,
+)
 from templater.server.dashboard.render import message, page, see_other
 from templater.server.dashboard.visitors import SESSION_HOST, Visitors
 from templater.server.logs import note_user
@@ -57,8 +63,7 @@ def sign_in_router(
     app router's kept answers about it are stale, the page's events end)."""
     router = APIRouter(include_in_schema=False)
     secure = access_url.startswith("https:")
-    parts = urlsplit(access_url)
-    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    origin = origin_of(access_url)
 
     def sign_in_page(
         status: int,

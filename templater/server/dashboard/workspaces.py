@@ -18,6 +18,7 @@ from templater.server.dashboard.forms import (
     REFUSED,
     csrf_token,
     from_our_form,
+    origin_of,
     read_form,
 )
 from templater.server.dashboard.render import message, page, see_other
@@ -43,6 +44,11 @@ _SHARE_WORDS = {
 _SHARE_CHOICES = [(level, _SHARE_WORDS[level]) for level in SHARE_LEVELS]
 
 
+def _port_number(text: str) -> int:
+    """The port a form field names; 0 for anything that is not 1 to 5 ASCII digits."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 5 else 0
+
+
 def workspaces_router(
     store: Store,
     visitors: Visitors,
@@ -54,7 +60,7 @@ def workspaces_router(
     """The page and its forms; ``registry_changed`` is called after a port's share changed."""
     router = APIRouter(include_in_schema=False)
     secure = access_url.startswith("https:")
-    origin = access_url.rstrip("/").lower()
+    origin = origin_of(access_url)
     ports = Ports(wildcard, access_url)
 
     def sign_in_first(request: Request) -> Response:
@@ -125,7 +131,7 @@ def workspaces_router(
                 "This server has no wildcard access URL (templater server "
                 "--wildcard-access-url), so ports have no URLs here.",
             )
-        number = int(port) if port.isdigit() and len(port) <= 5 else 0
+        number = _port_number(port)
         if not MIN_PORT <= number <= MAX_PORT:
             return message(
                 400,
@@ -155,7 +161,7 @@ def workspaces_router(
         user = session.user
         owner, workspace, agent = (form.get(key, "") for key in ("owner", "workspace", "agent"))
         port, share = form.get("port", ""), form.get("share", "")
-        number = int(port) if port.isdigit() and len(port) <= 5 else 0
+        number = _port_number(port)
         if share not in SHARE_LEVELS or not 1 <= number <= MAX_PORT:
             return message(
                 400,
