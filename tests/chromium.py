@@ -1,5 +1,5 @@
 """Debian's chromium for the browser tests, driven by Playwright: one fresh browser per person,
-started with the flags this machine's closed network needs."""
+started with the flags this machine's closed network needs, and a server it can reach."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Playwright
 
 from .conftest import CHROMIUM
+from .test_server import Server, free_port, serving
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -44,3 +46,22 @@ def browser(playwright: Playwright) -> Iterator[BrowserContext]:
             context.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+WILDCARD = "apps.localhost"
+
+
+def serving_browsers(tmp_path: Path) -> Iterator[tuple[Server, int]]:
+    """A server and its port, its access URL (``http://localhost:PORT``) and app hosts
+    (``*.apps.localhost:PORT``) all under ``localhost``, which chromium resolves to loopback by
+    itself."""
+    port = free_port()
+    for server in serving(
+        tmp_path,
+        "--access-url",
+        f"http://localhost:{port}",
+        "--wildcard-access-url",
+        "*." + WILDCARD,
+        port=port,
+    ):
+        yield server, port

@@ -21,14 +21,13 @@ import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
 
 from .agents import agents_running
-from .chromium import browser
+from .chromium import WILDCARD, browser, serving_browsers
 from .conftest import needs_chromium
-from .test_server import Server, app_json, apply_apps, free_port, new_user, serving
+from .test_server import Server, app_json, apply_apps, new_user
 from .upstreams import PageApp
 
 pytestmark = needs_chromium
 
-WILDCARD = "apps.localhost"
 APP_COOKIE = "templater_app_session"
 TICKET = "templater_ticket"
 
@@ -73,17 +72,7 @@ class Deployment:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     tmp = tmp_path_factory.mktemp("browser")
     upstreams = {name: PageApp(name) for name in APPS}
-    port = free_port()
-    # The access URL and the app hosts are all under ``localhost``, which chromium resolves to
-    # loopback by itself.
-    for server in serving(
-        tmp,
-        "--access-url",
-        f"http://localhost:{port}",
-        "--wildcard-access-url",
-        "*." + WILDCARD,
-        port=port,
-    ):
+    for server, port in serving_browsers(tmp):
         tokens = {"alice": new_user(server, "alice"), "bob": new_user(server, "bob")}
         workspaces: dict[tuple[str, str], list[Any]] = {}
         for name, (owner, workspace, slug, share) in APPS.items():

@@ -26,14 +26,13 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
 
 from .agents import agents_running
-from .chromium import browser
+from .chromium import WILDCARD, browser, serving_browsers
 from .conftest import needs_chromium
-from .test_server import Server, app_json, apply_apps, free_port, new_user, serving
+from .test_server import Server, app_json, apply_apps, new_user
 from .upstreams import PageApp
 
 pytestmark = needs_chromium
 
-WILDCARD = "apps.localhost"
 SCREENSHOTS = Path(os.environ.get("TEMPLATER_SCREENSHOTS", "test-results/dashboard"))
 LIVE = 30_000
 """Milliseconds to wait for something the page shows by itself (a health check, an agent's
@@ -66,15 +65,7 @@ def _app(slug: str, port: int, **fields: Any) -> dict[str, Any]:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     tmp = tmp_path_factory.mktemp("dashboard")
     code, notes, lab = PageApp("code"), PageApp("notes"), PageApp("lab")
-    port = free_port()
-    for server in serving(
-        tmp,
-        "--access-url",
-        f"http://localhost:{port}",
-        "--wildcard-access-url",
-        "*." + WILDCARD,
-        port=port,
-    ):
+    for server, port in serving_browsers(tmp):
         tokens = {
             "alice": new_user(server, "alice"),
             "bob": new_user(server, "bob"),
@@ -122,9 +113,10 @@ def _screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def _sign_in(page: Page, deployment: Deployment, user: str) -> None:
-    """Sign in from the dashboard's own page and land on the workspaces page, following its
-    events."""
+def _signed_in(context: BrowserContext, deployment: Deployment, user: str) -> Page:
+    """A new tab of ``context`` signed in from the dashboard's own page, on the workspaces page
+    and following its events; marked, so that a test can tell it was never reloaded."""
+    page = context.new_page()
     page.goto(deployment.access_url + "/")
     assert urlsplit(page.url).path == "/login"
     page.get_by_label("Username").fill(user)
@@ -132,6 +124,8 @@ def _sign_in(page: Page, deployment: Deployment, user: str) -> None:
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(deployment.access_url + "/")
     expect(page.locator("body")).to_have_attribute("data-events", "connected")
+    page.evaluate("window.notReloaded = true")
+    return page
 
 
 def _tile(page: Page, slug: str, owner: str = "alice", workspace: str = "dev") -> Any:
@@ -164,12 +158,12 @@ def test_signing_in_shows_the_workspace_with_icons_and_health(
     deployment: Deployment, playwright: Playwright
 ) -> None:
     with browser(playwright) as context:
-        page = context.new_page()
-        page.goto(deployment.access_url + "/")
-        expect(page.get_by_role("heading", name="Sign in to templater")).to_be_visible()
-        expect(page.locator(".going")).to_contain_text("your workspaces")
-        _screenshot(page, "sign-in")
-        _sign_in(page, deployment, "alice")
+        signing_in = context.new_page()
+        signing_in.goto(deployment.access_url + "/")
+        expect(signing_in.get_by_role("heading", name="Sign in to templater")).to_be_visible()
+        expect(signing_in.locator(".going")).to_contain_text("your workspaces")
+        _screenshot(signing_in, "sign-in")
+        page = _signed_in(context, deployment, "alice")
         expect(page.get_by_role("heading", name="Your workspaces")).to_be_visible()
         expect(page.locator("#ws--alice--dev-title")).to_have_text("dev")
         agent = page.locator("#ws--alice--dev--main-head")
@@ -195,11 +189,9 @@ def test_a_health_change_appears_without_a_reload(
     deployment: Deployment, playwright: Playwright
 ) -> None:
     with browser(playwright) as context:
-        page = context.new_page()
-        _sign_in(page, deployment, "alice")
+        page = _signed_in(context, deployment, "alice")
         health = _tile(page, "code").locator(".health")
         expect(health).to_have_text(re.compile(r"^healthy"), timeout=LIVE)
-        page.evaluate("window.notReloaded = true")
         deployment.code.healthy = False
         try:
             expect(health).to_contain_text("unhealthy: ", timeout=LIVE)
@@ -216,9 +208,7 @@ def test_agents_coming_and_going_appear_without_a_reload(
     deployment: Deployment, playwright: Playwright
 ) -> None:
     with browser(playwright) as context:
-        page = context.new_page()
-        _sign_in(page, deployment, "alice")
-        page.evaluate("window.notReloaded = true")
+        page = _signed_in(context, deployment, "alice")
         apply_apps(
             deployment.server,
             deployment.tokens["alice"],
@@ -240,8 +230,7 @@ def test_the_port_box_works_from_the_keyboard(
     deployment: Deployment, playwright: Playwright
 ) -> None:
     with browser(playwright) as context:
-        page = context.new_page()
-        _sign_in(page, deployment, "alice")
+        page = _signed_in(context, deployment, "alice")
         field = page.locator("#ws--alice--dev--main-port")
         for _ in range(60):  # Tab through the page's controls, in their order, to the box
             page.keyboard.press("Tab")
@@ -256,8 +245,7 @@ def test_the_port_box_works_from_the_keyboard(
 
 def test_opening_an_app_from_its_tile(deployment: Deployment, playwright: Playwright) -> None:
     with browser(playwright) as context:
-        page = context.new_page()
-        _sign_in(page, deployment, "alice")
+        page = _signed_in(context, deployment, "alice")
         app = _opened(context, lambda: _tile(page, "code").get_by_role("link").click())
         expect(app.get_by_role("heading", name="App code")).to_be_visible()
         assert app.url == f"http://code--dev--alice.{WILDCARD}:{deployment.port}/"
@@ -266,8 +254,7 @@ def test_opening_an_app_from_its_tile(deployment: Deployment, playwright: Playwr
 
 def test_a_port_typed_in_the_box_opens(deployment: Deployment, playwright: Playwright) -> None:
     with browser(playwright) as context:
-        page = context.new_page()
-        _sign_in(page, deployment, "alice")
+        page = _signed_in(context, deployment, "alice")
         box = page.locator("#ws--alice--dev--main").locator(".open-port")
         box.get_by_label("Port").fill(str(deployment.code.port))
         _screenshot(page, "port-box-typed")
@@ -284,8 +271,7 @@ def test_a_new_port_appears_is_shared_and_unshared(
     deployment: Deployment, playwright: Playwright
 ) -> None:
     with browser(playwright) as alice_browser, browser(playwright) as bob_browser:
-        alice = alice_browser.new_page()
-        _sign_in(alice, deployment, "alice")
+        alice = _signed_in(alice_browser, deployment, "alice")
         page_app = PageApp("fresh")
         try:
             row = _port_row(alice, page_app.port)
@@ -296,8 +282,7 @@ def test_a_new_port_appears_is_shared_and_unshared(
             expect(opened.get_by_role("heading", name="App fresh")).to_be_visible()
             opened.close()
 
-            bob = bob_browser.new_page()
-            _sign_in(bob, deployment, "bob")
+            bob = _signed_in(bob_browser, deployment, "bob")
             shared = bob.locator("#shared")
             expect(shared).to_contain_text("Notes")  # alice's app shared with signed-in users
             expect(shared.get_by_role("link", name=f"Port {page_app.port}")).to_have_count(0)
@@ -330,8 +315,7 @@ def test_a_new_port_appears_is_shared_and_unshared(
 
 def test_an_admin_sees_every_workspace(deployment: Deployment, playwright: Playwright) -> None:
     with browser(playwright) as context:
-        page = context.new_page()
-        _sign_in(page, deployment, "admin")
+        page = _signed_in(context, deployment, "admin")
         expect(page.get_by_role("heading", name="All workspaces")).to_be_visible()
         expect(page.locator("#ws--alice--dev-title")).to_have_text("dev of alice")
         expect(page.locator("#ws--bob--lab-title")).to_have_text("lab of bob")
@@ -356,15 +340,15 @@ def test_every_kind_of_page_passes_an_accessibility_check(
     deployment: Deployment, playwright: Playwright
 ) -> None:
     with browser(playwright) as context:
-        page = context.new_page()
-        page.goto(deployment.access_url + "/")
-        found = {"sign-in": _violations(page)}
-        _sign_in(page, deployment, "alice")
+        signing_in = context.new_page()
+        signing_in.goto(deployment.access_url + "/")
+        found = {"sign-in": _violations(signing_in)}
+        page = _signed_in(context, deployment, "alice")
         expect(_tile(page, "code").locator(".health")).to_contain_text("healthy", timeout=LIVE)
         found["workspaces"] = _violations(page)
         with browser(playwright) as admins:
-            admin = admins.new_page()
-            _sign_in(admin, deployment, "admin")  # every workspace: several of each landmark
+            # Every workspace: several of each landmark.
+            admin = _signed_in(admins, deployment, "admin")
             found["workspaces of everyone"] = _violations(admin)
         page.goto(f"{deployment.access_url}/ports/open?owner=alice&workspace=dev&agent=main&port=x")
         found["message"] = _violations(page)

@@ -259,9 +259,9 @@ def test_upgrade_from_an_older_schema_keeps_everything(
 
     before = datetime.now(UTC)
     upgraded = database.open()
-    assert upgraded.migrate() == SCHEMA_VERSION == 7
+    assert upgraded.migrate() == SCHEMA_VERSION == 8
     after = datetime.now(UTC)
-    assert [row["version"] for row in database.rows("schema_version")] == [1, 2, 3, 4, 5, 6, 7]
+    assert [row["version"] for row in database.rows("schema_version")] == [1, 2, 3, 4, 5, 6, 7, 8]
     state = upgraded.get_workspace("alice", "dev")
     assert state is not None and state.version == 1 and state.source == {"main.tf": "# old"}
     assert state.agents == (AgentSpec("main", 120),)
@@ -1174,6 +1174,46 @@ def test_a_revoked_token_stops_working(store: Store) -> None:
     assert store.user_by_token(first) == alice
     assert not store.revoke_token(alice.id, record.id)
     assert [token.name for token in store.list_tokens(alice.id)] == ["first"]
+
+
+def test_a_token_id_never_comes_back(store: Store) -> None:
+    # `templater tokens revoke ID` from a listing made before: the id must still mean the token
+    # listed, never a newer one.
+    alice, _ = store.create_user("alice", "member")
+    revoked, _ = store.add_token(alice.id, "old")
+    assert store.revoke_token(alice.id, revoked.id)
+    newer, _ = store.add_token(alice.id, "new")
+    assert newer.id != revoked.id
+    assert not store.revoke_token(alice.id, revoked.id)
+    assert [token.name for token in store.list_tokens(alice.id)] == ["first", "new"]
+
+
+def test_an_upgraded_database_never_gives_a_token_id_again(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _old_database(database, monkeypatch, 7)
+    with database.engine.begin() as conn:  # a token, as version 7 kept them
+        old_tokens = sa.Table("tokens", sa.MetaData(), autoload_with=conn)
+        owner = conn.execute(sa.text("SELECT id FROM users WHERE name = 'alice'")).scalar_one()
+        conn.execute(
+            sa.insert(old_tokens).values(
+                user_id=owner,
+                token_hash=repository.hash_token("tpl_kept"),
+                created_at=datetime.now(UTC),
+            )
+        )
+    upgraded = database.open()
+    assert upgraded.migrate() == SCHEMA_VERSION
+    alice = upgraded.user_by_name("alice")
+    assert alice is not None
+    assert upgraded.user_by_token("tpl_kept") == alice
+    [kept] = upgraded.list_tokens(alice.id)
+    revoked, _ = upgraded.add_token(alice.id, "old")
+    assert upgraded.revoke_token(alice.id, revoked.id)
+    newer, secret = upgraded.add_token(alice.id, "new")
+    assert newer.id not in (kept.id, revoked.id)
+    assert upgraded.user_by_token(secret) == alice
+    assert [token.id for token in upgraded.list_tokens(alice.id)] == [kept.id, newer.id]
 
 
 def test_token_names_and_lifetimes_are_checked(store: Store) -> None:

@@ -86,6 +86,9 @@ tokens = sa.Table(
     sa.Column("name", sa.Text, nullable=False, server_default=""),
     sa.Column("expires_at", UTCDateTime()),  # NULL: never
     sa.Column("last_used_at", UTCDateTime()),  # to the minute, so that a read rarely writes
+    # `templater tokens revoke ID` names a token by id: an id must never come back for a later
+    # token, which SQLite's plain rowids would do after the newest token was revoked.
+    sqlite_autoincrement=True,
 )
 
 browser_sessions = sa.Table(
@@ -455,6 +458,20 @@ def _migration_7(conn: Connection) -> None:
     conn.exec_driver_sql(f"ALTER TABLE agents ADD COLUMN ssh_host_key {_sql_type(conn, sa.Text())}")
 
 
+def _migration_8(conn: Connection) -> None:
+    """Tokens' ids are never used again (SQLite: AUTOINCREMENT, which only a new table gets;
+    PostgreSQL's sequences never went back)."""
+    if conn.dialect.name != "sqlite":
+        return
+    conn.exec_driver_sql("ALTER TABLE tokens RENAME TO tokens_before_8")
+    for index in sa.inspect(conn).get_indexes("tokens_before_8"):
+        conn.exec_driver_sql(f'DROP INDEX "{index["name"]}"')
+    metadata.create_all(conn, tables=[tokens], checkfirst=False)
+    columns = ", ".join(column.name for column in tokens.columns)
+    conn.exec_driver_sql(f"INSERT INTO tokens ({columns}) SELECT {columns} FROM tokens_before_8")
+    conn.exec_driver_sql("DROP TABLE tokens_before_8")
+
+
 def _sql_type(conn: Connection, type_: sa.types.TypeEngine[Any]) -> str:
     """How ``type_`` is written in this database's DDL."""
     return str(type_.compile(dialect=conn.dialect))
@@ -468,6 +485,7 @@ MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _migration_5,
     _migration_6,
     _migration_7,
+    _migration_8,
 )
 """Step N (1-based) upgrades a database at schema version N-1 to version N."""
 
