@@ -67,6 +67,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
                 _app("code", display_name="<b>Code</b>", icon="javascript:alert(1)"),
                 _app("hidden-tool", hidden=True),
                 _app("notes", share="authenticated", icon="https://example.com/notes.png"),
+                app_json("checked", 9999, healthcheck=(5, 3)),
             ],
         )
         apply_apps(server, tokens["bob"], "bob", "lab", [_app("private")])
@@ -114,6 +115,11 @@ def test_each_user_sees_their_own_and_what_others_share(dashboard: Dashboard) ->
         assert "javascript:" not in page.text  # the icon fell back to the generic one
         assert 'src="/icon/app.svg"' in page.text
         assert "hidden-tool" not in page.text
+        # No agent has connected: the checked app's health is as it started, and says so.
+        checked = page.text.split('data-app="alice/dev/checked"')[1].split("</li>")[0]
+        assert "initializing" in checked and "last known: its agent is not connected" in checked
+        notes = page.text.split('data-app="alice/dev/notes"')[1].split("</li>")[0]
+        assert "no healthcheck" in notes and "last known" not in notes
         assert 'id="ws--bob--lab"' not in page.text
         theirs = bob.get("/").text
         assert 'data-app="alice/dev/notes"' in theirs  # shared with signed-in users

@@ -130,6 +130,15 @@ def test_a_tile_links_where_the_app_opens() -> None:
     assert command.href is None
 
 
+def test_health_of_an_app_whose_agent_is_away_reads_as_last_known() -> None:
+    check = Healthcheck("http://localhost:8080/healthz", 5, 3)
+    checked = {"health": "healthy", "health_changed_at": T0, "healthcheck": check}
+    assert app_tile(_app("code", agent_state="connected", **checked)).health_last_known is False
+    for away in ("connecting", "disconnected", "timeout"):
+        assert app_tile(_app("code", agent_state=away, **checked)).health_last_known is True
+    assert app_tile(_app("docs", agent_state="disconnected")).health_last_known is False
+
+
 def test_apps_show_in_order_then_name_and_hidden_ones_do_not() -> None:
     apps = (
         _app("zeta"),

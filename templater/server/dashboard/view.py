@@ -10,6 +10,7 @@ from datetime import datetime
 
 from templater.model.hostnames import HostnameError, WildcardPattern, port_label
 from templater.model.records import (
+    AGENT_CONNECTED,
     AgentRecord,
     AppRecord,
     PortShare,
@@ -44,6 +45,8 @@ class AppTile:
     external: bool
     share: str
     health: State
+    health_last_known: bool
+    """The app's agent is not connected: its health is as it was last reported (SPEC §8)."""
     tooltip: str | None
     owner: str
     workspace: str
@@ -134,6 +137,7 @@ def app_tile(app: AppRecord) -> AppTile:
         external=app.external,
         share=app.share,
         health=app_health(app),
+        health_last_known=app.health != "disabled" and app.agent_state != AGENT_CONNECTED,
         tooltip=app.tooltip,
         owner=app.owner,
         workspace=app.workspace,
