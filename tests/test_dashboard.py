@@ -168,6 +168,7 @@ def test_the_share_form_refuses_cross_site_posts_and_other_users(dashboard: Dash
         )
         assert cross_site.status_code == 403
         assert "did not come from templater" in cross_site.text
+        assert "Try again from http://localhost/." in cross_site.text
         bobs_csrf = _csrf(bob.get("/"))
         not_his = bob.post("/ports/share", data=_share_form(bobs_csrf))
         assert not_his.status_code == 403

@@ -17,10 +17,14 @@ CSRF_COOKIE = "templater_csrf"
 posts), so it cannot post a form as the browser's user."""
 CSRF_FIELD = "csrf"
 
-REFUSED = (
-    "This form did not come from templater's own page (a cross-site request, or a page from "
-    "before the browser's cookies were cleared). Try again from this page."
-)
+
+def refused(origin: str) -> str:
+    """Why a form was not taken, for the page that says so."""
+    return (
+        "This form did not come from templater's own page (a cross-site request, a page from "
+        "before the browser's cookies were cleared, or this server under another name than "
+        f"{origin}). Try again from {origin}/."
+    )
 
 
 def csrf_token(request: Request, secure: bool) -> tuple[str, list[str]]:

@@ -13,11 +13,11 @@ from starlette.concurrency import run_in_threadpool
 
 from templater.model.hostnames import WildcardPattern
 from templater.server.dashboard.forms import (
-    REFUSED,
     csrf_token,
     from_our_form,
     origin_of,
     read_form,
+    refused,
 )
 from templater.server.dashboard.render import message, page, see_other
 from templater.server.dashboard.visitors import SESSION_HOST, Visitors
@@ -99,7 +99,7 @@ def sign_in_router(
         redirect = same_host_path(form.get("redirect"))
         csrf, cookies = csrf_token(request, secure)
         if not from_our_form(request, form, origin):
-            return sign_in_page(403, redirect, csrf, cookies, username, REFUSED)
+            return sign_in_page(403, redirect, csrf, cookies, username, refused(origin))
         user = await run_in_threadpool(store.user_by_token, token) if token else None
         if user is None or user.name != username:
             problem = "That username and token do not match."
@@ -113,7 +113,7 @@ def sign_in_router(
     @router.post(SIGN_OUT_PATH)
     async def sign_out(request: Request) -> Response:
         if not from_our_form(request, await read_form(request), origin):
-            return message(403, "Not signed out", REFUSED)
+            return message(403, "Not signed out", refused(origin))
         session = await run_in_threadpool(visitors.signed_in, request)
         if session is not None:
             await run_in_threadpool(store.end_session, session.id)

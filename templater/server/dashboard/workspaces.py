@@ -15,11 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from templater.model.hostnames import MAX_PORT, MIN_PORT, WildcardPattern
 from templater.model.levels import SHARE_LEVELS
 from templater.server.dashboard.forms import (
-    REFUSED,
     csrf_token,
     from_our_form,
     origin_of,
     read_form,
+    refused,
 )
 from templater.server.dashboard.render import message, page, see_other
 from templater.server.dashboard.view import (
@@ -157,7 +157,7 @@ def workspaces_router(
             return sign_in_first(request)
         form = await read_form(request)
         if not from_our_form(request, form, origin):
-            return message(403, "Not changed", REFUSED)
+            return message(403, "Not changed", refused(origin))
         user = session.user
         owner, workspace, agent = (form.get(key, "") for key in ("owner", "workspace", "agent"))
         port, share = form.get("port", ""), form.get("share", "")
